@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The project's test command (`npm test`): type-check, lint, then every jest suite against a real
+# Temporal dev server (started by jest's globalSetup) and the in-repo KMS emulator.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TEMPORAL_CLI_PATH="$(bash scripts/ensure-temporal.sh)"
+export TEMPORAL_CLI_PATH
+echo "Temporal CLI: $TEMPORAL_CLI_PATH ($("$TEMPORAL_CLI_PATH" --version))"
+npx tsc -p tsconfig.json --noEmit
+npx eslint --max-warnings 0 .
+npx jest --ci "$@"

@@ -1,0 +1,18 @@
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { KmsRateLimiter } from './rate-limiter';
+
+/** What the activities need from the outside world; the worker builds them, tests inject their own. */
+export interface ActivityDeps {
+  /** A KMS client. Build it with `maxAttempts: 1`: retries go through {@link callKms} so every attempt is paced. */
+  kms: KMSClient;
+  /** Shared by every activity of the process: the KMS quotas are account-wide. */
+  limiter: KmsRateLimiter;
+  /** Concurrency of DescribeKey calls during inventory and verification. Default 32. */
+  describeConcurrency?: number;
+  /** Concurrency of ScheduleKeyDeletion / CancelKeyDeletion calls in one activity. Default 4. */
+  mutateConcurrency?: number;
+  /** Retries of a throttled or transient KMS call inside an activity before the activity attempt fails. Default 8. */
+  maxCallAttempts?: number;
+  /** Wall clock, injectable for tests. */
+  now?: () => number;
+}

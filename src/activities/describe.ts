@@ -1,0 +1,19 @@
+import { DescribeKeyCommand, type KeyMetadata } from '@aws-sdk/client-kms';
+import type { ActivityDeps } from './deps';
+import { callKms } from './kms-call';
+import { errorName } from './kms-errors';
+
+/** DescribeKey under the shared pace; `undefined` when KMS says the key does not exist. */
+export async function describeKey(deps: ActivityDeps, keyId: string): Promise<KeyMetadata | undefined> {
+  try {
+    const out = await callKms(deps, 'DescribeKey', (abortSignal) => deps.kms.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal }));
+    return out.KeyMetadata;
+  } catch (err) {
+    if (errorName(err) === 'NotFoundException') return undefined;
+    throw err;
+  }
+}
+
+export function epochMs(date: Date | undefined): number | undefined {
+  return date ? date.getTime() : undefined;
+}

@@ -1,0 +1,18 @@
+import { KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
+import { Agent } from 'node:https';
+import { Agent as HttpAgent } from 'node:http';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+
+/**
+ * A KMS client for the activities. Credentials come from the SDK's default chain and the endpoint from
+ * `AWS_ENDPOINT_URL_KMS` (the SDK reads both itself). The SDK's own retries are off (`maxAttempts: 1`):
+ * `callKms` retries instead, so that every attempt waits for a slot under the account-wide quota.
+ */
+export function createKmsClient(config: KMSClientConfig = {}): KMSClient {
+  const sockets = { keepAlive: true, maxSockets: 64 };
+  return new KMSClient({
+    maxAttempts: 1,
+    requestHandler: new NodeHttpHandler({ httpAgent: new HttpAgent(sockets), httpsAgent: new Agent(sockets), requestTimeout: 30_000, connectionTimeout: 5_000 }),
+    ...config,
+  });
+}

@@ -1,0 +1,106 @@
+/**
+ * Typed client for the emulator's admin API (`/__admin/*`). Uses Node's global fetch; every method is
+ * one HTTP call and throws an Error carrying the server's message on a non-2xx answer.
+ */
+import type {
+  AuditEntry,
+  AuditQuery,
+  ClockInfo,
+  DeletionEvent,
+  EmulatorStats,
+  FailNextConnects,
+  FaultSpec,
+  SeedResult,
+  SeedSpec,
+  StoreStateChange,
+} from './types';
+
+export class EmulatorAdminClient {
+  private readonly baseUrl: string;
+
+  /** @param baseUrl the emulator URL, e.g. `http://127.0.0.1:4599` (a trailing slash is fine). */
+  constructor(baseUrl: string) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const response = await fetch(`${this.baseUrl}/__admin/${path}`, {
+      method,
+      headers: body === undefined ? undefined : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (!response.ok) {
+      let message = text;
+      try {
+        message = (JSON.parse(text) as { error?: string }).error ?? text;
+      } catch {
+        // Not JSON: keep the raw text.
+      }
+      throw new Error(`KMS emulator admin ${method} /__admin/${path} failed (${response.status}): ${message}`);
+    }
+    return (text === '' ? undefined : JSON.parse(text)) as T;
+  }
+
+  /** Creates stores, keys and aliases in bulk (no quotas, no CONNECTED requirement); all-or-nothing. */
+  seed(spec: SeedSpec): Promise<SeedResult> {
+    return this.call('POST', 'seed', spec);
+  }
+
+  /** Emulated now (epoch ms) and the configured day length. */
+  now(): Promise<ClockInfo> {
+    return this.call('GET', 'clock');
+  }
+
+  /** Moves the emulated clock forward; due transitions and deletions fire before this resolves. */
+  advance(ms: number): Promise<ClockInfo> {
+    return this.call('POST', 'clock/advance', { ms });
+  }
+
+  /** Replaces every fault rule. */
+  async setFaults(faults: FaultSpec[]): Promise<void> {
+    await this.call('PUT', 'faults', faults);
+  }
+
+  async clearFaults(): Promise<void> {
+    await this.call('DELETE', 'faults');
+  }
+
+  /** Forces a store into a connection state (out-of-band event, e.g. FAILED + USER_LOCKED_OUT). */
+  async setStoreState(id: string, change: StoreStateChange): Promise<void> {
+    await this.call('POST', `stores/${encodeURIComponent(id)}/state`, change);
+  }
+
+  /** The next `count` ConnectCustomKeyStore calls on the store go CONNECTING → FAILED with the code. */
+  async failNextConnects(id: string, options: FailNextConnects): Promise<void> {
+    await this.call('POST', `stores/${encodeURIComponent(id)}/fail-next-connects`, options);
+  }
+
+  /** Audit log entries, optionally only those after `sinceSeq` and/or of one operation. */
+  audit(options: AuditQuery = {}): Promise<AuditEntry[]> {
+    const query = new URLSearchParams();
+    if (options.sinceSeq !== undefined) query.set('sinceSeq', String(options.sinceSeq));
+    if (options.operation !== undefined) query.set('operation', options.operation);
+    const qs = query.toString();
+    return this.call('GET', `audit${qs ? `?${qs}` : ''}`);
+  }
+
+  /** Every key deletion so far with its backing-key outcome. */
+  deletions(): Promise<DeletionEvent[]> {
+    return this.call('GET', 'deletions');
+  }
+
+  stats(): Promise<EmulatorStats> {
+    return this.call('GET', 'stats');
+  }
+
+  /** Changes the quota multiplier at runtime (`0` disables throttling). */
+  async setQuotaScale(scale: number): Promise<void> {
+    await this.call('POST', 'quota', { scale });
+  }
+
+  /** Empties stores, keys, aliases, audit log, deletion events and faults; resets the clock offset. */
+  async reset(): Promise<void> {
+    await this.call('POST', 'reset');
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Admin HTTP API under `/__admin/` (loopback only, no signature, JSON in and out). It is test and demo
+ * control, so it bypasses quotas and faults and is not recorded in the audit log.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AdminError, type EmulatorCore } from './core';
+import { validateFaultSpec } from './faults';
+import { SeedError } from './seed';
+import type { AuditEntry, FaultSpec, SeedSpec, StoreStateChange } from './types';
+
+const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
+
+function reply(res: ServerResponse, status: number, value: unknown): void {
+  const body = value === undefined ? '' : JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new AdminError(400, 'request body is not valid JSON');
+  }
+}
+
+function objectBody(value: unknown): Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new AdminError(400, 'request body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
+/** Routes one admin request; errors become `{ "error": message }` with 400/403/404/405. */
+export async function handleAdmin(core: EmulatorCore, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    const remote = req.socket.remoteAddress ?? '';
+    if (!LOOPBACK.test(remote)) throw new AdminError(403, 'the admin API only accepts loopback clients');
+    const url = new URL(req.url ?? '/', 'http://admin.invalid');
+    const route = `${req.method ?? 'GET'} ${url.pathname.replace(/\/+$/, '')}`;
+    const storeRoute = /^POST \/__admin\/stores\/([^/]+)\/(state|fail-next-connects)$/.exec(route);
+    if (storeRoute) {
+      const id = decodeURIComponent(storeRoute[1]);
+      const body = objectBody(await readJson(req));
+      if (storeRoute[2] === 'state') {
+        await core.setStoreState(id, body as unknown as StoreStateChange);
+      } else {
+        await core.failNextConnects(id, body.count as number, body.connectionErrorCode as string);
+      }
+      reply(res, 200, { ok: true });
+      return;
+    }
+    switch (route) {
+      case 'POST /__admin/seed': {
+        const spec = objectBody(await readJson(req)) as SeedSpec;
+        reply(res, 200, await core.seed(spec));
+        return;
+      }
+      case 'GET /__admin/clock':
+        reply(res, 200, { nowMs: core.clock.now(), dayMs: core.clock.dayMs });
+        return;
+      case 'POST /__admin/clock/advance': {
+        const body = objectBody(await readJson(req));
+        await core.advance(body.ms as number);
+        reply(res, 200, { nowMs: core.clock.now(), dayMs: core.clock.dayMs });
+        return;
+      }
+      case 'GET /__admin/faults':
+        reply(res, 200, core.faults.specs);
+        return;
+      case 'PUT /__admin/faults': {
+        const body = await readJson(req);
+        const list = Array.isArray(body) ? body : (objectBody(body).faults ?? []);
+        if (!Array.isArray(list)) throw new AdminError(400, 'faults must be an array');
+        let specs: FaultSpec[];
+        try {
+          specs = list.map((s: unknown, i: number) => validateFaultSpec(s, i));
+        } catch (e) {
+          throw new AdminError(400, (e as Error).message);
+        }
+        core.setFaults(specs);
+        reply(res, 200, { ok: true });
+        return;
+      }
+      case 'DELETE /__admin/faults':
+        core.clearFaults();
+        reply(res, 200, { ok: true });
+        return;
+      case 'GET /__admin/audit': {
+        core.processDue();
+        const since = Number(url.searchParams.get('sinceSeq') ?? '0');
+        const operation = url.searchParams.get('operation');
+        const entries: AuditEntry[] = core.state.audit.filter((e) => e.seq > since && (!operation || e.operation === operation));
+        reply(res, 200, entries);
+        return;
+      }
+      case 'GET /__admin/deletions':
+        core.processDue();
+        reply(res, 200, core.state.deletions);
+        return;
+      case 'GET /__admin/stats':
+        core.processDue();
+        reply(res, 200, core.stats());
+        return;
+      case 'POST /__admin/quota': {
+        const body = objectBody(await readJson(req));
+        core.setQuotaScale(body.scale as number);
+        reply(res, 200, { ok: true });
+        return;
+      }
+      case 'POST /__admin/reset':
+        await core.reset();
+        reply(res, 200, { ok: true });
+        return;
+      default:
+        throw new AdminError(404, `no admin route ${route}`);
+    }
+  } catch (e) {
+    if (e instanceof AdminError) reply(res, e.status, { error: e.message });
+    else if (e instanceof SeedError) reply(res, 400, { error: e.message });
+    else reply(res, 500, { error: (e as Error).message });
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Option defaults and validation, shared by `startEmulator` and the CLI so both reject the same values
+ * with the same wording.
+ */
+import type { EmulatorOptions } from './types';
+
+export interface ResolvedConfig {
+  host: string;
+  port: number;
+  region: string;
+  account: string;
+  dayMs: number;
+  deletionLagHours: number;
+  connectMs: number;
+  disconnectMs: number;
+  quotaScale: number;
+  statePath: string | undefined;
+  accessKey: string;
+  secretKey: string;
+  shortPages: boolean;
+  seed: number | undefined;
+}
+
+/** A rejected option; `option` is the EmulatorOptions field name. */
+export class OptionError extends Error {
+  constructor(
+    readonly option: string,
+    readonly rule: string,
+    value: unknown,
+  ) {
+    super(`${option} ${rule} (got ${JSON.stringify(value)})`);
+    this.name = 'OptionError';
+  }
+}
+
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d+$/;
+
+function integerIn(option: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) throw new OptionError(option, `must be an integer between ${min} and ${max}`, value);
+  return value;
+}
+
+function numberIn(option: string, value: number, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new OptionError(option, `must be a number between ${min} and ${max}`, value);
+  }
+  return value;
+}
+
+/** Applies defaults and validates every field; throws {@link OptionError}. */
+export function resolveOptions(options: EmulatorOptions = {}): ResolvedConfig {
+  const region = options.region ?? 'us-east-1';
+  if (!REGION.test(region)) throw new OptionError('region', 'must look like an AWS region (e.g. us-east-1)', region);
+  const account = options.account ?? '111122223333';
+  if (!/^\d{12}$/.test(account)) throw new OptionError('account', 'must be exactly 12 digits', account);
+  const accessKey = options.accessKey ?? 'test';
+  if (!/^[A-Za-z0-9]{1,128}$/.test(accessKey)) throw new OptionError('accessKey', 'must be 1-128 letters or digits', accessKey);
+  const secretKey = options.secretKey ?? 'test';
+  if (secretKey.length < 1) throw new OptionError('secretKey', 'must not be empty', secretKey);
+  const host = options.host ?? '127.0.0.1';
+  if (host.trim() === '') throw new OptionError('host', 'must not be empty', host);
+  return {
+    host,
+    port: integerIn('port', options.port ?? 0, 0, 65535),
+    region,
+    account,
+    dayMs: integerIn('dayMs', options.dayMs ?? 86_400_000, 1, 86_400_000 * 365),
+    deletionLagHours: numberIn('deletionLagHours', options.deletionLagHours ?? 0, 0, 24),
+    connectMs: integerIn('connectMs', options.connectMs ?? 2000, 0, 86_400_000),
+    disconnectMs: integerIn('disconnectMs', options.disconnectMs ?? 1000, 0, 86_400_000),
+    quotaScale: numberIn('quotaScale', options.quotaScale ?? 1, 0, 1_000_000),
+    statePath: options.statePath,
+    accessKey,
+    secretKey,
+    shortPages: options.shortPages ?? false,
+    seed: options.seed === undefined ? undefined : integerIn('seed', options.seed, 0, 2 ** 32 - 1),
+  };
+}

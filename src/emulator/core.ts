@@ -1,0 +1,243 @@
+/**
+ * The emulator without HTTP: state, clock, quotas, faults, persistence and the scheduler that fires
+ * asynchronous store transitions and key deletions in emulated-time order.
+ */
+import { EmulatedClock } from './clock';
+import type { ResolvedConfig } from './config';
+import { FaultInjector } from './faults';
+import { executeDeletion } from './operations/deletion';
+import { beginDisconnect, completeTransition, CONNECTION_ERROR_CODES, CONNECTION_STATES } from './operations/stores';
+import { MarkerCodec } from './pagination';
+import { COMPACT_THRESHOLD_BYTES, Persistence } from './persistence';
+import { QuotaManager } from './quotas';
+import { Rng } from './random';
+import { applySeed } from './seed';
+import { EmulatorState, type StoreRecord } from './state';
+import type { EmulatorStats, FaultSpec, SeedResult, SeedSpec, StoreStateChange } from './types';
+
+/** A request to the admin API that cannot be honoured (answered with 4xx). */
+export class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AdminError';
+  }
+}
+
+export class EmulatorCore {
+  readonly clock: EmulatedClock;
+  readonly state = new EmulatorState();
+  readonly quotas: QuotaManager;
+  readonly faults: FaultInjector;
+  readonly markers = new MarkerCodec();
+  readonly rng: Rng;
+  readonly requests = new Map<string, number>();
+  readonly throttled = new Map<string, number>();
+  private readonly persistence: Persistence | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private compacting = false;
+
+  constructor(readonly config: ResolvedConfig) {
+    this.clock = new EmulatedClock(config.dayMs);
+    this.quotas = new QuotaManager(config.quotaScale);
+    this.faults = new FaultInjector(config.seed === undefined ? undefined : config.seed ^ 0x5eed);
+    this.rng = new Rng(config.seed);
+    this.persistence = config.statePath ? new Persistence(config.statePath) : undefined;
+  }
+
+  /** Loads persisted state (if any), compacts it, fires whatever became due while stopped, starts the tick. */
+  start(): string[] {
+    let warnings: string[] = [];
+    if (this.persistence) {
+      this.persistence.lock();
+      try {
+        const loaded = this.persistence.load(this.state, (offset) => this.clock.restore(offset));
+        warnings = loaded.warnings;
+        if (loaded.markerSecret) this.markers.rotate(loaded.markerSecret);
+        this.persistence.compactSync(this.state, this.clock.offsetMs, this.markers.secretValue);
+      } catch (e) {
+        this.persistence.abandon();
+        throw e;
+      }
+    }
+    this.processDue();
+    const interval = Math.max(50, Math.min(this.config.dayMs / 100, 1000));
+    this.timer = setInterval(() => this.tick(), interval);
+    this.timer.unref();
+    return warnings;
+  }
+
+  private tick(): void {
+    try {
+      this.processDue();
+      this.state.pruneHistory();
+      this.quotas.pruneHotKeys();
+      const p = this.persistence;
+      if (p) {
+        p.flushLazily();
+        if (p.journalSize > COMPACT_THRESHOLD_BYTES && !this.compacting) void this.compact();
+      }
+    } catch (e) {
+      process.stderr.write(`kms-emulator: background tick failed: ${(e as Error).stack ?? String(e)}\n`);
+    }
+  }
+
+  /**
+   * Applies every store transition and key deletion that is due on the emulated clock, in time order —
+   * a deletion's backing-key outcome depends on the store state at that very moment.
+   */
+  processDue(): void {
+    const now = this.clock.now();
+    const queue = this.state.deletionQueue;
+    for (;;) {
+      let store: StoreRecord | undefined;
+      for (const s of this.state.stores.values()) {
+        if (s.transition && s.transition.at <= now && (!store || s.transition.at < (store.transition as { at: number }).at)) store = s;
+      }
+      let next = queue.peek();
+      while (next && this.state.keys.get(next.id)?.deletion?.deleteAt !== next.at) {
+        queue.pop();
+        next = queue.peek();
+      }
+      const deletion = next && next.at <= now ? next : undefined;
+      if (!store && !deletion) break;
+      if (store && (!deletion || (store.transition as { at: number }).at <= deletion.at)) {
+        completeTransition(this.state, store);
+      } else if (deletion) {
+        queue.pop();
+        const key = this.state.keys.get(deletion.id);
+        if (key) executeDeletion(this.state, this.config, key, deletion.at);
+      }
+    }
+    this.commit(true);
+  }
+
+  /** Journals the recorded changes as one line. */
+  commit(durable: boolean): void {
+    const changes = this.state.drainChanges();
+    if (this.persistence && changes.length > 0) {
+      this.persistence.append(changes, this.state.currentSeq, durable && changes.some((c) => c.k !== 'audit'));
+    }
+  }
+
+  /** Resolves once every acknowledged-to-be change is on disk. */
+  durable(): Promise<void> {
+    return this.persistence ? this.persistence.waitDurable() : Promise.resolve();
+  }
+
+  private async compact(): Promise<void> {
+    if (!this.persistence) return;
+    this.compacting = true;
+    try {
+      await this.persistence.compact(this.state, this.clock.offsetMs, this.markers.secretValue);
+    } finally {
+      this.compacting = false;
+    }
+  }
+
+  // ---- admin operations -------------------------------------------------------------------------
+
+  async seed(spec: SeedSpec): Promise<SeedResult> {
+    this.processDue();
+    const result = applySeed({ state: this.state, clock: this.clock, config: this.config, rng: this.rng }, spec);
+    // Seeded records are not journaled; a snapshot makes them durable in one write.
+    await this.compact();
+    return result;
+  }
+
+  async advance(ms: number): Promise<void> {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw new AdminError(400, 'ms must be a finite number >= 0');
+    this.clock.advance(ms);
+    this.state.recordClock(this.clock.offsetMs);
+    this.processDue();
+    await this.durable();
+  }
+
+  setFaults(specs: FaultSpec[]): void {
+    this.faults.set(specs);
+    this.state.setHistoryWindow(this.faults.maxStaleReadMs());
+  }
+
+  clearFaults(): void {
+    this.setFaults([]);
+  }
+
+  private requireStore(id: string): StoreRecord {
+    const store = this.state.stores.get(id);
+    if (!store) throw new AdminError(404, `custom key store ${id} does not exist`);
+    return store;
+  }
+
+  /** Forces a connection state, as an out-of-band event (e.g. the HSM locked kmsuser out). */
+  async setStoreState(id: string, change: StoreStateChange): Promise<void> {
+    this.processDue();
+    const store = this.requireStore(id);
+    const state = change?.connectionState;
+    if (!CONNECTION_STATES.includes(state)) throw new AdminError(400, `connectionState must be one of ${CONNECTION_STATES.join(', ')}`);
+    const code = change.connectionErrorCode;
+    if (code !== undefined && state !== 'FAILED') throw new AdminError(400, 'connectionErrorCode is only allowed with connectionState FAILED');
+    if (code !== undefined && !CONNECTION_ERROR_CODES.includes(code)) throw new AdminError(400, `connectionErrorCode must be one of ${CONNECTION_ERROR_CODES.join(', ')}`);
+    if (state === 'DISCONNECTING') {
+      beginDisconnect(this, store);
+    } else {
+      const next: StoreRecord = { ...store, connectionState: state };
+      delete next.transition;
+      delete next.connectionErrorCode;
+      if (state === 'FAILED') next.connectionErrorCode = code ?? 'INTERNAL_ERROR';
+      if (state === 'CONNECTING') next.transition = { to: 'CONNECTED', at: this.clock.now() + this.config.connectMs };
+      this.state.putStore(next);
+    }
+    this.commit(true);
+    await this.durable();
+  }
+
+  async failNextConnects(id: string, count: number, errorCode: string): Promise<void> {
+    this.processDue();
+    const store = this.requireStore(id);
+    if (!Number.isInteger(count) || count < 0) throw new AdminError(400, 'count must be an integer >= 0');
+    if (!CONNECTION_ERROR_CODES.includes(errorCode)) throw new AdminError(400, `connectionErrorCode must be one of ${CONNECTION_ERROR_CODES.join(', ')}`);
+    const next: StoreRecord = { ...store };
+    if (count > 0) next.failNextConnects = { count, errorCode };
+    else delete next.failNextConnects;
+    this.state.putStore(next);
+    this.commit(true);
+    await this.durable();
+  }
+
+  setQuotaScale(scale: number): void {
+    if (typeof scale !== 'number' || !Number.isFinite(scale) || scale < 0) throw new AdminError(400, 'scale must be a finite number >= 0');
+    this.quotas.setScale(scale);
+  }
+
+  stats(): EmulatorStats {
+    return {
+      stores: this.state.stores.size,
+      keys: this.state.keys.size,
+      requests: Object.fromEntries(this.requests),
+      throttled: Object.fromEntries(this.throttled),
+    };
+  }
+
+  /** Empties everything: state, audit, deletions, faults, counters, clock offset; old markers stop working. */
+  async reset(): Promise<void> {
+    this.state.clear();
+    this.clock.reset();
+    this.clearFaults();
+    this.markers.rotate();
+    this.quotas.setScale(this.quotas.quotaScale);
+    this.requests.clear();
+    this.throttled.clear();
+    await this.compact();
+  }
+
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    if (this.persistence) {
+      this.commit(true);
+      await this.persistence.close(this.state, this.clock.offsetMs, this.markers.secretValue);
+    }
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Operation registry: `x-amz-target` suffix → handler, plus how its response body looks and whether it
+ * counts as a mutation (for the audit log and for durability).
+ */
+import type { OpContext } from '../context';
+import type { JsonObject } from '../input';
+import { createAlias, deleteAlias, listAliases } from './aliases';
+import { cancelKeyDeletion, scheduleKeyDeletion } from './deletion';
+import { createKey, describeKey, disableKey, enableKey, listKeys } from './keys';
+import {
+  connectCustomKeyStore,
+  createCustomKeyStore,
+  deleteCustomKeyStore,
+  describeCustomKeyStores,
+  disconnectCustomKeyStore,
+  updateCustomKeyStore,
+} from './stores';
+
+export interface OperationDef {
+  /** Returns the JSON output, or undefined for operations without an output shape (empty body). */
+  handler: (ctx: OpContext, body: JsonObject) => unknown;
+  /** True for operations that change state, even when a particular call fails. */
+  mutating: boolean;
+}
+
+export const OPERATIONS: Readonly<Record<string, OperationDef>> = {
+  CreateCustomKeyStore: { handler: createCustomKeyStore, mutating: true },
+  DescribeCustomKeyStores: { handler: describeCustomKeyStores, mutating: false },
+  ConnectCustomKeyStore: { handler: connectCustomKeyStore, mutating: true },
+  DisconnectCustomKeyStore: { handler: disconnectCustomKeyStore, mutating: true },
+  DeleteCustomKeyStore: { handler: deleteCustomKeyStore, mutating: true },
+  UpdateCustomKeyStore: { handler: updateCustomKeyStore, mutating: true },
+  CreateKey: { handler: createKey, mutating: true },
+  DescribeKey: { handler: describeKey, mutating: false },
+  ListKeys: { handler: listKeys, mutating: false },
+  EnableKey: { handler: enableKey, mutating: true },
+  DisableKey: { handler: disableKey, mutating: true },
+  ScheduleKeyDeletion: { handler: scheduleKeyDeletion, mutating: true },
+  CancelKeyDeletion: { handler: cancelKeyDeletion, mutating: true },
+  CreateAlias: { handler: createAlias, mutating: true },
+  DeleteAlias: { handler: deleteAlias, mutating: true },
+  ListAliases: { handler: listAliases, mutating: false },
+};
+
+/** Only these reads honour stale-read faults. */
+export const STALE_READ_OPERATIONS: ReadonlySet<string> = new Set(['DescribeKey', 'DescribeCustomKeyStores']);

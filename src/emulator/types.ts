@@ -1,0 +1,197 @@
+/**
+ * Public types of the KMS emulator: options, admin API payloads, audit and deletion records.
+ * Everything here is re-exported from `index.ts`; other modules code against these shapes.
+ */
+
+/** Connection state of a custom key store (reference §3.7). */
+export type ConnectionState = 'CONNECTED' | 'CONNECTING' | 'FAILED' | 'DISCONNECTED' | 'DISCONNECTING';
+
+/** Custom key store flavour. */
+export type CustomKeyStoreType = 'AWS_CLOUDHSM' | 'EXTERNAL_KEY_STORE';
+
+/** Key state as reported by DescribeKey for the states the emulator can produce. */
+export type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion' | 'Unavailable';
+
+/** Options for {@link startEmulator}. Every field is optional; defaults are listed per field. */
+export interface EmulatorOptions {
+  /** Interface to bind. Default `127.0.0.1`. */
+  host?: string;
+  /** TCP port; `0` picks a free port. Default `0`. */
+  port?: number;
+  /** Region used in ARNs and required in the SigV4 credential scope. Default `us-east-1`. */
+  region?: string;
+  /** 12-digit account id used in ARNs. Default `111122223333`. */
+  account?: string;
+  /** Real milliseconds one emulated day lasts. Default `86_400_000` (real time). */
+  dayMs?: number;
+  /** Extra delay after DeletionDate before a key is really deleted, in emulated hours (0–24). Default `0`. */
+  deletionLagHours?: number;
+  /** Duration of CONNECTING, in emulated milliseconds. Default `2000`. */
+  connectMs?: number;
+  /** Duration of DISCONNECTING, in emulated milliseconds. Default `1000`. */
+  disconnectMs?: number;
+  /** Multiplier for every request quota; `0` disables throttling. Default `1`. */
+  quotaScale?: number;
+  /** Snapshot file; the journal lives next to it as `<statePath>.journal`. Omit for in-memory only. */
+  statePath?: string;
+  /** Access key id accepted in SigV4 signatures. Default `test`. */
+  accessKey?: string;
+  /** Secret access key used to verify SigV4 signatures. Default `test`. */
+  secretKey?: string;
+  /** Return pages about half the requested size (still truncated), as KMS is allowed to. Default `false`. */
+  shortPages?: boolean;
+  /** Seed for generated ids and fault randomness; omit for non-deterministic runs. */
+  seed?: number;
+}
+
+/** Store to create through the admin seed endpoint (no validation of CloudHSM/XKS reachability, no quotas). */
+export interface SeedStore {
+  /** Store id; generated (`cks-` + 17 hex) when omitted. */
+  id?: string;
+  name: string;
+  /** Default `AWS_CLOUDHSM`. */
+  type?: CustomKeyStoreType;
+  /** Default `DISCONNECTED`. CONNECTING/DISCONNECTING complete after connectMs/disconnectMs like API-driven ones. */
+  connectionState?: ConnectionState;
+  /** Only meaningful with `FAILED`; default `INTERNAL_ERROR` there. */
+  connectionErrorCode?: string;
+  cloudHsmClusterId?: string;
+  xksProxyUriEndpoint?: string;
+}
+
+/** A batch of keys to create through the admin seed endpoint. */
+export interface SeedKeys {
+  /** Number of keys; default 1 (or `ids.length` when ids are given). */
+  count?: number;
+  /** Store id (or store name) of the owning custom key store; omit for the default AWS_KMS key store. */
+  customKeyStoreId?: string;
+  /** Remembered state; keys of a non-CONNECTED store still report `Unavailable`. Default `Enabled`. */
+  keyState?: 'Enabled' | 'Disabled' | 'PendingDeletion';
+  /** Waiting period for `PendingDeletion` keys (7–30). Default 30. */
+  pendingWindowInDays?: number;
+  description?: string;
+  /** Explicit key ids (`[A-Za-z0-9_-]`, 1–128 chars); generated UUIDs otherwise. */
+  ids?: string[];
+  /** When set (must start with `alias/`), alias `${aliasPrefix}-${i}` (i from 0) is created for every key. */
+  aliasPrefix?: string;
+}
+
+/** Body of `POST /__admin/seed`. */
+export interface SeedSpec {
+  stores?: SeedStore[];
+  keys?: SeedKeys[];
+  aliases?: { aliasName: string; targetKeyId: string }[];
+}
+
+/** Ids created by a seed call. */
+export interface SeedResult {
+  storeIds: string[];
+  /** One array per `SeedKeys` entry, in order. */
+  keyIds: string[][];
+}
+
+/** Error types the fault injector can produce. */
+export type InjectedErrorType = 'KMSInternalException' | 'DependencyTimeoutException' | 'ThrottlingException';
+
+/** One fault rule. Rules apply to KMS API calls only, never to the admin API. */
+export interface FaultSpec {
+  /** Operation name (`DescribeKey`) or `*` for every operation. */
+  operation: string;
+  /** Probability (0–1) of answering with `errorType` instead of executing the call. */
+  errorRate?: number;
+  /** Default `KMSInternalException`. */
+  errorType?: InjectedErrorType;
+  /** Added latency in ms before the call is handled. */
+  latencyMs?: number;
+  /** Uniform random extra latency in [0, jitterMs]. */
+  jitterMs?: number;
+  /**
+   * DescribeKey / DescribeCustomKeyStores answer with the record as it was before its most recent write,
+   * for this many ms after that write (eventual consistency). Only writes made while the rule is active count.
+   */
+  staleReadMs?: number;
+  /** Probability (0–1) of destroying the socket without any response. */
+  resetRate?: number;
+  /** Let this many matching calls through untouched before the rule starts injecting. */
+  afterCount?: number;
+  /** Stop after this many injected faults (errors, resets or latencies). */
+  count?: number;
+  /**
+   * `before` (default): the error/reset replaces the call, nothing changes.
+   * `after`: the call executes and is persisted, then its response is replaced (ambiguous outcome).
+   */
+  when?: 'before' | 'after';
+}
+
+/** One KMS API request as recorded by the emulator. */
+export interface AuditEntry {
+  seq: number;
+  /** Emulated epoch milliseconds. */
+  time: number;
+  operation: string;
+  requestId: string;
+  /** Bare key id when the request resolved to a key. */
+  keyId?: string;
+  customKeyStoreId?: string;
+  /** `OK` or the error name returned (for resets: `ConnectionReset`). */
+  outcome: string;
+  /** True for state-changing operations, even when they failed. */
+  mutating: boolean;
+  accessKeyId?: string;
+  /** Set when the outcome was produced (or, with `when: 'after'`, replaced) by an injected fault. */
+  injectedFault?: boolean;
+}
+
+/** Backing-key outcome of a key deletion (reference §5). */
+export type BackingKeyOutcome = 'MATERIAL_DELETED' | 'ORPHANED' | 'EXTERNAL_KEY_RETAINED';
+
+/** Emitted when a key's waiting period ends and the key is deleted (the CloudTrail `DeleteKey` service event). */
+export interface DeletionEvent {
+  /** Emulated epoch ms at which the deletion happened (DeletionDate + lag). */
+  time: number;
+  keyId: string;
+  keyArn: string;
+  /** Absent for keys of the default AWS_KMS key store. */
+  customKeyStoreId?: string;
+  customKeyStoreType?: CustomKeyStoreType;
+  /** Default-store keys always report `MATERIAL_DELETED`. */
+  backingKey: BackingKeyOutcome;
+  /** HSM key label (= key ARN), CloudHSM keys only. */
+  hsmLabel?: string;
+  /** Aliases removed together with the key. */
+  aliases: string[];
+}
+
+/** Result of `GET /__admin/stats`. */
+export interface EmulatorStats {
+  stores: number;
+  keys: number;
+  requests: Record<string, number>;
+  throttled: Record<string, number>;
+}
+
+/** Result of `GET /__admin/clock`. */
+export interface ClockInfo {
+  /** Emulated epoch milliseconds. */
+  nowMs: number;
+  dayMs: number;
+}
+
+/** Body of `POST /__admin/stores/{id}/state`. */
+export interface StoreStateChange {
+  connectionState: ConnectionState;
+  connectionErrorCode?: string;
+}
+
+/** Body of `POST /__admin/stores/{id}/fail-next-connects`. */
+export interface FailNextConnects {
+  count: number;
+  connectionErrorCode: string;
+}
+
+/** Options of `GET /__admin/audit`. */
+export interface AuditQuery {
+  /** Only entries with `seq > sinceSeq`. */
+  sinceSeq?: number;
+  operation?: string;
+}

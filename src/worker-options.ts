@@ -1,0 +1,25 @@
+import { createActivities, createKmsClient, createKmsRateLimiter, type ActivityDeps } from './activities';
+
+/** Numeric env var, with a clear error naming the variable when it is not a number. */
+export function envNumber(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  return value;
+}
+
+/**
+ * Activities wired from the environment: the AWS SDK's default credential chain, `AWS_REGION`,
+ * `AWS_ENDPOINT_URL_KMS` (the emulator, when set), and the pacing knobs:
+ * - `KMS_QUOTA_SCALE`: multiply AWS's default quotas (raised quotas, or a scaled emulator); default 1;
+ * - `KMS_QUOTA_UTILIZATION`: share of each quota this worker uses; default 0.97.
+ */
+export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ActivityDeps> = {}) {
+  const deps: ActivityDeps = {
+    kms: createKmsClient(),
+    limiter: createKmsRateLimiter({ quotaScale: envNumber('KMS_QUOTA_SCALE', 1, env), utilization: envNumber('KMS_QUOTA_UTILIZATION', 0.97, env) }),
+    ...overrides,
+  };
+  return createActivities(deps);
+}

@@ -1,0 +1,54 @@
+import { KeyLedger } from '../../src/workflows/ledger';
+
+const key = (n: number, keyState: 'Enabled' | 'Disabled' | 'PendingDeletion' = 'Enabled', deletionDate?: number) => ({
+  keyId: `k${n}`,
+  arn: `arn:aws:kms:us-east-1:111122223333:key/k${n}`,
+  keyState,
+  deletionDate,
+});
+
+test('keys already pending count as scheduled before this run and are never rollback candidates', () => {
+  const ledger = new KeyLedger();
+  ledger.addInventoried([key(1), key(2, 'Disabled'), key(3, 'PendingDeletion', 5_000)]);
+  expect(ledger.toSchedule().map((e) => e.keyId)).toEqual(['k1', 'k2']);
+  ledger.markAttempted(['k1', 'k2']);
+  ledger.applySchedule([{ keyId: 'k1', outcome: 'SCHEDULED', deletionDate: 9_000, priorState: 'Enabled' }], [], 100);
+  // k2's batch result was lost: it is an uncertain rollback candidate.
+  expect(ledger.rollbackCandidates()).toEqual([
+    { keyId: 'k1', priorState: 'Enabled', certain: true },
+    { keyId: 'k2', priorState: 'Disabled', certain: false },
+  ]);
+  expect(ledger.counts()).toMatchObject({ inventoried: 3, scheduled: 1, alreadyPending: 1, toSchedule: 1 });
+  expect(ledger.deletionDates().sort()).toEqual([5_000, 9_000]);
+});
+
+test('a key found pending at schedule time (lost response, or scheduled after approval) counts as this run\'s', () => {
+  const ledger = new KeyLedger();
+  ledger.addInventoried([key(1)]);
+  ledger.applySchedule([{ keyId: 'k1', outcome: 'ALREADY_PENDING', deletionDate: 7_000 }], [], 0);
+  expect(ledger.get('k1')).toMatchObject({ scheduledBy: 'this-run', priorState: 'Enabled', deletionDate: 7_000 });
+});
+
+test('checks record deletions and surface keys someone cancelled', () => {
+  const ledger = new KeyLedger();
+  ledger.addInventoried([key(1), key(2)]);
+  ledger.applySchedule([
+    { keyId: 'k1', outcome: 'SCHEDULED', deletionDate: 1, priorState: 'Enabled' },
+    { keyId: 'k2', outcome: 'SCHEDULED', deletionDate: 2, priorState: 'Enabled' },
+  ], [], 0);
+  const notPending = ledger.applyChecks([{ keyId: 'k1', status: 'DELETED' }, { keyId: 'k2', status: 'NOT_PENDING', keyState: 'Disabled' }], 50);
+  expect(notPending.map((e) => e.keyId)).toEqual(['k2']);
+  expect(ledger.get('k1')?.confirmedDeletedAt).toBe(50);
+  ledger.markForReschedule(['k2']);
+  expect(ledger.toSchedule().map((e) => e.keyId)).toEqual(['k2']);
+  expect(ledger.awaitingDeletion()).toEqual([]);
+});
+
+test('round-trips through continue-as-new chunks', () => {
+  const ledger = new KeyLedger();
+  ledger.addInventoried(Array.from({ length: 2_500 }, (_, i) => key(i)));
+  const chunks = ledger.chunks();
+  expect(chunks.map((c) => c.length)).toEqual([1_000, 1_000, 500]);
+  expect(Math.max(...chunks.map((c) => JSON.stringify(c).length))).toBeLessThan(256 * 1024);
+  expect(KeyLedger.fromChunks(chunks).all()).toEqual(ledger.all());
+});

@@ -1,0 +1,117 @@
+import { parseDuration, formatDuration } from '../../src/shared/duration';
+import { validateApproveRequest, validateCancelRequest, validateDecommissionInput, validateResolveRequest } from '../../src/shared/validation';
+
+const valid = { customKeyStoreId: 'cks-1234567890abcdef0', requestedBy: 'alice' };
+
+describe('decommission input', () => {
+  test('defaults', () => {
+    const { input, problems } = validateDecommissionInput(valid);
+    expect(problems).toEqual([]);
+    expect(input).toEqual({
+      customKeyStoreId: 'cks-1234567890abcdef0',
+      requestedBy: 'alice',
+      pendingWindowInDays: 30,
+      dryRun: false,
+      requireApproval: true,
+      allowSelfApproval: false,
+      approvalTimeoutMs: 7 * 86_400_000,
+      expectedKeyCount: undefined,
+      reconnect: true,
+      ticket: undefined,
+      timing: { storePollIntervalMs: 30_000, driftCheckIntervalMs: 86_400_000, verifyIntervalMs: 3_600_000, verifyPatienceMs: 26 * 3_600_000 },
+    });
+  });
+
+  test('durations as strings and numbers', () => {
+    const { input } = validateDecommissionInput({ ...valid, approvalTimeout: '1 day', timing: { storePollInterval: '30s', verifyInterval: 5000, verifyPatience: '2h' } });
+    expect(input?.approvalTimeoutMs).toBe(86_400_000);
+    expect(input?.timing).toMatchObject({ storePollIntervalMs: 30_000, verifyIntervalMs: 5_000, verifyPatienceMs: 7_200_000 });
+  });
+
+  // Each case: the input, the field that must be named, and a fragment of the rule.
+  test.each([
+    ['not an object', 'x', '(input)', 'must be a JSON object'],
+    ['array', [], '(input)', 'must be a JSON object'],
+    ['null', null, '(input)', 'must be a JSON object'],
+    ['missing store', { requestedBy: 'a' }, 'customKeyStoreId', 'is required'],
+    ['empty store', { ...valid, customKeyStoreId: '' }, 'customKeyStoreId', 'must not be empty'],
+    ['store with spaces', { ...valid, customKeyStoreId: 'cks 123' }, 'customKeyStoreId', 'letters, digits and hyphens'],
+    ['store of 65 characters', { ...valid, customKeyStoreId: 'c'.repeat(65) }, 'customKeyStoreId', 'at most 64 characters, got 65'],
+    ['store as number', { ...valid, customKeyStoreId: 42 }, 'customKeyStoreId', 'must be a string, got number 42'],
+    ['missing requester', { customKeyStoreId: 'cks-1' }, 'requestedBy', 'is required'],
+    ['blank requester', { ...valid, requestedBy: '   ' }, 'requestedBy', 'must not be empty'],
+    ['oversized requester', { ...valid, requestedBy: 'a'.repeat(257) }, 'requestedBy', 'at most 256 characters'],
+    ['requester with newline', { ...valid, requestedBy: 'a\nb' }, 'requestedBy', 'control characters'],
+    ['window 6', { ...valid, pendingWindowInDays: 6 }, 'pendingWindowInDays', 'integer from 7 to 30'],
+    ['window 31', { ...valid, pendingWindowInDays: 31 }, 'pendingWindowInDays', 'got number 31'],
+    ['window "7"', { ...valid, pendingWindowInDays: '7' }, 'pendingWindowInDays', 'got "7"'],
+    ['window 7.5', { ...valid, pendingWindowInDays: 7.5 }, 'pendingWindowInDays', 'got number 7.5'],
+    ['dryRun as string', { ...valid, dryRun: 'yes' }, 'dryRun', 'must be true or false'],
+    ['requireApproval as number', { ...valid, requireApproval: 0 }, 'requireApproval', 'must be true or false'],
+    ['allowSelfApproval null', { ...valid, allowSelfApproval: null }, 'allowSelfApproval', 'must be true or false'],
+    ['reconnect as string', { ...valid, reconnect: 'false' }, 'reconnect', 'must be true or false'],
+    ['bad approvalTimeout', { ...valid, approvalTimeout: 'soon' }, 'approvalTimeout', 'duration such as'],
+    ['approvalTimeout too long', { ...valid, approvalTimeout: '60 days' }, 'approvalTimeout', 'between'],
+    ['negative expectedKeyCount', { ...valid, expectedKeyCount: -1 }, 'expectedKeyCount', 'integer from 0'],
+    ['fractional expectedKeyCount', { ...valid, expectedKeyCount: 1.5 }, 'expectedKeyCount', 'integer from 0'],
+    ['ticket too long', { ...valid, ticket: 'x'.repeat(129) }, 'ticket', 'at most 128 characters'],
+    ['unknown field', { ...valid, window: 7 }, 'window', 'is not a known field'],
+    ['timing not an object', { ...valid, timing: 5 }, 'timing', 'must be an object'],
+    ['unknown timing field', { ...valid, timing: { pollEvery: '1s' } }, 'timing.pollEvery', 'is not a known field'],
+    ['timing too fast', { ...valid, timing: { storePollInterval: 10 } }, 'timing.storePollInterval', 'between 100 ms'],
+    ['timing negative', { ...valid, timing: { verifyInterval: -5 } }, 'timing.verifyInterval', 'duration such as'],
+    ['timing unit unknown', { ...valid, timing: { verifyPatience: '3 fortnights' } }, 'timing.verifyPatience', 'duration such as'],
+  ])('%s', (_name, raw, field, rule) => {
+    const { input, problems } = validateDecommissionInput(raw);
+    expect(input).toBeUndefined();
+    const problem = problems.find((p) => p.field === field);
+    expect(problem?.rule).toContain(rule);
+  });
+
+  test('every problem is reported at once', () => {
+    const { problems } = validateDecommissionInput({ customKeyStoreId: 'a b', pendingWindowInDays: 1, extra: 1 });
+    expect(problems.map((p) => p.field).sort()).toEqual(['customKeyStoreId', 'extra', 'pendingWindowInDays', 'requestedBy']);
+  });
+});
+
+describe('update arguments', () => {
+  test.each([
+    [validateApproveRequest, 'not json', '(approve)'],
+    [validateApproveRequest, {}, 'approver'],
+    [validateApproveRequest, { approver: '' }, 'approver'],
+    [validateApproveRequest, { approver: 'bob', note: 'x' }, 'note'],
+    [validateApproveRequest, { approver: 7 }, 'approver'],
+    [validateCancelRequest, { by: 'bob' }, 'reason'],
+    [validateCancelRequest, { reason: 'x' }, 'by'],
+    [validateResolveRequest, { by: 'bob', action: 'delete-everything' }, 'action'],
+    [validateResolveRequest, { by: 'bob' }, 'action'],
+    [validateResolveRequest, { action: 'retry' }, 'by'],
+  ] as const)('%p rejects %j naming %s', (validate, raw, field) => {
+    const { problems } = (validate as (r: unknown) => { problems: { field: string }[] })(raw);
+    expect(problems.map((p) => p.field)).toContain(field);
+  });
+
+  test('valid update arguments are trimmed', () => {
+    expect(validateApproveRequest({ approver: ' bob ' }).request).toEqual({ approver: 'bob', comment: undefined });
+    expect(validateResolveRequest({ by: 'bob', action: 'retry' }).request).toEqual({ by: 'bob', action: 'retry', comment: undefined });
+  });
+});
+
+describe('durations', () => {
+  test.each([
+    [1500, 1500],
+    ['30s', 30_000],
+    ['1h', 3_600_000],
+    ['1 day', 86_400_000],
+    ['7 days', 604_800_000],
+    ['250ms', 250],
+    ['1.5h', 5_400_000],
+    ['5000', 5000],
+  ])('%p = %p ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  test.each([['soon'], ['-1s'], [-5], [NaN], [{}], ['1 lightyear']])('%p is not a duration', (text) => expect(parseDuration(text)).toBeUndefined());
+  test('formats', () => {
+    expect(formatDuration(90_061_000)).toBe('1d 1h');
+    expect(formatDuration(45_000)).toBe('45s');
+    expect(formatDuration(350)).toBe('350ms');
+  });
+});
