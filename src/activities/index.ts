@@ -4,7 +4,7 @@ import { createKeyActivities } from './keys';
 import { createStoreActivities } from './store';
 
 export type { ActivityDeps } from './deps';
-export type { InventoryScanInput, InventoryPage } from './inventory';
+export type { InventoryScanInput, InventoryPage, DriftScanInput, DriftScan } from './inventory';
 export type { ScheduleKeysInput, ScheduleKeysResult, CheckKeysInput, RollbackKeysInput } from './keys';
 export type { ConnectInput, ConnectionResult, StoreRef, StoreWaitInput } from './store';
 export { createKmsRateLimiter, KMS_DEFAULT_QUOTAS, type KmsOperation, type KmsRateLimiter } from './rate-limiter';

@@ -1,7 +1,8 @@
-import { ListAliasesCommand, ListKeysCommand } from '@aws-sdk/client-kms';
+import { ListAliasesCommand, ListKeysCommand, type KeyMetadata } from '@aws-sdk/client-kms';
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { InventoriedKey, KeyState } from '../shared/types';
+import type { InventoriedKey, KeyState, StoreInfo } from '../shared/types';
+import { readStore, storeExists } from './store';
 import type { ActivityDeps } from './deps';
 import { describeKey, epochMs } from './describe';
 import { callKms, mapWithConcurrency } from './kms-call';
@@ -11,13 +12,15 @@ export interface InventoryScanInput {
   customKeyStoreId: string;
   /** ListKeys marker to continue from; omit to start at the first page. */
   startMarker?: string;
-  /** Return once at least this many store keys were found (bounds the result payload). */
+  /** Return at most this many store keys (bounds the result payload); the next call continues at `nextMarker`. */
   maxStoreKeys: number;
   /** Attach alias names from an account-wide ListAliases. */
   withAliases: boolean;
 }
 
 export interface InventoryPage {
+  /** `arn:aws:kms:<region>:<account>:key/`: ARNs travel once per page, not once per key. */
+  arnPrefix?: string;
   keys: InventoriedKey[];
   /** Where the next scan continues; undefined when the whole account was scanned. */
   nextMarker?: string;
@@ -25,14 +28,45 @@ export interface InventoryPage {
   scanned: number;
 }
 
-interface ScanCheckpoint {
-  marker?: string;
-  keys: InventoriedKey[];
+export interface DriftScanInput {
+  customKeyStoreId: string;
+  /** Report at most this many keys that are not pending deletion. */
+  maxReported: number;
+}
+
+/** A whole-account scan reduced to what drift detection needs: keys of the store that are NOT pending deletion. */
+export interface DriftScan {
+  /** The store as DescribeCustomKeyStores saw it before the scan; null when it no longer exists. */
+  store: StoreInfo | null;
+  arnPrefix?: string;
+  /** Store keys not pending deletion: new keys, or keys whose deletion someone cancelled (first `maxReported`). */
+  notPending: InventoriedKey[];
+  notPendingTotal: number;
+  /** Store keys pending deletion. */
+  pendingInStore: number;
   scanned: number;
+}
+
+interface ScanCheckpoint<T> {
+  marker?: string;
+  done: boolean;
+  acc: T;
 }
 
 const LIST_KEYS_PAGE = 1000;
 const LIST_ALIASES_PAGE = 100; // the API reference documents 1–100, although the model allows 1000
+
+function toInventoried(meta: KeyMetadata): InventoriedKey {
+  return {
+    keyId: meta.KeyId as string,
+    keyState: meta.KeyState as KeyState,
+    deletionDate: meta.KeyState === 'PendingDeletion' ? epochMs(meta.DeletionDate) : undefined,
+  };
+}
+
+function arnPrefixOf(meta: KeyMetadata): string | undefined {
+  return meta.Arn && meta.KeyId && meta.Arn.endsWith(meta.KeyId) ? meta.Arn.slice(0, meta.Arn.length - meta.KeyId.length) : undefined;
+}
 
 /** Account-wide ListAliases, reduced to the aliases of `keyIds`. One pass instead of one call per key. */
 async function aliasesOf(deps: ActivityDeps, keyIds: Set<string>): Promise<Map<string, string[]>> {
@@ -56,49 +90,66 @@ async function aliasesOf(deps: ActivityDeps, keyIds: Set<string>): Promise<Map<s
 
 export function createInventoryActivities(deps: ActivityDeps) {
   const concurrency = deps.describeConcurrency ?? 32;
-  return {
-    /**
-     * Finds the store's keys: ListKeys has no store filter, so every key of the account is described.
-     * Fails closed: any DescribeKey error other than NotFound (a key deleted meanwhile) aborts the scan,
-     * because a key we could not read might be in the store and would be silently left out.
-     * Resumes from its last heartbeat on retry.
-     */
-    async inventoryScan(input: InventoryScanInput): Promise<InventoryPage> {
-      const checkpoint = activityInfo().heartbeatDetails as ScanCheckpoint | undefined;
-      let marker = checkpoint ? checkpoint.marker : input.startMarker;
-      const keys: InventoriedKey[] = checkpoint?.keys ?? [];
-      let scanned = checkpoint?.scanned ?? 0;
-      let first = !checkpoint;
-      try {
-        while ((first || marker) && keys.length < input.maxStoreKeys) {
-          first = false;
-          const page = await callKms(deps, 'ListKeys', (abortSignal) =>
-            deps.kms.send(new ListKeysCommand({ Limit: LIST_KEYS_PAGE, Marker: marker }), { abortSignal }),
+
+  /**
+   * Pages through ListKeys and DescribeKey's every key (ListKeys has no store filter). Fails closed:
+   * any DescribeKey error other than NotFound (a key deleted meanwhile) aborts, because a key we could
+   * not read might be in the store and would silently be left out. Each page is checkpointed in a
+   * heartbeat together with the accumulator, so a retry resumes after the last completed page.
+   */
+  async function scan<T>(
+    startMarker: string | undefined,
+    initial: T,
+    pageLimit: (acc: T) => number,
+    onPage: (acc: T, described: KeyMetadata[]) => void,
+  ): Promise<{ acc: T; nextMarker?: string; scanned: number }> {
+    const checkpoint = activityInfo().heartbeatDetails as (ScanCheckpoint<T> & { scanned: number }) | undefined;
+    let marker = checkpoint ? checkpoint.marker : startMarker;
+    let done = checkpoint?.done ?? false;
+    let scanned = checkpoint?.scanned ?? 0;
+    const acc = checkpoint?.acc ?? initial;
+    while (!done) {
+      const limit = pageLimit(acc);
+      if (limit <= 0) break;
+      const page = await callKms(deps, 'ListKeys', (abortSignal) => deps.kms.send(new ListKeysCommand({ Limit: limit, Marker: marker }), { abortSignal }));
+      const entries = page.Keys ?? [];
+      const described = await mapWithConcurrency(entries, concurrency, async (entry) => {
+        try {
+          return await describeKey(deps, entry.KeyId as string);
+        } catch (err) {
+          throw ApplicationFailure.nonRetryable(
+            `Inventory incomplete, nothing was changed: DescribeKey ${entry.KeyId} failed with ${errorName(err)}: ${(err as Error).message}`,
+            'InventoryIncomplete',
           );
-          const entries = page.Keys ?? [];
-          const described = await mapWithConcurrency(entries, concurrency, async (entry) => {
-            try {
-              return await describeKey(deps, entry.KeyId as string);
-            } catch (err) {
-              throw ApplicationFailure.nonRetryable(
-                `Inventory incomplete, nothing was changed: DescribeKey ${entry.KeyId} failed with ${errorName(err)}: ${(err as Error).message}`,
-                'InventoryIncomplete',
-              );
-            }
-          });
-          for (const meta of described) {
-            if (!meta || meta.CustomKeyStoreId !== input.customKeyStoreId) continue;
-            keys.push({
-              keyId: meta.KeyId as string,
-              arn: meta.Arn as string,
-              keyState: meta.KeyState as KeyState,
-              deletionDate: meta.KeyState === 'PendingDeletion' ? epochMs(meta.DeletionDate) : undefined,
-            });
-          }
-          scanned += entries.length;
-          marker = page.NextMarker;
-          heartbeat({ marker, keys, scanned } satisfies ScanCheckpoint);
         }
+      });
+      onPage(acc, described.filter((m): m is KeyMetadata => m !== undefined));
+      scanned += entries.length;
+      marker = page.NextMarker;
+      done = marker === undefined;
+      heartbeat({ marker, done, acc, scanned });
+    }
+    return { acc, nextMarker: done ? undefined : marker, scanned };
+  }
+
+  return {
+    /** One page of the store's inventory: at most `maxStoreKeys` keys, continuing at `startMarker`. */
+    async inventoryScan(input: InventoryScanInput): Promise<InventoryPage> {
+      try {
+        const result = await scan(
+          input.startMarker,
+          { keys: [] as InventoriedKey[], arnPrefix: undefined as string | undefined },
+          // Never ask for more keys than could still fit: the result must stay far below Temporal's payload limits.
+          (acc) => Math.min(LIST_KEYS_PAGE, input.maxStoreKeys - acc.keys.length),
+          (acc, described) => {
+            for (const meta of described) {
+              if (meta.CustomKeyStoreId !== input.customKeyStoreId) continue;
+              acc.keys.push(toInventoried(meta));
+              acc.arnPrefix ??= arnPrefixOf(meta);
+            }
+          },
+        );
+        const { keys, arnPrefix } = result.acc;
         if (input.withAliases && keys.length > 0) {
           const aliases = await aliasesOf(deps, new Set(keys.map((k) => k.keyId)));
           for (const key of keys) {
@@ -106,9 +157,36 @@ export function createInventoryActivities(deps: ActivityDeps) {
             if (names) key.aliases = names.sort();
           }
         }
-        return { keys, nextMarker: marker, scanned };
+        return { arnPrefix, keys, nextMarker: result.nextMarker, scanned: result.scanned };
       } catch (err) {
         throw toActivityFailure(err, 'inventory');
+      }
+    },
+
+    /**
+     * Whole-account scan for drift, in one activity: only keys of the store that are not pending
+     * deletion come back (normally none), so a daily check costs a handful of history events and bytes.
+     */
+    async driftScan(input: DriftScanInput): Promise<DriftScan> {
+      try {
+        // One activity per drift check: the store's state is read here too, saving a round trip in history.
+        const store = (await storeExists(deps, input.customKeyStoreId)) ? await readStore(deps, input.customKeyStoreId) : null;
+        const result = await scan(
+          undefined,
+          { notPending: [] as InventoriedKey[], notPendingTotal: 0, pendingInStore: 0, arnPrefix: undefined as string | undefined },
+          () => LIST_KEYS_PAGE,
+          (acc, described) => {
+            for (const meta of described) {
+              if (meta.CustomKeyStoreId !== input.customKeyStoreId) continue;
+              acc.arnPrefix ??= arnPrefixOf(meta);
+              if (meta.KeyState === 'PendingDeletion') acc.pendingInStore++;
+              else if (++acc.notPendingTotal <= input.maxReported) acc.notPending.push(toInventoried(meta));
+            }
+          },
+        );
+        return { store, ...result.acc, scanned: result.scanned };
+      } catch (err) {
+        throw toActivityFailure(err, 'drift scan');
       }
     },
   };

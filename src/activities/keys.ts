@@ -1,6 +1,6 @@
 import { CancelKeyDeletionCommand, EnableKeyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
-import type { KeyCheck, KeyState, RollbackOutcome, ScheduleOutcome } from '../shared/types';
+import type { KeyCheck, KeyChecks, KeyState, RollbackOutcome, ScheduleOutcome } from '../shared/types';
 import type { ActivityDeps } from './deps';
 import { describeKey, epochMs } from './describe';
 import { callKms, mapWithConcurrency } from './kms-call';
@@ -133,13 +133,18 @@ export function createKeyActivities(deps: ActivityDeps) {
     },
 
     /** DescribeKey of scheduled keys: deleted (NotFound), still pending, or no longer pending (drift). */
-    async checkKeys(input: CheckKeysInput): Promise<KeyCheck[]> {
+    async checkKeys(input: CheckKeysInput): Promise<KeyChecks> {
       try {
-        return await mapWithConcurrency(input.keyIds, describeConcurrency, async (keyId) => {
+        const checks = await mapWithConcurrency(input.keyIds, describeConcurrency, async (keyId) => {
           const check = await checkOne(input, keyId);
           heartbeat();
           return check;
         });
+        return {
+          deleted: checks.filter((c) => c.status === 'DELETED').map((c) => c.keyId),
+          notPending: checks.filter((c) => c.status === 'NOT_PENDING'),
+          stillPending: checks.filter((c) => c.status === 'PENDING').length,
+        };
       } catch (err) {
         throw toActivityFailure(err, 'DescribeKey');
       }

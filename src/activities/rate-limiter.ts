@@ -2,7 +2,7 @@
  * Paces KMS calls under the account-wide request quotas. One instance is shared by every activity of
  * a worker process, so ten concurrent decommissions together stay under 15 ScheduleKeyDeletion/s.
  *
- * Slots are handed out evenly spaced (no burst): KMS counts requests per second, and a burst that a
+ * Calls are granted evenly spaced (no burst): KMS counts requests per second, and a burst that a
  * token bucket would allow can still trip the service's own bucket when network latency bunches calls.
  */
 export type KmsOperation =
@@ -49,6 +49,21 @@ export interface KmsRateLimiter {
   rate(operation: KmsOperation): number;
 }
 
+function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 export function createKmsRateLimiter(options: RateLimiterOptions = {}): KmsRateLimiter {
   const scale = options.quotaScale ?? 1;
   const utilization = options.utilization ?? 0.97;
@@ -58,28 +73,27 @@ export function createKmsRateLimiter(options: RateLimiterOptions = {}): KmsRateL
   }
   const nextSlot = new Map<KmsOperation, number>();
 
+  // A grant happens only when its slot has really come (checked after waking), and the cadence carries
+  // over at most one interval of lateness: a stalled event loop never releases a burst of queued calls.
+  function tryTake(operation: KmsOperation, interval: number): number {
+    const now = performance.now();
+    const slot = nextSlot.get(operation) ?? now;
+    if (now >= slot) {
+      nextSlot.set(operation, Math.max(slot, now - interval) + interval);
+      return 0;
+    }
+    return slot - now;
+  }
+
   return {
     rate: (operation) => rates.get(operation) ?? Infinity,
-    acquire(operation, signal) {
+    async acquire(operation, signal) {
       const rate = rates.get(operation) ?? Infinity;
-      if (!Number.isFinite(rate)) return Promise.resolve();
-      const now = performance.now();
-      const slot = Math.max(now, nextSlot.get(operation) ?? now);
-      nextSlot.set(operation, slot + 1000 / rate);
-      const wait = slot - now;
-      if (wait <= 0) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        if (signal?.aborted) return reject(signal.reason);
-        const onAbort = () => {
-          clearTimeout(timer);
-          reject(signal?.reason);
-        };
-        const timer = setTimeout(() => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        }, wait);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      });
+      if (!Number.isFinite(rate)) return;
+      const interval = 1000 / rate;
+      for (let wait = tryTake(operation, interval); wait > 0; wait = tryTake(operation, interval)) {
+        await delay(wait, signal);
+      }
     },
   };
 }

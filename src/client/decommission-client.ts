@@ -13,7 +13,7 @@ import { approveUpdate, cancelUpdate, reportKeysQuery, resolveUpdate, statusQuer
 import { CustomKeyStoreIdAttribute, DecommissionPhaseAttribute } from '../shared/search-attributes';
 import type { ApproveRequest, CancelRequest, DecommissionInput, DecommissionReport, DecommissionStatus, InputProblem, Phase, ReportKey, ReportKeysPage, ResolveRequest } from '../shared/types';
 import { validateApproveRequest, validateCancelRequest, validateDecommissionInput, validateResolveRequest } from '../shared/validation';
-import { DecommissionAlreadyRunningError, DecommissionClientError, DecommissionNotFoundError, InvalidInputError, UpdateRejectedError } from './errors';
+import { DecommissionAlreadyRunningError, DecommissionNotFoundError, DecommissionStillRunningError, InvalidInputError, UpdateRejectedError } from './errors';
 
 const WORKFLOW_ID_PREFIX = workflowIdFor('');
 
@@ -67,10 +67,10 @@ export class DecommissionClient {
    * @example
    * const client = await DecommissionClient.connect({ taskQueue: 'kms-decommission' });
    */
-  static async connect(options: Omit<DecommissionClientOptions, 'client'> = {}): Promise<DecommissionClient> {
+  static async connect(options: Omit<DecommissionClientOptions, 'client'> & { address?: string; namespace?: string } = {}): Promise<DecommissionClient> {
     const { connectionOptions, namespace } = loadClientConnectConfig();
-    const connection = await Connection.connect(connectionOptions);
-    return new DecommissionClient({ ...options, client: new Client({ connection, namespace: namespace ?? 'default' }) });
+    const connection = await Connection.connect({ ...connectionOptions, ...(options.address ? { address: options.address } : {}) });
+    return new DecommissionClient({ ...options, client: new Client({ connection, namespace: options.namespace ?? namespace ?? 'default' }) });
   }
 
   /** Closes the underlying connection. */
@@ -192,7 +192,7 @@ export class DecommissionClient {
     const description = await this.call(storeOrWorkflowId, () => handle.describe());
     if (description.status.name === 'RUNNING' && !options.wait) {
       const status = await this.getStatus(storeOrWorkflowId);
-      throw new DecommissionClientError(`Decommission ${handle.workflowId} is still running (phase ${status.phase}); pass wait to wait for its report`);
+      throw new DecommissionStillRunningError(handle.workflowId, status.phase);
     }
     let report: DecommissionReport;
     try {
@@ -271,9 +271,20 @@ export class DecommissionClient {
 
   private async update(storeOrWorkflowId: string, name: string, run: () => Promise<UpdateAck>): Promise<UpdateAck> {
     try {
-      return await this.call(storeOrWorkflowId, run);
+      return await run();
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) throw new UpdateRejectedError(name, err.cause?.message ?? err.message, err);
+      if (err instanceof WorkflowNotFoundError) {
+        // Temporal answers "not found" for updates to a closed run: tell which it is.
+        const ended = await this.handle(storeOrWorkflowId)
+          .describe()
+          .catch(() => undefined);
+        if (ended) {
+          const phase = await this.getStatus(storeOrWorkflowId).then((st) => st.phase, () => ended.status.name);
+          throw new UpdateRejectedError(name, `the run already ended in ${phase}`, err);
+        }
+        throw new DecommissionNotFoundError(DecommissionClient.workflowId(storeOrWorkflowId));
+      }
       throw err;
     }
   }

@@ -54,3 +54,13 @@ export class UpdateRejectedError extends DecommissionClientError {
     super(`${update} rejected: ${reason}`, { cause });
   }
 }
+
+/** The report was asked for while the run is still going (pass `wait` to wait for it). */
+export class DecommissionStillRunningError extends DecommissionClientError {
+  constructor(
+    readonly workflowId: string,
+    readonly phase: string,
+  ) {
+    super(`Decommission ${workflowId} is still running (phase ${phase}); pass wait to wait for its report`);
+  }
+}

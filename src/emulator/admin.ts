@@ -91,8 +91,19 @@ export async function handleAdmin(core: EmulatorCore, req: IncomingMessage, res:
       case 'GET /__admin/audit': {
         core.processDue();
         const since = Number(url.searchParams.get('sinceSeq') ?? '0');
+        if (!Number.isFinite(since)) throw new AdminError(400, 'sinceSeq must be a number');
         const operation = url.searchParams.get('operation');
-        const entries: AuditEntry[] = core.state.audit.filter((e) => e.seq > since && (!operation || e.operation === operation));
+        // Entries are in seq order: skip the prefix by binary search, the log can hold millions of entries.
+        const log = core.state.audit;
+        let lo = 0;
+        let hi = log.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (log[mid].seq <= since) lo = mid + 1;
+          else hi = mid;
+        }
+        const entries: AuditEntry[] = [];
+        for (let i = lo; i < log.length; i++) if (!operation || log[i].operation === operation) entries.push(log[i]);
         reply(res, 200, entries);
         return;
       }

@@ -6,7 +6,7 @@ import { EmulatedClock } from './clock';
 import type { ResolvedConfig } from './config';
 import { FaultInjector } from './faults';
 import { executeDeletion } from './operations/deletion';
-import { beginDisconnect, completeTransition, CONNECTION_ERROR_CODES, CONNECTION_STATES } from './operations/stores';
+import { beginDisconnect, completeTransition, CONNECTION_ERROR_CODES, CONNECTION_STATES, FAST_FAIL_CONNECT_ERRORS } from './operations/stores';
 import { MarkerCodec } from './pagination';
 import { COMPACT_THRESHOLD_BYTES, Persistence } from './persistence';
 import { QuotaManager } from './quotas';
@@ -197,7 +197,9 @@ export class EmulatorCore {
     this.processDue();
     const store = this.requireStore(id);
     if (!Number.isInteger(count) || count < 0) throw new AdminError(400, 'count must be an integer >= 0');
-    if (!CONNECTION_ERROR_CODES.includes(errorCode)) throw new AdminError(400, `connectionErrorCode must be one of ${CONNECTION_ERROR_CODES.join(', ')}`);
+    if (!CONNECTION_ERROR_CODES.includes(errorCode) && !(errorCode in FAST_FAIL_CONNECT_ERRORS)) {
+      throw new AdminError(400, `connectionErrorCode must be one of ${[...CONNECTION_ERROR_CODES, ...Object.keys(FAST_FAIL_CONNECT_ERRORS)].join(', ')}`);
+    }
     const next: StoreRecord = { ...store };
     if (count > 0) next.failNextConnects = { count, errorCode };
     else delete next.failNextConnects;

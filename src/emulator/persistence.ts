@@ -158,6 +158,11 @@ export class Persistence {
     }
     fs.writeFileSync(this.lockPath, String(process.pid));
     openInProcess.add(this.snapshotPath);
+    // Temp snapshots of a writer that died mid-compaction are garbage (the rename never happened).
+    const prefix = `${path.basename(this.snapshotPath)}.tmp-`;
+    for (const name of fs.readdirSync(path.dirname(this.snapshotPath))) {
+      if (name.startsWith(prefix)) fs.rmSync(path.join(path.dirname(this.snapshotPath), name), { force: true });
+    }
   }
 
   /** Loads snapshot + journal into `state` (which must be empty). */
@@ -229,7 +234,8 @@ export class Persistence {
    * none can land after the truncation.
    */
   async compact(state: EmulatorState, offsetMs: number, markerSecret: string): Promise<void> {
-    await this.idle();
+    // Re-check after every wake-up: a request may have started a new write before this continuation ran.
+    while (this.running) await this.idle();
     this.compactSync(state, offsetMs, markerSecret);
   }
 

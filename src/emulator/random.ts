@@ -55,10 +55,12 @@ export class Rng {
 
   /** RFC 4122 version-4 shaped UUID, the format of real KMS key ids. */
   uuid(): string {
-    const h = this.hex(32).split('');
-    h[12] = '4';
-    h[16] = '89ab'[this.int(4)];
-    const s = h.join('');
-    return `${s.slice(0, 8)}-${s.slice(8, 12)}-${s.slice(12, 16)}-${s.slice(16, 20)}-${s.slice(20)}`;
+    const word = (): string => Math.floor(this.next() * 4294967296).toString(16).padStart(8, '0');
+    const a = word();
+    const b = word();
+    const c = word();
+    const d = word();
+    const variant = '89ab'[this.int(4)];
+    return `${a}-${b.slice(0, 4)}-4${b.slice(5, 8)}-${variant}${c.slice(1, 4)}-${c.slice(4)}${d}`;
   }
 }

@@ -87,6 +87,7 @@ export class KmsHttpServer {
     let injectedBefore = false;
     let status = 200;
     let body = '';
+    let outcome = 'OK';
 
     try {
       const raw = await readBody(req);
@@ -131,9 +132,9 @@ export class KmsHttpServer {
       if (!(e instanceof KmsError)) process.stderr.write(`kms-emulator: ${operation} failed: ${(e as Error).stack ?? String(e)}\n`);
       status = err.status;
       body = JSON.stringify(err.toBody());
+      outcome = err.name;
     }
 
-    const outcome = status === 200 ? 'OK' : (JSON.parse(body) as { __type: string }).__type;
     const finalOutcome = injectedAfter ? (injectedAfter.reset ? 'ConnectionReset' : (injectedAfter.error as KmsError).name) : outcome;
     this.finish(operation, requestId, audit, finalOutcome, def?.mutating ?? false, accessKeyId, injectedBefore || injectedAfter !== undefined);
     try {

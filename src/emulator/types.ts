@@ -186,6 +186,11 @@ export interface StoreStateChange {
 /** Body of `POST /__admin/stores/{id}/fail-next-connects`. */
 export interface FailNextConnects {
   count: number;
+  /**
+   * A ConnectionErrorCode: the connect goes CONNECTING → FAILED with it (slow failure). Or
+   * `CloudHsmClusterNotActiveException` / `CloudHsmClusterInvalidConfigurationException`: the
+   * ConnectCustomKeyStore call itself fails and the store stays DISCONNECTED (fast failure).
+   */
   connectionErrorCode: string;
 }
 

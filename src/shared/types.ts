@@ -111,7 +111,6 @@ export interface StoreInfo {
 /** A key of the store as the inventory saw it. Kept small: thousands travel per activity result. */
 export interface InventoriedKey {
   keyId: string;
-  arn: string;
   keyState: KeyState;
   /** Epoch ms; only for keys already pending deletion. */
   deletionDate?: number;
@@ -136,6 +135,15 @@ export interface KeyCheck {
   keyState?: KeyState;
   deletionDate?: number;
   customKeyStoreId?: string;
+}
+
+/** Result of checking a batch of keys, compact because most keys are simply "still pending" or "deleted". */
+export interface KeyChecks {
+  /** Keys for which DescribeKey answered NotFoundException. */
+  deleted: string[];
+  /** Keys no longer pending deletion (someone cancelled), with their state. */
+  notPending: KeyCheck[];
+  stillPending: number;
 }
 
 /** Outcome of rolling back one key. */
@@ -288,8 +296,8 @@ export interface DecommissionReport {
   keysTruncated: boolean;
 }
 
-/** Largest key list returned inline in a report or a query page (keeps every payload far below 256 KiB). */
-export const REPORT_INLINE_KEYS = 500;
+/** Largest key list returned inline in a report or a query page (about 300 bytes a key: far below 256 KiB). */
+export const REPORT_INLINE_KEYS = 200;
 
 /** A page of report keys from the `reportKeys` query. */
 export interface ReportKeysPage {

@@ -2,6 +2,7 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ContinueAsNew,
   allHandlersFinished,
   condition,
   continueAsNew,
@@ -22,6 +23,7 @@ import {
   type DecommissionInput,
   type DecommissionReport,
   type DecommissionStatus,
+  type InventoriedKey,
   type NormalizedInput,
   type Phase,
   type ResolveAction,
@@ -35,22 +37,27 @@ import {
   validateDecommissionInput,
   validateResolveRequest,
 } from '../shared/validation';
+import type { DriftScan } from '../activities';
 import { batch, quick, storeWaitStub } from './activity-stubs';
-import { KeyLedger, type LedgerEntry } from './ledger';
+import { KeyLedger, type LedgerChunk, type LedgerEntry } from './ledger';
 import { count, iso, renderCurrentDetails } from './render';
 
-/** Keys per scheduleKeys activity: about 17 s at 15/s, and ~0.02 history events per key. */
-const SCHEDULE_BATCH = 250;
+/** Keys per scheduleKeys activity: about 35 s at 15/s, and ~0.012 history events per key. */
+const SCHEDULE_BATCH = 500;
 /** Keys per rollbackKeys activity: 50 s at 5/s. */
 const ROLLBACK_BATCH = 250;
-/** Keys per checkKeys activity (DescribeKey is cheap: 2,000/s). */
-const CHECK_BATCH = 1_000;
-/** An inventory activity returns once it found this many store keys (bounds its result payload). */
+/** Keys per checkKeys activity (DescribeKey is cheap: 2,000/s); 2,000 IDs are about 80 KiB of input. */
+const CHECK_BATCH = 2_000;
+/** Store keys per inventory activity result: about 70 bytes each (more with aliases) keeps results near 100 KiB. */
 const INVENTORY_PAGE_KEYS = 1_000;
+/** Keys not pending deletion that one drift scan reports by ID (the total is always counted). */
+const DRIFT_REPORT_KEYS = 1_000;
 const STORE_WAIT_TIMEOUT_MS = 30 * 60_000;
 const CONNECT_ATTEMPTS = 3;
 /** HasCMKs / InvalidState loops between verify, disconnect and delete before asking the operator. */
 const MAX_DELETE_ROUNDS = 3;
+/** Largest ledger carried across continue-as-new (the server rejects inputs over 2 MB; this leaves room for the rest). */
+const MAX_CARRIED_BYTES = 1_200_000;
 
 /** State carried across continue-as-new, next to the ledger chunks. */
 export interface ResumeState {
@@ -94,7 +101,7 @@ const DRIFT_SUMMARY_KEYS = 50;
 export async function decommissionCustomKeyStore(
   input: DecommissionInput,
   resume?: ResumeState,
-  ...ledgerChunks: LedgerEntry[][]
+  ...ledgerChunks: LedgerChunk[]
 ): Promise<DecommissionReport> {
   const { input: cfg, problems } = validateDecommissionInput(input);
   if (!cfg) {
@@ -115,6 +122,7 @@ class DecommissionRun {
   private resolution?: { by: string; action: ResolveAction; comment?: string };
   private nextAction?: { what: string; at?: number };
   private lastPublishedPhase?: Phase;
+  private canDeferred = false;
 
   constructor(
     private readonly cfg: NormalizedInput,
@@ -240,7 +248,7 @@ class DecommissionRun {
   // Status, details, search attributes
 
   status(): DecommissionStatus {
-    const dates = this.ledger.deletionDates();
+    const dates = this.ledger.allDeletionDates();
     return {
       customKeyStoreId: this.cfg.customKeyStoreId,
       phase: this.s.phase,
@@ -299,6 +307,7 @@ class DecommissionRun {
         await this.continueAsNewIfSuggested();
       }
     } catch (err) {
+      if (err instanceof ContinueAsNew) throw err;
       if (err instanceof CancelRequested) return await CancellationScope.nonCancellable(() => this.finishCancelled());
       if (isCancellation(err)) {
         // Temporal's own workflow cancel: same effect as the cancel update.
@@ -354,12 +363,24 @@ class DecommissionRun {
   }
 
   private async continueAsNewIfSuggested(): Promise<void> {
-    if (!workflowInfo().continueAsNewSuggested) return;
+    const info = workflowInfo();
+    if (!info.continueAsNewSuggested || this.canDeferred) return;
+    const chunks = this.ledger.chunks();
+    const carriedBytes = chunks.reduce((sum, c) => sum + JSON.stringify(c).length, 0);
+    if (carriedBytes > MAX_CARRIED_BYTES) {
+      // The server rejects a continue-as-new input over 2 MB. The history is still far from Temporal's
+      // hard limits (51,200 events / 50 MB), so keep going in this run rather than fail; say so.
+      this.canDeferred = true;
+      const note = `Continue-as-new deferred: the ledger of ${count(this.ledger.size)} keys (${Math.round(carriedBytes / 1024)} KiB) is too large to carry; history is ${info.historyLength} events / ${Math.round(info.historySize / 1024)} KiB, below Temporal's 51,200-event / 50 MB limits.`;
+      log.warn(note);
+      this.s.notes.push(note);
+      return;
+    }
     // Let in-flight update handlers finish so no approve/cancel/resolve is cut off.
     await condition(allHandlersFinished);
     const carried: ResumeState = { ...this.s, continuedAsNew: this.s.continuedAsNew + 1 };
-    log.info('continuing as new', { historyLength: workflowInfo().historyLength, keys: this.ledger.size });
-    await continueAsNew<typeof decommissionCustomKeyStore>(this.originalInput(), carried, ...this.ledger.chunks());
+    log.info('continuing as new', { historyLength: info.historyLength, keys: this.ledger.size, carriedBytes });
+    await continueAsNew<typeof decommissionCustomKeyStore>(this.originalInput(), carried, ...chunks);
   }
 
   private originalInput(): DecommissionInput {
@@ -443,29 +464,27 @@ class DecommissionRun {
   }
 
   /** Full scan of the account; returns the store's keys in pages (never the whole list in one payload). */
-  private async scanStore(purpose: string, withAliases: boolean, onPage: (keys: Parameters<KeyLedger['addInventoried']>[0]) => void): Promise<void> {
+  private async scanStore(purpose: string, withAliases: boolean, onPage: (keys: InventoriedKey[], arnPrefix: string | undefined) => void): Promise<void> {
     let marker: string | undefined;
     let scanned = 0;
-    let found = 0;
     do {
       const scan = () =>
         batch.inventoryScan.executeWithOptions(
-          { summary: `${purpose}: DescribeKey account keys from #${count(scanned + 1)} (${count(found)} in store so far)` },
+          { summary: `${purpose}: DescribeKey every account key (ListKeys has no store filter), from key #${count(scanned + 1)}` },
           [{ customKeyStoreId: this.cfg.customKeyStoreId, startMarker: marker, maxStoreKeys: INVENTORY_PAGE_KEYS, withAliases }],
         );
       // Before any change a failed inventory fails the run (fail closed); afterwards it must not strand scheduled keys.
       const page = this.s.scheduling ? await this.attempt(purpose, scan) : await scan();
       scanned += page.scanned;
-      found += page.keys.length;
       marker = page.nextMarker;
-      onPage(page.keys);
+      onPage(page.keys, page.arnPrefix);
       this.s.scannedKeys = scanned;
       this.publish();
     } while (marker);
   }
 
   private async inventory(): Promise<DecommissionReport | undefined> {
-    await this.scanStore('Inventory', true, (keys) => this.ledger.addInventoried(keys));
+    await this.scanStore('Inventory', true, (keys, arnPrefix) => this.ledger.addInventoried(keys, arnPrefix));
     const n = this.ledger.size;
     if (this.cfg.expectedKeyCount !== undefined && n !== this.cfg.expectedKeyCount) {
       throw ApplicationFailure.nonRetryable(
@@ -608,7 +627,7 @@ class DecommissionRun {
   }
 
   private latestDeletionDate(): number | undefined {
-    const dates = this.ledger.deletionDates();
+    const dates = this.ledger.pendingDeletionDates();
     return dates.length ? Math.max(...dates) : undefined;
   }
 
@@ -639,14 +658,19 @@ class DecommissionRun {
    */
   private async driftCheck(): Promise<boolean> {
     this.progress({ what: 'Drift check: store state, scheduled keys, new keys' });
-    if (await this.storeDrift()) return true;
-    if (await this.pendingDrift()) return true;
-    return this.newKeyDrift('Drift check');
+    const scan = await this.attempt('drift scan', () =>
+      batch.driftScan.executeWithOptions({ summary: 'Drift check: store state, and DescribeKey every account key for store keys not pending deletion' }, [
+        { customKeyStoreId: this.cfg.customKeyStoreId, maxReported: DRIFT_REPORT_KEYS },
+      ]),
+    );
+    this.s.scannedKeys = scan.scanned;
+    if (await this.storeDrift(scan.store)) return true;
+    return this.keyDrift(scan);
   }
 
   /** Store gone, or (CloudHSM) not CONNECTED. */
-  private async storeDrift(): Promise<boolean> {
-    const store = await this.attempt('drift check: describe store', () =>
+  private async storeDrift(prefetched?: StoreInfo | null): Promise<boolean> {
+    const store = prefetched !== undefined ? prefetched : await this.attempt('drift check: describe store', () =>
       quick.describeStore
         .executeWithOptions({ summary: 'Drift check: store connection state' }, [{ customKeyStoreId: this.cfg.customKeyStoreId }])
         .catch((err: unknown) => {
@@ -689,11 +713,32 @@ class DecommissionRun {
     return false;
   }
 
-  /** Scheduled keys that are no longer PendingDeletion: someone cancelled them. */
-  private async pendingDrift(): Promise<boolean> {
-    const notPending = await this.checkAwaiting('Drift check: scheduled keys still pending', 2);
+  /**
+   * One whole-account scan finds both kinds of key drift: keys of the store that are not pending deletion
+   * are either new (never inventoried) or scheduled keys someone cancelled.
+   */
+  private async keyDrift(scan: DriftScan): Promise<boolean> {
+    const suspects = this.ledger.expectedPending(scan.notPending.map((k) => k.keyId)).map((e) => e.keyId);
+    if (suspects.length > 0 && (await this.cancelledDrift(suspects))) return true;
+    const fresh = scan.notPending.filter((k) => !this.ledger.has(k.keyId));
+    if (fresh.length > 0) return this.newKeysFound(fresh, scan.arnPrefix, scan.notPendingTotal - (scan.notPending.length - fresh.length));
+    return false;
+  }
+
+  /** Keys this run expects pending that read otherwise: confirmed with repeated reads (stale reads lie), then BLOCKED. */
+  private async cancelledDrift(keyIds: string[]): Promise<boolean> {
+    const checks = await this.attempt('confirm drift', () =>
+      batch.checkKeys.executeWithOptions({ summary: `Drift check: confirm ${count(keyIds.length)} key(s) no longer pending deletion` }, [
+        { customKeyStoreId: this.cfg.customKeyStoreId, keyIds, confirmReads: 2, confirmDelayMs: Math.min(2_000, this.cfg.timing.verifyIntervalMs) },
+      ]),
+    );
+    const notPending = this.ledger.applyChecks(checks, Date.now());
     if (notPending.length === 0) return false;
-    const ids = notPending.map((e) => e.keyId);
+    await this.blockOnCancelledKeys(notPending.map((e) => e.keyId));
+    return true;
+  }
+
+  private async blockOnCancelledKeys(ids: string[]): Promise<void> {
     await this.block({
       kind: 'KEYS_NOT_PENDING',
       message: `${count(ids.length)} scheduled key(s) are no longer pending deletion (cancelled outside this workflow): ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}. The store cannot be deleted while they exist. Reschedule them (a second person must agree), or cancel.`,
@@ -703,23 +748,19 @@ class DecommissionRun {
     });
     this.ledger.markForReschedule(ids);
     this.enter(this.needsConnect() ? 'CONNECTING' : 'SCHEDULING');
-    return true;
   }
 
-  /** Keys in the store that this run has never seen: created after the inventory. */
-  private async newKeyDrift(purpose: string): Promise<boolean> {
-    const fresh: Parameters<KeyLedger['addInventoried']>[0] = [];
-    await this.scanStore(purpose, false, (keys) => fresh.push(...keys.filter((k) => !this.ledger.has(k.keyId))));
-    if (fresh.length === 0) return false;
+  /** Keys in the store that this run has never seen: created after the inventory. Blocks until a second person decides. */
+  private async newKeysFound(fresh: InventoriedKey[], arnPrefix: string | undefined, total: number): Promise<boolean> {
     const ids = fresh.map((k) => k.keyId);
     await this.block({
       kind: 'NEW_KEYS',
-      message: `${count(ids.length)} key(s) appeared in the store after approval: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', …' : ''}. They were not approved for deletion and would block deleting the store. Schedule them (a second person must agree), or cancel.`,
+      message: `${count(total)} key(s) appeared in the store after approval: ${ids.slice(0, 5).join(', ')}${total > 5 ? ', …' : ''}. They were not approved for deletion and would block deleting the store. Schedule them (a second person must agree), or cancel.`,
       allowedActions: ['schedule-new-keys'],
       keyIds: ids.slice(0, DRIFT_SUMMARY_KEYS),
-      keyCount: ids.length,
+      keyCount: total,
     });
-    this.ledger.addInventoried(fresh);
+    this.ledger.addInventoried(fresh, arnPrefix);
     this.enter(this.needsConnect() ? 'CONNECTING' : 'SCHEDULING');
     return true;
   }
@@ -737,6 +778,7 @@ class DecommissionRun {
         ),
       );
       notPending.push(...this.ledger.applyChecks(checks, Date.now()));
+      this.publish();
     }
     this.publish();
     return notPending;
@@ -746,7 +788,11 @@ class DecommissionRun {
     for (;;) {
       this.throwIfCancelled();
       if (!this.s.deleted && (await this.storeDrift())) return undefined;
-      if (await this.pendingDrift()) return undefined;
+      const notPending = await this.checkAwaiting('Verify: DescribeKey scheduled keys', 2);
+      if (notPending.length > 0) {
+        await this.blockOnCancelledKeys(notPending.map((e) => e.keyId));
+        return undefined;
+      }
       const remaining = this.ledger.awaitingDeletion().length;
       if (remaining === 0) break;
       const latest = this.latestDeletionDate() ?? Date.now();
@@ -770,7 +816,19 @@ class DecommissionRun {
       await this.continueAsNewIfSuggested();
     }
     // The store must now be empty: anything left was created after approval (or missed) and blocks deletion.
-    if (await this.newKeyDrift('Final inventory')) return undefined;
+    const left: { keys: InventoriedKey[]; arnPrefix?: string } = { keys: [] };
+    await this.scanStore('Final inventory', false, (keys, arnPrefix) => {
+      left.keys.push(...keys);
+      left.arnPrefix ??= arnPrefix;
+    });
+    const fresh = left.keys.filter((k) => !this.ledger.has(k.keyId));
+    if (fresh.length > 0) return this.newKeysFound(fresh, left.arnPrefix, fresh.length).then(() => undefined);
+    if (left.keys.length > 0) {
+      // A read from before the deletion (eventual consistency): verify those keys again.
+      for (const key of left.keys) this.ledger.unconfirmDeletion(key.keyId);
+      await condition(() => this.s.cancel !== undefined, this.cfg.timing.verifyIntervalMs, { summary: 'Final inventory still lists deleted keys: verify again' });
+      return undefined;
+    }
     if (this.s.deleted) return this.complete();
     this.enter('DISCONNECTING');
     return undefined;

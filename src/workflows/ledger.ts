@@ -1,4 +1,4 @@
-import type { InventoriedKey, KeyCheck, KeyState, ReportKey, RollbackOutcome, ScheduleOutcome } from '../shared/types';
+import type { InventoriedKey, KeyChecks, KeyState, ReportKey, RollbackOutcome, ScheduleOutcome } from '../shared/types';
 
 /** Everything the run knows about one key. Compact field names are not worth it: chunks stay small anyway. */
 export interface LedgerEntry {
@@ -17,8 +17,24 @@ export interface LedgerEntry {
   rolledBack?: RollbackOutcome['outcome'];
 }
 
-/** Keys per continue-as-new argument: about 150 bytes each keeps every payload well under 256 KiB. */
+/** Keys per continue-as-new argument: about 90 bytes each in compact form keeps every payload under 128 KiB. */
 export const LEDGER_CHUNK_SIZE = 1_000;
+
+/**
+ * A ledger entry as carried across continue-as-new: a tuple, because the whole ledger of a 20,000-key
+ * store must fit into one continue-as-new command (the server rejects inputs over 2 MB).
+ * [keyId, arn (empty when it is arnPrefix + keyId), inventoryState, scheduledBy, attempted, priorState,
+ *  deletionDate, confirmedDeletedAt, restoredState, rolledBack, aliases (space separated)]
+ */
+export type CompactEntry = [string, string, string, string, 0 | 1, string, number, number, string, string, string];
+
+/** One continue-as-new argument: a slice of the ledger. */
+export interface LedgerChunk {
+  arnPrefix: string;
+  rows: CompactEntry[];
+}
+
+const SCHEDULED_BY: ReportKey['scheduledBy'][] = ['this-run', 'before-this-run', 'not-scheduled'];
 
 /**
  * The run's record of every key of the store: what inventory found, what this run scheduled and when
@@ -27,9 +43,25 @@ export const LEDGER_CHUNK_SIZE = 1_000;
 export class KeyLedger {
   private readonly entries = new Map<string, LedgerEntry>();
 
-  static fromChunks(chunks: LedgerEntry[][]): KeyLedger {
+  static fromChunks(chunks: LedgerChunk[]): KeyLedger {
     const ledger = new KeyLedger();
-    for (const chunk of chunks) for (const entry of chunk) ledger.entries.set(entry.keyId, entry);
+    for (const { arnPrefix, rows } of chunks) {
+      for (const [keyId, arn, inventoryState, scheduledBy, attempted, priorState, deletionDate, confirmedDeletedAt, restoredState, rolledBack, aliases] of rows) {
+        ledger.entries.set(keyId, {
+          keyId,
+          arn: arn || `${arnPrefix}${keyId}`,
+          aliases: aliases ? aliases.split(' ') : undefined,
+          inventoryState: inventoryState as KeyState,
+          scheduledBy: SCHEDULED_BY[Number(scheduledBy)],
+          attempted: attempted === 1 || undefined,
+          priorState: (priorState || undefined) as KeyState | undefined,
+          deletionDate: deletionDate || undefined,
+          confirmedDeletedAt: confirmedDeletedAt || undefined,
+          restoredState: (restoredState || undefined) as KeyState | undefined,
+          rolledBack: (rolledBack || undefined) as LedgerEntry['rolledBack'],
+        });
+      }
+    }
     return ledger;
   }
 
@@ -50,13 +82,13 @@ export class KeyLedger {
   }
 
   /** Adds inventoried keys; keys already pending deletion count as scheduled with their existing DeletionDate. */
-  addInventoried(keys: InventoriedKey[]): void {
+  addInventoried(keys: InventoriedKey[], arnPrefix: string | undefined): void {
     for (const key of keys) {
       if (this.entries.has(key.keyId)) continue;
       const pending = key.keyState === 'PendingDeletion';
       this.entries.set(key.keyId, {
         keyId: key.keyId,
-        arn: key.arn,
+        arn: `${arnPrefix ?? ''}${key.keyId}`,
         aliases: key.aliases,
         inventoryState: key.keyState,
         scheduledBy: pending ? 'before-this-run' : 'not-scheduled',
@@ -103,16 +135,23 @@ export class KeyLedger {
   }
 
   /** Applies DescribeKey checks; returns the keys that are no longer pending deletion (someone cancelled them). */
-  applyChecks(checks: KeyCheck[], now: number): LedgerEntry[] {
-    const notPending: LedgerEntry[] = [];
-    for (const check of checks) {
-      const entry = this.entries.get(check.keyId);
-      if (!entry) continue;
-      if (check.status === 'DELETED') entry.confirmedDeletedAt = entry.confirmedDeletedAt ?? now;
-      else if (check.status === 'PENDING') entry.deletionDate = check.deletionDate ?? entry.deletionDate;
-      else notPending.push(entry);
+  applyChecks(checks: KeyChecks, now: number): LedgerEntry[] {
+    for (const keyId of checks.deleted) {
+      const entry = this.entries.get(keyId);
+      if (entry) entry.confirmedDeletedAt ??= now;
     }
-    return notPending;
+    return checks.notPending.map((c) => this.entries.get(c.keyId)).filter((e): e is LedgerEntry => e !== undefined);
+  }
+
+  /** Ledger keys among `keys` that this run expects to be pending deletion (scheduled by it or before it). */
+  expectedPending(keyIds: string[]): LedgerEntry[] {
+    return keyIds.map((id) => this.entries.get(id)).filter((e): e is LedgerEntry => e !== undefined && e.scheduledBy !== 'not-scheduled' && e.confirmedDeletedAt === undefined);
+  }
+
+  /** A key read back after it was confirmed deleted (a stale read): it must be verified again. */
+  unconfirmDeletion(keyId: string): void {
+    const entry = this.entries.get(keyId);
+    if (entry && entry.scheduledBy !== 'not-scheduled') entry.confirmedDeletedAt = undefined;
   }
 
   /** Puts keys back to be scheduled again (after someone cancelled their deletion). */
@@ -150,8 +189,17 @@ export class KeyLedger {
     }
   }
 
-  deletionDates(): number[] {
+  /** DeletionDates of keys still expected to be deleted: what the run waits for. */
+  pendingDeletionDates(): number[] {
     return this.awaitingDeletion()
+      .map((e) => e.deletionDate)
+      .filter((d): d is number => d !== undefined);
+  }
+
+  /** DeletionDates of every key scheduled and not rolled back, deleted or not: what status and report show. */
+  allDeletionDates(): number[] {
+    return this.all()
+      .filter((e) => e.scheduledBy !== 'not-scheduled' && e.rolledBack !== 'CANCELLED')
       .map((e) => e.deletionDate)
       .filter((d): d is number => d !== undefined);
   }
@@ -187,10 +235,29 @@ export class KeyLedger {
       }));
   }
 
-  chunks(size = LEDGER_CHUNK_SIZE): LedgerEntry[][] {
+  chunks(size = LEDGER_CHUNK_SIZE): LedgerChunk[] {
     const all = this.all();
-    const out: LedgerEntry[][] = [];
-    for (let i = 0; i < all.length; i += size) out.push(all.slice(i, i + size));
+    const out: LedgerChunk[] = [];
+    for (let i = 0; i < all.length; i += size) {
+      const slice = all.slice(i, i + size);
+      const arnPrefix = slice[0].arn.slice(0, slice[0].arn.length - slice[0].keyId.length);
+      out.push({
+        arnPrefix,
+        rows: slice.map((e) => [
+          e.keyId,
+          e.arn === `${arnPrefix}${e.keyId}` ? '' : e.arn,
+          e.inventoryState,
+          String(SCHEDULED_BY.indexOf(e.scheduledBy)),
+          e.attempted ? 1 : 0,
+          e.priorState ?? '',
+          e.deletionDate ?? 0,
+          e.confirmedDeletedAt ?? 0,
+          e.restoredState ?? '',
+          e.rolledBack ?? '',
+          (e.aliases ?? []).join(' '),
+        ]),
+      });
+    }
     return out;
   }
 }

@@ -17,6 +17,21 @@ export function startTestEmulator(options: EmulatorOptions = {}): Promise<Runnin
   return startEmulator({ quotaScale: 0, connectMs: 60_000, disconnectMs: 30_000, ...options });
 }
 
+/**
+ * Runs `body` against a fresh emulator and always closes it (and the client), so a failed assertion
+ * cannot leave a listening server behind that keeps jest alive.
+ */
+export async function withEmulator<T>(options: EmulatorOptions, body: (emu: RunningEmulator, kms: KMSClient) => Promise<T>, clientOverrides: Partial<KMSClientConfig> = {}): Promise<T> {
+  const emu = await startTestEmulator(options);
+  const kms = kmsClient(emu, clientOverrides);
+  try {
+    return await body(emu, kms);
+  } finally {
+    kms.destroy();
+    await emu.close();
+  }
+}
+
 /** SDK client for the emulator; `maxAttempts: 1` so error assertions see the first answer. */
 export function kmsClient(emu: RunningEmulator, overrides: Partial<KMSClientConfig> = {}): KMSClient {
   return new KMSClient({ endpoint: emu.url, region: emu.region, credentials: emu.credentials, maxAttempts: 1, ...overrides });

@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { createActivities, createKmsClient, createKmsRateLimiter, type ActivityDeps } from '../../src/activities';
+import { createActivities, createKmsClient, createKmsRateLimiter, type ActivityDeps, type DecommissionActivities } from '../../src/activities';
 import { DecommissionClient } from '../../src/client';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator';
 
@@ -39,6 +39,8 @@ export interface HarnessOptions {
   deps?: Partial<ActivityDeps>;
   /** Start no worker (for tests that run their own worker process). */
   noWorker?: boolean;
+  /** Wrap activities to interleave "someone else's" actions at exact points of a run. */
+  wrapActivities?: (activities: DecommissionActivities) => DecommissionActivities;
 }
 
 /** A real dev server (shared), a fresh in-process emulator and a worker on a task queue of its own. */
@@ -50,7 +52,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const emulator = await startEmulator({ quotaScale: 0, connectMs: 200, disconnectMs: 200, ...options.emulator });
   const sdkConfig = { endpoint: emulator.url, region: emulator.region, credentials: emulator.credentials };
   const kms = new KMSClient({ ...sdkConfig, maxAttempts: 1 });
-  const connection = await Connection.connect({ address: temporalAddress() });
+  // Histories of 20,000-key runs are fetched in pages bigger than gRPC's default 4 MB receive limit.
+  const connection = await Connection.connect({ address: temporalAddress(), channelArgs: { 'grpc.max_receive_message_length': 64 << 20 } });
   const temporal = new Client({ connection, namespace: 'default' });
   const taskQueue = `test-${randomUUID()}`;
   const decommissions = new DecommissionClient({ client: temporal, taskQueue });
@@ -65,7 +68,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     namespace: 'default',
     taskQueue,
     workflowBundle: await workflowBundle(),
-    activities,
+    activities: options.wrapActivities ? options.wrapActivities(activities) : activities,
   });
   const running = options.noWorker ? Promise.resolve() : worker.run();
   return {

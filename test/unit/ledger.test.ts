@@ -1,15 +1,11 @@
 import { KeyLedger } from '../../src/workflows/ledger';
 
-const key = (n: number, keyState: 'Enabled' | 'Disabled' | 'PendingDeletion' = 'Enabled', deletionDate?: number) => ({
-  keyId: `k${n}`,
-  arn: `arn:aws:kms:us-east-1:111122223333:key/k${n}`,
-  keyState,
-  deletionDate,
-});
+const PREFIX = 'arn:aws:kms:us-east-1:111122223333:key/';
+const key = (n: number, keyState: 'Enabled' | 'Disabled' | 'PendingDeletion' = 'Enabled', deletionDate?: number) => ({ keyId: `k${n}`, keyState, deletionDate });
 
 test('keys already pending count as scheduled before this run and are never rollback candidates', () => {
   const ledger = new KeyLedger();
-  ledger.addInventoried([key(1), key(2, 'Disabled'), key(3, 'PendingDeletion', 5_000)]);
+  ledger.addInventoried([key(1), key(2, 'Disabled'), key(3, 'PendingDeletion', 5_000)], PREFIX);
   expect(ledger.toSchedule().map((e) => e.keyId)).toEqual(['k1', 'k2']);
   ledger.markAttempted(['k1', 'k2']);
   ledger.applySchedule([{ keyId: 'k1', outcome: 'SCHEDULED', deletionDate: 9_000, priorState: 'Enabled' }], [], 100);
@@ -19,24 +15,24 @@ test('keys already pending count as scheduled before this run and are never roll
     { keyId: 'k2', priorState: 'Disabled', certain: false },
   ]);
   expect(ledger.counts()).toMatchObject({ inventoried: 3, scheduled: 1, alreadyPending: 1, toSchedule: 1 });
-  expect(ledger.deletionDates().sort()).toEqual([5_000, 9_000]);
+  expect(ledger.pendingDeletionDates().sort()).toEqual([5_000, 9_000]);
 });
 
 test('a key found pending at schedule time (lost response, or scheduled after approval) counts as this run\'s', () => {
   const ledger = new KeyLedger();
-  ledger.addInventoried([key(1)]);
+  ledger.addInventoried([key(1)], PREFIX);
   ledger.applySchedule([{ keyId: 'k1', outcome: 'ALREADY_PENDING', deletionDate: 7_000 }], [], 0);
   expect(ledger.get('k1')).toMatchObject({ scheduledBy: 'this-run', priorState: 'Enabled', deletionDate: 7_000 });
 });
 
 test('checks record deletions and surface keys someone cancelled', () => {
   const ledger = new KeyLedger();
-  ledger.addInventoried([key(1), key(2)]);
+  ledger.addInventoried([key(1), key(2)], PREFIX);
   ledger.applySchedule([
     { keyId: 'k1', outcome: 'SCHEDULED', deletionDate: 1, priorState: 'Enabled' },
     { keyId: 'k2', outcome: 'SCHEDULED', deletionDate: 2, priorState: 'Enabled' },
   ], [], 0);
-  const notPending = ledger.applyChecks([{ keyId: 'k1', status: 'DELETED' }, { keyId: 'k2', status: 'NOT_PENDING', keyState: 'Disabled' }], 50);
+  const notPending = ledger.applyChecks({ deleted: ['k1'], notPending: [{ keyId: 'k2', status: 'NOT_PENDING', keyState: 'Disabled' }], stillPending: 0 }, 50);
   expect(notPending.map((e) => e.keyId)).toEqual(['k2']);
   expect(ledger.get('k1')?.confirmedDeletedAt).toBe(50);
   ledger.markForReschedule(['k2']);
@@ -46,9 +42,12 @@ test('checks record deletions and surface keys someone cancelled', () => {
 
 test('round-trips through continue-as-new chunks', () => {
   const ledger = new KeyLedger();
-  ledger.addInventoried(Array.from({ length: 2_500 }, (_, i) => key(i)));
+  ledger.addInventoried(Array.from({ length: 2_500 }, (_, i) => ({ ...key(i), aliases: [`alias/app-${i}`] })), PREFIX);
+  ledger.applySchedule([{ keyId: 'k7', outcome: 'SCHEDULED', deletionDate: 1_700_000_000_123, priorState: 'Enabled' }], [], 0);
+  ledger.markAttempted(['k8']);
+  ledger.applyChecks({ deleted: ['k7'], notPending: [], stillPending: 0 }, 1_700_000_100_000);
   const chunks = ledger.chunks();
-  expect(chunks.map((c) => c.length)).toEqual([1_000, 1_000, 500]);
-  expect(Math.max(...chunks.map((c) => JSON.stringify(c).length))).toBeLessThan(256 * 1024);
+  expect(chunks.map((c) => c.rows.length)).toEqual([1_000, 1_000, 500]);
+  expect(Math.max(...chunks.map((c) => JSON.stringify(c).length))).toBeLessThan(128 * 1024);
   expect(KeyLedger.fromChunks(chunks).all()).toEqual(ledger.all());
 });

@@ -1,23 +1,32 @@
 import { createKmsRateLimiter } from '../../src/activities/rate-limiter';
 
-test('paces calls evenly under the quota, shared by all callers', async () => {
-  const limiter = createKmsRateLimiter({ overrides: { ScheduleKeyDeletion: 50 } });
+test('no 1-second window holds more calls than the rate allows, for callers sharing one limiter', async () => {
+  const limiter = createKmsRateLimiter({ overrides: { ScheduleKeyDeletion: 40 } });
   const times: number[] = [];
-  const start = performance.now();
-  // Two "activities" calling at once share one pace.
+  // Three "activities" calling at once share one pace, 20 calls each: 60 calls at 40/s take ≥ 1.475 s.
   await Promise.all(
-    [0, 1].map(async () => {
-      for (let i = 0; i < 10; i++) {
+    [0, 1, 2].map(async () => {
+      for (let i = 0; i < 20; i++) {
         await limiter.acquire('ScheduleKeyDeletion');
-        times.push(performance.now() - start);
+        times.push(performance.now());
       }
     }),
   );
   times.sort((a, b) => a - b);
-  // 20 calls at 50/s: the last one cannot start before 19 × 20 ms.
-  expect(times[19]).toBeGreaterThanOrEqual(19 * 20 - 5);
-  // No 1-second window (here: any 10 consecutive calls span ≥ 9 intervals) exceeds the rate.
-  for (let i = 9; i < times.length; i++) expect(times[i] - times[i - 9]).toBeGreaterThanOrEqual(9 * 20 - 5);
+  expect(times[59] - times[0]).toBeGreaterThanOrEqual(59 * 25 - 5);
+  // At most rate + 1 grants in any second, even if the event loop stalls (no catch-up bursts).
+  for (let i = 0; i + 41 < times.length; i++) expect(times[i + 41] - times[i]).toBeGreaterThanOrEqual(1000);
+});
+
+test('a stalled event loop does not release a burst afterwards', async () => {
+  const limiter = createKmsRateLimiter({ overrides: { CancelKeyDeletion: 20 } });
+  await limiter.acquire('CancelKeyDeletion');
+  const waiting = Array.from({ length: 5 }, () => limiter.acquire('CancelKeyDeletion').then(() => performance.now()));
+  const stallUntil = performance.now() + 300;
+  while (performance.now() < stallUntil); // block the event loop past all five slots
+  const granted = (await Promise.all(waiting)).sort((a, b) => a - b);
+  // Late by far more than one interval: the five are still spread by ≥ one interval each (after the first).
+  for (let i = 2; i < granted.length; i++) expect(granted[i] - granted[i - 1]).toBeGreaterThanOrEqual(45);
 });
 
 test('default rates are 97% of AWS quotas, scaled; scale 0 disables pacing', () => {

@@ -18,6 +18,7 @@ export function aliasNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/** CreateAlias: target by key id or ARN; not for PendingDeletion keys. */
 export function createAlias(ctx: OpContext, body: JsonObject): undefined {
   const input = new Input(body);
   const name = input.string('AliasName', ALIAS_RULE);
@@ -35,6 +36,7 @@ export function createAlias(ctx: OpContext, body: JsonObject): undefined {
   return undefined;
 }
 
+/** DeleteAlias: unknown alias → "Alias <ARN> is not found." */
 export function deleteAlias(ctx: OpContext, body: JsonObject): undefined {
   const name = new Input(body).string('AliasName', ALIAS_RULE);
   const alias = ctx.state.aliases.get(name);
@@ -64,6 +66,7 @@ function aliasView(ctx: OpContext, a: AliasRecord): AliasView {
   };
 }
 
+/** ListAliases, optionally for one key (id or ARN), default Limit 50. */
 export function listAliases(ctx: OpContext, body: JsonObject): { Aliases: AliasView[]; Truncated: boolean; NextMarker?: string } {
   const input = new Input(body);
   const keyIdValue = input.string('KeyId', { min: 1, max: 2048 });

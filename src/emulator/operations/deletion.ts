@@ -24,6 +24,7 @@ export function deletionFor(clock: EmulatedClock, config: ResolvedConfig, window
   return { deletionDate, windowDays, deleteAt: deletionDate + lagMs };
 }
 
+/** ScheduleKeyDeletion: 7–30 days (default 30), not idempotent, answers the key ARN. */
 export function scheduleKeyDeletion(
   ctx: OpContext,
   body: JsonObject,
@@ -43,6 +44,7 @@ export function scheduleKeyDeletion(
   return { KeyId: arn, DeletionDate: epochSeconds(deletion.deletionDate), KeyState: 'PendingDeletion', PendingWindowInDays: window };
 }
 
+/** CancelKeyDeletion: only in PendingDeletion; the key ends Disabled. */
 export function cancelKeyDeletion(ctx: OpContext, body: JsonObject): { KeyId: string } {
   const value = new Input(body).string('KeyId', KEY_ID_RULE);
   const key = requireKey(ctx, value);

@@ -43,6 +43,7 @@ export function newKeyId(ctx: Pick<OpContext, 'rng' | 'state'>): string {
   }
 }
 
+/** CreateKey in the default store or a CONNECTED custom key store (symmetric keys only). */
 export function createKey(ctx: OpContext, body: JsonObject): { KeyMetadata: KeyMetadataView } {
   const input = new Input(body);
   input.string('Policy', { min: 1, max: 131072 });
@@ -115,6 +116,7 @@ export function createKey(ctx: OpContext, body: JsonObject): { KeyMetadata: KeyM
   return { KeyMetadata: keyMetadata(ctx.config, key, key.customKeyStoreId ? ctx.state.stores.get(key.customKeyStoreId) : undefined) };
 }
 
+/** DescribeKey by key id, key ARN, alias name or alias ARN; honours stale-read faults. */
 export function describeKey(ctx: OpContext, body: JsonObject): { KeyMetadata: KeyMetadataView } {
   const input = new Input(body);
   const value = input.string('KeyId', KEY_ID_RULE);
@@ -129,6 +131,7 @@ export function describeKey(ctx: OpContext, body: JsonObject): { KeyMetadata: Ke
   return { KeyMetadata: keyMetadata(ctx.config, key, store) };
 }
 
+/** ListKeys: every key in every state, insertion order, default Limit 100. */
 export function listKeys(
   ctx: OpContext,
   body: JsonObject,
@@ -159,10 +162,12 @@ function setEnabled(ctx: OpContext, body: JsonObject, enabled: boolean): undefin
   return undefined;
 }
 
+/** EnableKey (deferred while the key is Unavailable). */
 export function enableKey(ctx: OpContext, body: JsonObject): undefined {
   return setEnabled(ctx, body, true);
 }
 
+/** DisableKey (deferred while the key is Unavailable). */
 export function disableKey(ctx: OpContext, body: JsonObject): undefined {
   return setEnabled(ctx, body, false);
 }

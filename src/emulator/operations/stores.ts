@@ -34,6 +34,17 @@ export const CONNECTION_ERROR_CODES: readonly string[] = [
   'XKS_PROXY_INVALID_TLS_CONFIGURATION',
 ];
 
+/**
+ * Synchronous connect failures (reference §3.8): the call itself fails and the store stays DISCONNECTED.
+ * `failNextConnects` accepts these names in place of a ConnectionErrorCode.
+ */
+export const FAST_FAIL_CONNECT_ERRORS: Readonly<Record<string, (store: StoreRecord) => string>> = {
+  CloudHsmClusterNotActiveException: (s) =>
+    `The CloudHSM cluster ${s.cloudHsmClusterId ?? ''} that is associated with the custom key store is not active. Initialize and activate the cluster and create at least one HSM, then try again.`,
+  CloudHsmClusterInvalidConfigurationException: (s) =>
+    `The CloudHSM cluster ${s.cloudHsmClusterId ?? ''} that is associated with the custom key store does not meet the configuration requirements for a custom key store.`,
+};
+
 export const CONNECTION_STATES: readonly ConnectionState[] = ['CONNECTED', 'CONNECTING', 'FAILED', 'DISCONNECTED', 'DISCONNECTING'];
 
 const STORE_ID_RULE = { required: true, min: 1, max: 64 } as const;
@@ -126,6 +137,7 @@ export function newStoreId(ctx: Pick<OpContext, 'rng' | 'state'>): string {
   }
 }
 
+/** CreateCustomKeyStore: validates the §3.11 shapes and uniqueness; new stores start DISCONNECTED. */
 export function createCustomKeyStore(ctx: OpContext, body: JsonObject): { CustomKeyStoreId: string } {
   const input = new Input(body);
   const name = input.string('CustomKeyStoreName', { ...NAME_RULE, required: true });
@@ -179,6 +191,7 @@ export function createCustomKeyStore(ctx: OpContext, body: JsonObject): { Custom
   return { CustomKeyStoreId: id };
 }
 
+/** DescribeCustomKeyStores: by id, by name (unknown → CustomKeyStoreNotFoundException) or all, paginated. */
 export function describeCustomKeyStores(
   ctx: OpContext,
   body: JsonObject,
@@ -226,12 +239,21 @@ export function describeCustomKeyStores(
   return out;
 }
 
+/** ConnectCustomKeyStore: starts the asynchronous CONNECTING phase (or FAILED, when injected). */
 export function connectCustomKeyStore(ctx: OpContext, body: JsonObject): Record<string, never> {
   const id = new Input(body).string('CustomKeyStoreId', STORE_ID_RULE);
   const store = requireStore(ctx, id);
   switch (store.connectionState) {
     case 'DISCONNECTED': {
       const fail = store.failNextConnects;
+      const fastFail = fail && fail.count > 0 ? FAST_FAIL_CONNECT_ERRORS[fail.errorCode] : undefined;
+      if (fail && fastFail) {
+        const remaining: StoreRecord = { ...store };
+        if (fail.count > 1) remaining.failNextConnects = { count: fail.count - 1, errorCode: fail.errorCode };
+        else delete remaining.failNextConnects;
+        ctx.state.putStore(remaining);
+        throw new KmsError(fail.errorCode, fastFail(store));
+      }
       const next: StoreRecord = { ...store, connectionState: 'CONNECTING' };
       delete next.connectionErrorCode;
       if (fail && fail.count > 0) {
@@ -264,6 +286,7 @@ export function beginDisconnect(ctx: Pick<OpContext, 'state' | 'clock' | 'config
   ctx.state.putStore(next);
 }
 
+/** DisconnectCustomKeyStore: valid from CONNECTED, CONNECTING and FAILED. */
 export function disconnectCustomKeyStore(ctx: OpContext, body: JsonObject): Record<string, never> {
   const id = new Input(body).string('CustomKeyStoreId', STORE_ID_RULE);
   const store = requireStore(ctx, id);
@@ -274,6 +297,7 @@ export function disconnectCustomKeyStore(ctx: OpContext, body: JsonObject): Reco
   return {};
 }
 
+/** DeleteCustomKeyStore: needs DISCONNECTED and zero keys (PendingDeletion keys count). */
 export function deleteCustomKeyStore(ctx: OpContext, body: JsonObject): Record<string, never> {
   const id = new Input(body).string('CustomKeyStoreId', STORE_ID_RULE);
   const store = requireStore(ctx, id);
@@ -290,6 +314,7 @@ export function deleteCustomKeyStore(ctx: OpContext, body: JsonObject): Record<s
   return {};
 }
 
+/** UpdateCustomKeyStore: name (XKS also credential and path) while CONNECTED, everything while DISCONNECTED. */
 export function updateCustomKeyStore(ctx: OpContext, body: JsonObject): Record<string, never> {
   const input = new Input(body);
   const id = input.string('CustomKeyStoreId', STORE_ID_RULE);

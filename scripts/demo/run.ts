@@ -1,0 +1,232 @@
+/**
+ * The demo, step by step: local Temporal (SQLite, Web UI), the KMS emulator seeded with a realistic
+ * account, the worker; then alice asks to retire the CloudHSM store, bob approves (alice may not), the
+ * `watch` view follows the run to its end, and the report is printed and checked against the emulator.
+ */
+import { DescribeCustomKeyStoresCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { Client, Connection } from '@temporalio/client';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { watchDecommission } from '../../src/cli/watch';
+import { DecommissionClient, renderReportMarkdown, UpdateRejectedError, workflowIdFor, type DecommissionInput, type DecommissionReport, type DecommissionStatus } from '../../src/client';
+import { startDevServer } from '../../src/devtools/temporal-dev-server';
+import { EmulatorAdminClient } from '../../src/emulator';
+import { spawnChild } from './children';
+import { choosePort } from './ports';
+import { describeDemoAccount, seedDemoAccount, type DemoAccount } from './seed';
+import type { DemoStack } from './stack';
+
+export interface DemoOptions {
+  /** Leave Temporal, the Web UI, the emulator and the worker running after the report. */
+  keepRunning: boolean;
+  /** Real milliseconds per emulated KMS day. */
+  dayMs: number;
+  /** KMS waiting period (7–30 days). */
+  windowDays: number;
+  /** Preferred Temporal gRPC and Web UI ports; free ones are used when these are taken. */
+  port: number;
+  uiPort: number;
+  /** Repository root: children run from here, data goes under `<root>/.data/demo`. */
+  root: string;
+}
+
+export interface DemoResult {
+  report: DecommissionReport;
+  workflowUrl: string;
+  reportFile: string;
+  /** Problems found when checking the emulator after the run; empty when everything is as the report says. */
+  problems: string[];
+}
+
+const REGION = 'us-east-1';
+/** The emulator's only accepted credentials (its defaults); not a secret. */
+const EMULATOR_CREDENTIALS = { accessKeyId: 'test', secretAccessKey: 'test' };
+
+const say = (out: NodeJS.WritableStream, text = '') => out.write(`${text}\n`);
+
+/** The parent environment without AWS_* and TEMPORAL_*: a developer's real credentials, profiles or Temporal Cloud settings must not leak into the demo. */
+function cleanEnv(): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && !k.startsWith('TEMPORAL_')));
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw signal.reason;
+}
+
+async function pollStatus(client: DecommissionClient, storeId: string, until: (s: DecommissionStatus) => boolean, signal: AbortSignal): Promise<DecommissionStatus> {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    throwIfAborted(signal);
+    try {
+      const status = await client.getStatus(storeId);
+      if (until(status)) return status;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`decommission of ${storeId} did not reach the expected phase within 60 s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Runs left by an interrupted demo point at stores of an emulator that no longer exists: end them. */
+async function terminateLeftovers(client: DecommissionClient, out: NodeJS.WritableStream): Promise<void> {
+  for await (const run of client.listDecommissions({ runningOnly: true })) {
+    await client.client.workflow
+      .getHandle(run.workflowId)
+      .terminate('left running by an earlier demo run; its KMS emulator state is gone')
+      .then(() => say(out, `  Terminated ${run.workflowId} (${run.phase ?? 'unknown phase'}), left running by an earlier, interrupted demo`))
+      .catch(() => undefined);
+  }
+}
+
+/** Checks the report against the emulator's own records: what was deleted, what must be untouched. */
+async function verifyAgainstEmulator(emulatorUrl: string, account: DemoAccount, report: DecommissionReport): Promise<{ summary: string; problems: string[] }> {
+  const problems: string[] = [];
+  const admin = new EmulatorAdminClient(emulatorUrl);
+  const kms = new KMSClient({ endpoint: emulatorUrl, region: REGION, credentials: EMULATOR_CREDENTIALS });
+  try {
+    const deletions = new Map((await admin.deletions()).map((d) => [d.keyId, d]));
+    const storeKeys = account.cloudHsm.keyIds;
+    const deleted = storeKeys.filter((id) => deletions.has(id));
+    const orphaned = deleted.filter((id) => deletions.get(id)?.backingKey === 'ORPHANED');
+    if (report.outcome !== 'COMPLETED') problems.push(`the decommission ended ${report.outcome}${report.reason ? `: ${report.reason}` : ''}`);
+    if (deleted.length !== storeKeys.length) problems.push(`${storeKeys.length - deleted.length} store key(s) were not deleted`);
+    if (orphaned.length) problems.push(`${orphaned.length} key(s) left orphaned HSM key material`);
+
+    let storeGone = false;
+    try {
+      await kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: account.cloudHsm.storeId }));
+    } catch (err) {
+      storeGone = (err as Error).name === 'CustomKeyStoreNotFoundException';
+    }
+    if (!storeGone) problems.push(`store ${account.cloudHsm.storeId} still exists`);
+
+    const bystanders = [...account.xks.keyIds, ...account.defaultStoreKeyIds];
+    const states = await Promise.all(bystanders.map(async (id) => (await kms.send(new DescribeKeyCommand({ KeyId: id }))).KeyMetadata?.KeyState));
+    const touched = bystanders.filter((id, i) => states[i] !== 'Enabled' || deletions.has(id));
+    if (touched.length) problems.push(`${touched.length} key(s) outside the store changed: ${touched.join(', ')}`);
+
+    const summary =
+      `${deleted.length}/${storeKeys.length} store keys deleted by KMS (HSM key material deleted: ${deleted.length - orphaned.length}, orphaned: ${orphaned.length}); ` +
+      `store ${account.cloudHsm.storeId} ${storeGone ? 'deleted' : 'STILL EXISTS'}; ` +
+      `${bystanders.length - touched.length}/${bystanders.length} keys outside the store untouched (Enabled)`;
+    return { summary, problems };
+  } finally {
+    kms.destroy();
+  }
+}
+
+export async function runDemo(options: DemoOptions, stack: DemoStack, signal: AbortSignal, out: NodeJS.WritableStream = process.stdout): Promise<DemoResult> {
+  const dataDir = path.join(options.root, '.data', 'demo');
+  const logDir = path.join(dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const rel = (p: string) => path.relative(process.cwd(), p) || '.';
+
+  // ---- infrastructure ----
+  const [temporalPort, uiPort] = [await choosePort(options.port), await choosePort(options.uiPort)];
+  if (temporalPort.changed) say(out, `Port ${options.port} is in use (another Temporal server or demo?): using ${temporalPort.port} for Temporal instead.`);
+  if (uiPort.changed) say(out, `Port ${options.uiPort} is in use: using ${uiPort.port} for the Web UI instead.`);
+  say(out, 'Starting the Temporal dev server, the KMS emulator and the worker…');
+  const dbFile = path.join(dataDir, 'temporal.db');
+  const serverStarting = startDevServer({ ui: true, port: temporalPort.port, uiPort: uiPort.port, dbFilename: dbFile }).then((server) => (stack.server = server));
+  stack.serverStarting = serverStarting;
+  const emulator = (stack.emulator = spawnChild({
+    name: 'KMS emulator',
+    script: 'src/emulator/main.ts',
+    // Fresh (in-memory) state every run: store IDs are new each time, so re-running always works.
+    args: ['--port', '0', '--day-ms', String(options.dayMs), '--region', REGION],
+    env: cleanEnv(),
+    cwd: options.root,
+    logFile: path.join(logDir, 'emulator.log'),
+    ready: /kms-emulator listening on (http:\/\/\S+)/,
+    readyTimeoutMs: 60_000,
+  }));
+  const [server, emulatorReady] = await Promise.all([serverStarting, emulator.ready]);
+  throwIfAborted(signal);
+  const emulatorUrl = emulatorReady[1];
+  const uiBase = `http://localhost:${uiPort.port}`;
+
+  const worker = (stack.worker = spawnChild({
+    name: 'worker',
+    script: 'src/worker.ts',
+    env: {
+      ...cleanEnv(),
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_NAMESPACE: 'default',
+      // A file that does not exist: envconfig must not pick up a developer's default Temporal profile (e.g. Temporal Cloud).
+      TEMPORAL_CONFIG_FILE: path.join(dataDir, 'no-temporal-profile.toml'),
+      AWS_ENDPOINT_URL_KMS: emulatorUrl,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+    },
+    cwd: options.root,
+    logFile: path.join(logDir, 'worker.log'),
+    ready: /worker polling task queue/,
+    readyTimeoutMs: 120_000,
+  }));
+  await worker.ready;
+  throwIfAborted(signal);
+  say(out, `  Temporal     ${server.address} (SQLite ${rel(dbFile)}), Web UI ${uiBase}`);
+  say(out, `  KMS emulator ${emulatorUrl} (1 emulated day = ${options.dayMs / 1000} s; log ${rel(emulator.logFile)})`);
+  say(out, `  Worker       task queue kms-decommission (log ${rel(worker.logFile)})`);
+
+  const died = stack.unexpectedExit();
+  const guard = <T>(step: Promise<T>): Promise<T> => Promise.race([step, died]);
+
+  // Never closed explicitly: the demo process exits when it is done, and closing under a pending long poll throws.
+  const connection = await Connection.connect({ address: server.address });
+  const client = new DecommissionClient({ client: new Client({ connection, namespace: 'default' }) });
+  await terminateLeftovers(client, out);
+
+  // ---- the account ----
+  const account = await seedDemoAccount(new EmulatorAdminClient(emulatorUrl));
+  say(out);
+  say(out, 'The KMS account (emulated):');
+  for (const line of describeDemoAccount(account)) say(out, `  ${line}`);
+
+  // ---- request, four-eyes approval ----
+  const storeId = account.cloudHsm.storeId;
+  const input: DecommissionInput = {
+    customKeyStoreId: storeId,
+    requestedBy: 'alice',
+    pendingWindowInDays: options.windowDays,
+    ticket: 'CHG-2041',
+    expectedKeyCount: account.cloudHsm.keyIds.length,
+    timing: { storePollInterval: '500ms', driftCheckInterval: '3s', verifyInterval: '1s', verifyPatience: '1m' },
+  };
+  const workflowUrl = `${uiBase}/namespaces/default/workflows/${workflowIdFor(storeId)}`;
+  say(out);
+  say(out, `alice starts the decommission of ${storeId} (ticket CHG-2041, ${options.windowDays}-day waiting period = ${(options.windowDays * options.dayMs) / 1000} s here).`);
+  await client.startDecommission(input);
+  say(out, `  Watch it in the Web UI: ${workflowUrl}`);
+
+  const planned = await guard(pollStatus(client, storeId, (s) => s.phase === 'AWAITING_APPROVAL' || s.phase === 'FAILED', signal));
+  if (planned.phase === 'FAILED') throw new Error(`the decommission failed before approval: ${planned.lastError ?? 'see the Web UI'}`);
+  say(out, `  Inventory: ${planned.counts.inventoried} keys in the store (${planned.scannedKeys} account keys scanned); awaiting approval.`);
+  try {
+    await client.approve(storeId, { approver: 'alice' });
+    say(out, '  UNEXPECTED: alice could approve her own request');
+  } catch (err) {
+    if (!(err instanceof UpdateRejectedError)) throw err;
+    say(out, `  alice tries to approve her own request → rejected: ${err.reason}`);
+  }
+  const ack = await client.approve(storeId, { approver: 'bob', comment: 'CAB-77 approved' });
+  say(out, `  bob approves → ${ack.message}`);
+  say(out);
+
+  // ---- the live view, to the end ----
+  const report = await guard(watchDecommission(client, storeId, { out, intervalMs: 500, signal }));
+  const markdown = renderReportMarkdown(report);
+  const reportFile = path.join(dataDir, `report-${storeId}.md`);
+  writeFileSync(reportFile, markdown);
+  say(out);
+  say(out, markdown);
+
+  const check = await verifyAgainstEmulator(emulatorUrl, account, report);
+  say(out, `Checked against the emulator: ${check.summary}.`);
+  for (const problem of check.problems) say(out, `  PROBLEM: ${problem}`);
+  say(out, `Report saved to ${rel(reportFile)}`);
+  say(out, `Web UI: ${workflowUrl}`);
+  return { report, workflowUrl, reportFile, problems: check.problems };
+}

@@ -1,0 +1,93 @@
+import type { DecommissionSummary } from '../client';
+import { formatDuration } from '../shared/duration';
+import type { DecommissionReport, DecommissionStatus } from '../shared/types';
+
+/** ISO-8601 to the second, or "—". */
+export function formatDate(ms: number | Date | undefined): string {
+  if (ms === undefined) return '—';
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** "in 6d 23h" / "5m ago": a point in time relative to now. */
+export function relative(at: number, now: number): string {
+  const delta = at - now;
+  if (Math.abs(delta) < 1_000) return 'now';
+  return delta >= 0 ? `in ${formatDuration(delta)}` : `${formatDuration(-delta)} ago`;
+}
+
+const n = (value: number): string => value.toLocaleString('en-US');
+
+/** Keys this run still has to schedule plus those it scheduled: the denominator of "scheduled N/M". */
+export function scheduleTotal(status: Pick<DecommissionStatus, 'counts'>): number {
+  return status.counts.scheduled + status.counts.toSchedule;
+}
+
+/**
+ * ScheduleKeyDeletion calls per second of this run, from `scheduling.startedAt` to its end (or now), or
+ * undefined before scheduling began. KMS's quota is account-wide, so this is what operators compare with it.
+ */
+export function scheduleRate(status: Pick<DecommissionStatus, 'counts' | 'scheduling'>, now: number): number | undefined {
+  if (!status.scheduling) return undefined;
+  const elapsedMs = (status.scheduling.finishedAt ?? now) - status.scheduling.startedAt;
+  return status.counts.scheduled / Math.max(elapsedMs / 1000, 1);
+}
+
+/** The status as aligned "label  value" lines for `kms-decommission status`. */
+export function formatStatus(workflowId: string, status: DecommissionStatus, now: number): string {
+  const c = status.counts;
+  const rows: [string, string][] = [
+    ['Phase', `${status.phase}${status.dryRun ? ' (dry run)' : ''}${status.phase === 'BLOCKED' && status.previousPhase ? ` (in ${status.previousPhase})` : ''}`],
+    ['Workflow', workflowId],
+    [
+      'Store',
+      status.store
+        ? `${status.customKeyStoreId} · ${status.store.name} · ${status.store.type} · ${status.store.connectionState}${status.store.connectionErrorCode ? ` (${status.store.connectionErrorCode})` : ''}`
+        : status.customKeyStoreId,
+    ],
+    ['Requested by', `${status.requestedBy}${status.ticket ? ` (${status.ticket})` : ''}, started ${formatDate(status.startedAt)}`],
+    ['Approved by', status.approvedBy ?? '—'],
+    ['Keys', `${n(c.inventoried)} in store (${n(status.scannedKeys)} account keys scanned) · ${n(c.toSchedule)} to schedule · ${n(c.scheduled)} scheduled by this run · ${n(c.alreadyPending)} already pending · ${n(c.deleted)} confirmed deleted${c.rolledBack ? ` · ${n(c.rolledBack)} rolled back` : ''}`],
+  ];
+  const rate = scheduleRate(status, now);
+  if (rate !== undefined) rows.push(['Scheduling', `${n(c.scheduled)}/${n(scheduleTotal(status))} at ${rate.toFixed(1)}/s${status.scheduling?.finishedAt ? ' (done)' : ''}`]);
+  if (status.latestDeletionDate !== undefined) {
+    rows.push(['Deletion dates', `${formatDate(status.earliestDeletionDate)} → ${formatDate(status.latestDeletionDate)} (last ${relative(status.latestDeletionDate, now)})`]);
+  }
+  if (status.nextAction) rows.push(['Next', `${status.nextAction}${status.nextActionAt !== undefined ? ` (${formatDate(status.nextActionAt)}, ${relative(status.nextActionAt, now)})` : ''}`]);
+  if (status.blocker) {
+    rows.push(['Blocked', `${status.blocker.kind} since ${formatDate(status.blocker.since)}: ${status.blocker.message}`]);
+    rows.push(['Resolve with', `${status.blocker.allowedActions.join(', ')} (kms-decommission resolve ${status.customKeyStoreId} --by <name> --action <action>), or cancel`]);
+  }
+  if (status.lastError) rows.push(['Last error', status.lastError]);
+  if (status.continuedAsNew) rows.push(['Continued', `${status.continuedAsNew} time(s) as new`]);
+  const width = Math.max(...rows.map(([label]) => label.length));
+  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n') + '\n';
+}
+
+/** A few lines closing `watch`: outcome, counts, dates, why it ended, and where the full report is. */
+export function formatReportSummary(report: DecommissionReport): string {
+  const c = report.counts;
+  const lines = [
+    `${report.outcome}: decommission of ${report.customKeyStoreId}${report.store ? ` (${report.store.type})` : ''}`,
+    `  keys: ${n(c.inventoried)} in store, ${n(c.scheduled)} scheduled by this run, ${n(c.alreadyPending)} already pending, ${n(c.deleted)} confirmed deleted, ${n(c.rolledBack)} rolled back`,
+  ];
+  if (report.latestDeletionDate !== undefined) lines.push(`  deletion dates: ${formatDate(report.earliestDeletionDate)} → ${formatDate(report.latestDeletionDate)}`);
+  if (report.storeConnectedThroughout !== undefined) lines.push(`  store CONNECTED through the waiting period: ${report.storeConnectedThroughout ? 'yes' : 'NO'}`);
+  if (report.possiblyOrphanedKeyArns?.length) lines.push(`  possibly orphaned HSM key material: ${n(report.possiblyOrphanedKeyArns.length)} key(s)`);
+  if (report.reason) lines.push(`  reason: ${report.reason}`);
+  for (const d of report.decisions) lines.push(`  ${d.what} by ${d.by} at ${formatDate(d.at)}${d.detail ? `: ${d.detail}` : ''}`);
+  for (const note of report.notes) lines.push(`  note: ${note}`);
+  lines.push(`  full report: kms-decommission report ${report.customKeyStoreId} --format markdown`);
+  return lines.join('\n') + '\n';
+}
+
+/** `list` rows as an aligned table. */
+export function formatList(rows: DecommissionSummary[]): string {
+  if (rows.length === 0) return 'No decommissions match.\n';
+  const table = [
+    ['WORKFLOW ID', 'STORE', 'PHASE', 'STATUS', 'STARTED', 'CLOSED'],
+    ...rows.map((r) => [r.workflowId, r.customKeyStoreId ?? '—', r.phase ?? '—', r.status, formatDate(r.startTime), formatDate(r.closeTime)]),
+  ];
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+}

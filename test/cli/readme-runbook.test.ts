@@ -1,0 +1,237 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { resolveTemporalCli } from '../../src/devtools/temporal-dev-server';
+import { type DecommissionStatus, type Phase } from '../../src/client';
+import { eventually, startHarness, temporalAddress, type Harness } from '../support/harness';
+import { keyState, mutatingCalls, seedStore, type SeededStore } from '../support/scenario';
+import { REPO_ROOT } from './cli-process';
+import { runbookCommands, type RunbookCommand } from './readme-runbook';
+
+// Runs every command of the README runbook, in order, with the real `temporal` binary and the real
+// `npm run kms-decommission`, and checks that each one does what the README says it does. A command the
+// test does not recognise fails the test: new README commands need an expectation here.
+
+const DAY_MS = 1_000; // the CLI example's 7-day window lasts 7 s; the raw example's 30 days, 30 s
+const PLACEHOLDER = /\bcks-[0-9a-f]{17}\b/g;
+/**
+ * The README's story for its main store: DISCONNECTED, and connecting fails with USER_LOCKED_OUT until the
+ * password is fixed (just before `resolve`). Any other placeholder is a plain CONNECTED store.
+ */
+const CONNECT_FAILS = 'cks-1234567890abcdef0';
+
+interface CommandResult {
+  code: number;
+  output: string;
+}
+
+interface Sequence {
+  /** Placeholder → seeded store. */
+  stores: Map<string, SeededStore>;
+  /** The store the latest command referred to (list commands name none). */
+  current?: SeededStore;
+  cwd: string;
+}
+
+let h: Harness;
+let temporalDir: string;
+const workDirs: string[] = [];
+
+beforeAll(async () => {
+  h = await startHarness({ emulator: { dayMs: DAY_MS, connectMs: 0, disconnectMs: 0 } });
+  temporalDir = path.dirname(resolveTemporalCli());
+});
+
+afterAll(async () => {
+  await h?.close();
+  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function shell(command: string, cwd: string): Promise<CommandResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: temporalAddress(), TASK_QUEUE: h.taskQueue, PATH: `${temporalDir}${path.delimiter}${process.env.PATH}` };
+  for (const name of ['TEMPORAL_NAMESPACE', 'TEMPORAL_PROFILE', 'TEMPORAL_API_KEY', 'TEMPORAL_TLS']) delete env[name];
+  return new Promise((resolve) => {
+    execFile('bash', ['-c', command], { cwd, env, timeout: 90_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      if (process.env.RUNBOOK_VERBOSE) process.stderr.write(`$ ${command}\n${stdout}${stderr}(exit ${code})\n\n`);
+      resolve({ code, output: `${stdout}${stderr}` });
+    });
+  });
+}
+
+async function storeFor(seq: Sequence, placeholder: string): Promise<SeededStore> {
+  let store = seq.stores.get(placeholder);
+  if (!store) {
+    if (placeholder === CONNECT_FAILS) {
+      store = await seedStore(h, { connectionState: 'DISCONNECTED', enabled: 3, disabled: 1 });
+      await h.emulator.admin.failNextConnects(store.storeId, { count: 1_000, connectionErrorCode: 'USER_LOCKED_OUT' });
+    } else {
+      store = await seedStore(h, { enabled: 2, disabled: 1 });
+    }
+    seq.stores.set(placeholder, store);
+  }
+  return store;
+}
+
+/** The README text with placeholders, address and task queue replaced for this test's servers. */
+async function localize(seq: Sequence, command: RunbookCommand): Promise<string> {
+  let text = command.text;
+  for (const placeholder of new Set(command.text.match(PLACEHOLDER) ?? [])) {
+    const store = await storeFor(seq, placeholder);
+    seq.current = store;
+    text = text.split(placeholder).join(store.storeId);
+  }
+  return text.replace(/--task-queue kms-decommission\b/g, `--task-queue ${h.taskQueue}`);
+}
+
+const status = (store: SeededStore) => h.decommissions.getStatus(store.storeId);
+
+function waitFor(store: SeededStore, phases: Phase[], timeoutMs = 30_000): Promise<DecommissionStatus> {
+  return eventually(() => status(store), (s) => phases.includes(s.phase), timeoutMs, `phase ${phases.join('|')} of ${store.storeId}`);
+}
+
+/** What a command must do, keyed by what it is. Returns a description for the failure message. */
+async function check(seq: Sequence, command: RunbookCommand, text: string): Promise<void> {
+  const where = `README line ${command.line}: ${text}`;
+  const run = () => shell(text, seq.cwd);
+  const store = () => {
+    if (!seq.current) throw new Error(`${where}: no store referenced yet`);
+    return seq.current;
+  };
+  const succeed = async (): Promise<CommandResult> => {
+    const result = await run();
+    if (result.code !== 0) throw new Error(`${where}\nexited ${result.code}:\n${result.output}`);
+    return result;
+  };
+  const sub = /^npm run kms-decommission -- (\w+)/.exec(text)?.[1];
+  const update = /^temporal workflow update execute .*--name (\w+)/.exec(text)?.[1];
+  const listedPhase = /(?:DecommissionPhase='|--phase )([A-Z_]+)/.exec(text)?.[1] as Phase | undefined;
+
+  if (command.expectFailure !== undefined) {
+    const before = await status(store());
+    const result = await run();
+    expect({ where, failed: result.code !== 0 }).toEqual({ where, failed: true });
+    expect(result.output).toContain(command.expectFailure);
+    expect((await status(store())).phase).toBe(before.phase); // rejected updates change nothing
+    expect(await mutatingCalls(h, store())).toEqual([]);
+    return;
+  }
+  if (/^temporal operator search-attribute create /.test(text)) {
+    await succeed();
+    return;
+  }
+  if (/^temporal workflow start /.test(text) || sub === 'start') {
+    await succeed();
+    await waitFor(store(), ['AWAITING_APPROVAL']);
+    return;
+  }
+  if (/^temporal workflow query .*--name status/.test(text) || sub === 'status') {
+    const { output } = await succeed();
+    const current = await status(store());
+    expect(output).toContain(current.phase);
+    expect(output).toContain(store().storeId);
+    return;
+  }
+  if (/^temporal workflow describe /.test(text)) {
+    const { output } = await succeed();
+    expect(output).toContain(`Decommission KMS custom key store ${store().storeId}`);
+    return;
+  }
+  if (update === 'approve' || sub === 'approve') {
+    await succeed();
+    const after = await waitFor(store(), ['BLOCKED', 'SCHEDULING', 'WAITING']);
+    expect(after.approvedBy).toBe('bob');
+    if (seq.stores.get(CONNECT_FAILS) === store()) {
+      const blocked = await waitFor(store(), ['BLOCKED']);
+      expect(blocked.blocker).toMatchObject({ kind: 'CONNECT_FAILED', connectionErrorCode: 'USER_LOCKED_OUT', allowedActions: expect.arrayContaining(['reconnect']) });
+    }
+    return;
+  }
+  if (/^temporal workflow list /.test(text) || sub === 'list') {
+    if (!listedPhase) throw new Error(`${where}: list without a phase has no expectation`);
+    await waitFor(store(), [listedPhase]);
+    // Visibility is eventually consistent: the new phase reaches the list shortly after the change.
+    await eventually(succeed, (r) => r.output.includes(`kms-decommission-${store().storeId}`), 20_000, `${where} to list the run`);
+    return;
+  }
+  if (update === 'resolve' || sub === 'resolve') {
+    // The README's story: the kmsuser password is fixed before the operator resolves.
+    await h.emulator.admin.failNextConnects(store().storeId, { count: 0, connectionErrorCode: 'USER_LOCKED_OUT' });
+    await succeed();
+    const waiting = await waitFor(store(), ['WAITING', 'VERIFYING', 'DISCONNECTING', 'DELETING', 'COMPLETED']);
+    expect(waiting.store?.connectionState).toBe('CONNECTED');
+    expect(waiting.counts.scheduled).toBe(store().keyIds.length);
+    return;
+  }
+  if (update === 'cancel' || sub === 'cancel') {
+    await succeed();
+    const cancelled = await waitFor(store(), ['CANCELLED']);
+    expect(cancelled.counts.rolledBack).toBe(cancelled.counts.scheduled);
+    for (const id of store().enabled) expect(await keyState(h, id)).toBe('Enabled');
+    for (const id of store().disabled) expect(await keyState(h, id)).toBe('Disabled');
+    return;
+  }
+  const history = /^temporal workflow show .*--output json > (\S+)$/.exec(text)?.[1];
+  if (history) {
+    await succeed();
+    const events = (JSON.parse(readFileSync(path.join(seq.cwd, history), 'utf8')) as { events: { eventType: string }[] }).events;
+    expect(events[0].eventType).toMatch(/WORKFLOW_EXECUTION_STARTED|WorkflowExecutionStarted/);
+    expect(events.length).toBeGreaterThan(10);
+    return;
+  }
+  if (sub === 'watch') {
+    const { output } = await succeed();
+    expect(output).toContain(`COMPLETED: decommission of ${store().storeId}`);
+    return;
+  }
+  if (sub === 'report') {
+    const { output } = await succeed();
+    expect(output).toContain(`# Decommission of KMS custom key store \`${store().storeId}\`: COMPLETED`);
+    for (const id of store().keyIds) expect(output).toContain(`key/${id}\``);
+    return;
+  }
+  throw new Error(`${where}: no expectation for this README command; add one to ${path.basename(__filename)}`);
+}
+
+async function runSequence(name: string): Promise<RunbookCommand[]> {
+  const commands = runbookCommands().filter((c) => c.sequence === name);
+  const cwd = mkdtempSync(path.join(tmpdir(), 'kms-runbook-'));
+  workDirs.push(cwd);
+  const seq: Sequence = { stores: new Map(), cwd: name === 'runbook' ? cwd : REPO_ROOT };
+  for (const command of commands) await check(seq, command, await localize(seq, command));
+  return commands;
+}
+
+describe('README runbook', () => {
+  test('parses: every runbook command is in a known sequence and uses the documented placeholder', () => {
+    const commands = runbookCommands();
+    expect(new Set(commands.map((c) => c.sequence))).toEqual(new Set(['runbook', 'runbook-cli']));
+    expect(commands.filter((c) => c.text.includes(CONNECT_FAILS)).length).toBeGreaterThan(10);
+    // The brief's raw commands are all there, including the negative four-eyes check.
+    const raw = commands.filter((c) => c.sequence === 'runbook').map((c) => c.text);
+    for (const fragment of [
+      'temporal operator search-attribute create --name KmsCustomKeyStoreId --type Keyword --name DecommissionPhase --type Keyword',
+      'temporal workflow start --type decommissionCustomKeyStore --task-queue kms-decommission --workflow-id kms-decommission-cks-1234567890abcdef0 --input ',
+      '--name approve',
+      '--name cancel',
+      '--name resolve',
+      '--name status',
+      "DecommissionPhase='WAITING'",
+      'temporal workflow show',
+    ]) {
+      expect({ fragment, found: raw.some((t) => t.includes(fragment)) }).toEqual({ fragment, found: true });
+    }
+    expect(commands.some((c) => c.expectFailure === 'Four-eyes rule')).toBe(true);
+  });
+
+  test('every Temporal CLI command runs against the dev server and moves the run as documented', async () => {
+    const commands = await runSequence('runbook');
+    expect(commands.length).toBeGreaterThanOrEqual(11);
+  });
+
+  test('every kms-decommission command runs and moves the run as documented', async () => {
+    const commands = await runSequence('runbook-cli');
+    expect(commands.length).toBeGreaterThanOrEqual(9);
+  });
+});
