@@ -787,7 +787,9 @@ class DecommissionRun {
   private async verify(): Promise<DecommissionReport | undefined> {
     for (;;) {
       this.throwIfCancelled();
-      if (!this.s.deleted && (await this.storeDrift())) return undefined;
+      // The store's connection matters only while KMS still has keys (and their HSM material) to delete;
+      // after a HasCMKs round trip the store is legitimately DISCONNECTED here.
+      if (!this.s.deleted && this.ledger.awaitingDeletion().length > 0 && (await this.storeDrift())) return undefined;
       const notPending = await this.checkAwaiting('Verify: DescribeKey scheduled keys', 2);
       if (notPending.length > 0) {
         await this.blockOnCancelledKeys(notPending.map((e) => e.keyId));
