@@ -18,3 +18,11 @@ test.each(files)('replays %s deterministically', async (file) => {
   const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
   await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, `replay-${file}`);
 });
+
+test('the replayer does catch a history that no longer matches the code', async () => {
+  // Negative control: rename the first scheduled activity in a recorded history, as if the code had changed.
+  const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, 'cloudhsm-completed.json'), 'utf8'));
+  const scheduled = history.events.find((e: { activityTaskScheduledEventAttributes?: unknown }) => e.activityTaskScheduledEventAttributes);
+  scheduled.activityTaskScheduledEventAttributes.activityType.name = 'someOtherActivity';
+  await expect(Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'replay-tampered')).rejects.toThrow(/[Nn]ondeterminism|TMPRL1100/);
+});
