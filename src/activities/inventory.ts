@@ -111,11 +111,17 @@ export function createInventoryActivities(deps: ActivityDeps) {
     while (!done) {
       const limit = pageLimit(acc);
       if (limit <= 0) break;
-      const page = await callKms(deps, 'ListKeys', (abortSignal) => deps.kms.send(new ListKeysCommand({ Limit: limit, Marker: marker }), { abortSignal }));
+      const pageMarker = marker;
+      const page = await callKms(deps, 'ListKeys', (abortSignal) => deps.kms.send(new ListKeysCommand({ Limit: limit, Marker: pageMarker }), { abortSignal }));
       const entries = page.Keys ?? [];
+      // Keep heartbeating through a long page (slow DescribeKey) with a frozen copy of the state before it:
+      // a retry must redo this page, never skip or double-count it.
+      const beforePage = JSON.parse(JSON.stringify({ marker: pageMarker, done: false, acc, scanned })) as ScanCheckpoint<T> & { scanned: number };
       const described = await mapWithConcurrency(entries, concurrency, async (entry) => {
         try {
-          return await describeKey(deps, entry.KeyId as string);
+          const meta = await describeKey(deps, entry.KeyId as string);
+          heartbeat(beforePage);
+          return meta;
         } catch (err) {
           throw ApplicationFailure.nonRetryable(
             `Inventory incomplete, nothing was changed: DescribeKey ${entry.KeyId} failed with ${errorName(err)}: ${(err as Error).message}`,

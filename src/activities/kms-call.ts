@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import { setMaxListeners } from 'node:events';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityDeps } from './deps';
+import { abortableDelay } from './abortable-delay';
 import { classifyKmsError, errorName } from './kms-errors';
 import type { KmsOperation } from './rate-limiter';
 
@@ -19,21 +20,6 @@ function currentSignal(): AbortSignal | undefined {
   } catch {
     return undefined; // called outside an activity (unit tests, scripts)
   }
-}
-
-function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**
@@ -63,22 +49,26 @@ export async function callKms<T>(deps: ActivityDeps, operation: KmsOperation, se
   }
 }
 
-/** Runs `work` over `items` with at most `concurrency` in flight, preserving result order. */
+/**
+ * Runs `work` over `items` with at most `concurrency` in flight, preserving result order. After a
+ * failure no new item starts, and the call rejects only once the items in flight have settled: a
+ * sibling still retrying in the background would race the activity's next attempt.
+ */
 export async function mapWithConcurrency<I, O>(items: readonly I[], concurrency: number, work: (item: I, index: number) => Promise<O>): Promise<O[]> {
   const results = new Array<O>(items.length);
   let next = 0;
-  let failed = false; // after one failure, start no new calls: the activity is about to fail anyway
+  let failure: { error: unknown } | undefined;
   const runners = Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-    while (next < items.length && !failed) {
+    while (next < items.length && !failure) {
       const index = next++;
       try {
         results[index] = await work(items[index], index);
-      } catch (err) {
-        failed = true;
-        throw err;
+      } catch (error) {
+        failure ??= { error };
       }
     }
   });
   await Promise.all(runners);
+  if (failure) throw failure.error;
   return results;
 }

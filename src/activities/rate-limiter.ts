@@ -1,37 +1,27 @@
-/**
- * Paces KMS calls under the account-wide request quotas. One instance is shared by every activity of
- * a worker process, so ten concurrent decommissions together stay under 15 ScheduleKeyDeletion/s.
- *
- * Calls are granted evenly spaced (no burst): KMS counts requests per second, and a burst that a
- * token bucket would allow can still trip the service's own bucket when network latency bunches calls.
- */
-export type KmsOperation =
-  | 'ListKeys'
-  | 'DescribeKey'
-  | 'ListAliases'
-  | 'ScheduleKeyDeletion'
-  | 'CancelKeyDeletion'
-  | 'EnableKey'
-  | 'DisableKey'
-  | 'DescribeCustomKeyStores'
-  | 'ConnectCustomKeyStore'
-  | 'DisconnectCustomKeyStore'
-  | 'DeleteCustomKeyStore';
+import { KMS_DEFAULT_QUOTAS as ACCOUNT_QUOTAS, type QuotaOperation } from '../shared/kms-quotas';
+import { abortableDelay } from './abortable-delay';
 
-/** AWS's default request quotas, requests per second per account and Region. */
-export const KMS_DEFAULT_QUOTAS: Readonly<Record<KmsOperation, number>> = {
-  ListKeys: 500,
-  DescribeKey: 2000,
-  ListAliases: 500,
-  ScheduleKeyDeletion: 15,
-  CancelKeyDeletion: 5,
-  EnableKey: 5,
-  DisableKey: 5,
-  DescribeCustomKeyStores: 5,
-  ConnectCustomKeyStore: 5,
-  DisconnectCustomKeyStore: 5,
-  DeleteCustomKeyStore: 5,
-};
+/** The KMS operations the activities call (and pace). */
+const KMS_OPERATIONS = [
+  'ListKeys',
+  'DescribeKey',
+  'ListAliases',
+  'ScheduleKeyDeletion',
+  'CancelKeyDeletion',
+  'EnableKey',
+  'DisableKey',
+  'DescribeCustomKeyStores',
+  'ConnectCustomKeyStore',
+  'DisconnectCustomKeyStore',
+  'DeleteCustomKeyStore',
+] as const satisfies readonly QuotaOperation[];
+
+export type KmsOperation = (typeof KMS_OPERATIONS)[number];
+
+/** AWS's default request quotas for the operations the activities call. */
+export const KMS_DEFAULT_QUOTAS: Readonly<Record<KmsOperation, number>> = Object.fromEntries(
+  KMS_OPERATIONS.map((op) => [op, ACCOUNT_QUOTAS[op]]),
+) as Record<KmsOperation, number>;
 
 export interface RateLimiterOptions {
   /** Multiplies every quota, for accounts with raised quotas (or an emulator with scaled ones). Default 1; 0 disables pacing. */
@@ -49,21 +39,13 @@ export interface KmsRateLimiter {
   rate(operation: KmsOperation): number;
 }
 
-function delay(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
+/**
+ * Paces KMS calls under the account-wide request quotas. One instance is shared by every activity of
+ * a worker process, so ten concurrent decommissions together stay under 15 ScheduleKeyDeletion/s.
+ *
+ * Calls are granted evenly spaced (no burst): KMS counts requests per second, and a burst that a
+ * token bucket would allow can still trip the service's own bucket when network latency bunches calls.
+ */
 export function createKmsRateLimiter(options: RateLimiterOptions = {}): KmsRateLimiter {
   const scale = options.quotaScale ?? 1;
   const utilization = options.utilization ?? 0.97;
@@ -92,7 +74,7 @@ export function createKmsRateLimiter(options: RateLimiterOptions = {}): KmsRateL
       if (!Number.isFinite(rate)) return;
       const interval = 1000 / rate;
       for (let wait = tryTake(operation, interval); wait > 0; wait = tryTake(operation, interval)) {
-        await delay(wait, signal);
+        await abortableDelay(wait, signal);
       }
     },
   };

@@ -5,7 +5,7 @@ import {
   DisconnectCustomKeyStoreCommand,
   type CustomKeyStoresListEntry,
 } from '@aws-sdk/client-kms';
-import { heartbeat, log, sleep } from '@temporalio/activity';
+import { activityInfo, heartbeat, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ConnectionState, CustomKeyStoreType, StoreInfo } from '../shared/types';
 import type { ActivityDeps } from './deps';
@@ -77,6 +77,18 @@ async function pollUntil(deps: ActivityDeps, input: StoreWaitInput, done: (s: St
   }
 }
 
+/**
+ * DisconnectCustomKeyStore. A re-send after a lost response finds the store already DISCONNECTING or
+ * DISCONNECTED and gets CustomKeyStoreInvalidStateException: that is the state we asked for.
+ */
+async function sendDisconnect(deps: ActivityDeps, customKeyStoreId: string): Promise<void> {
+  try {
+    await callKms(deps, 'DisconnectCustomKeyStore', (abortSignal) => deps.kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: customKeyStoreId }), { abortSignal }));
+  } catch (err) {
+    if (errorName(err) !== 'CustomKeyStoreInvalidStateException') throw err;
+  }
+}
+
 /** True unless DescribeCustomKeyStores answers CustomKeyStoreNotFoundException. */
 export async function storeExists(deps: ActivityDeps, customKeyStoreId: string): Promise<boolean> {
   try {
@@ -120,9 +132,7 @@ export function createStoreActivities(deps: ActivityDeps) {
             if (store.connectionErrorCode) errorCodes.push(store.connectionErrorCode);
             if (attempts >= input.maxAttempts) return giveUp();
             // KMS refuses to connect a FAILED store: it must be disconnected first.
-            await callKms(deps, 'DisconnectCustomKeyStore', (abortSignal) =>
-              deps.kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: id }), { abortSignal }),
-            );
+            await sendDisconnect(deps, id);
             await pollUntil(deps, input, (s) => s.connectionState === 'DISCONNECTED', 'disconnect before reconnect');
           } else {
             if (attempts >= input.maxAttempts) return giveUp();
@@ -149,16 +159,7 @@ export function createStoreActivities(deps: ActivityDeps) {
       try {
         let store = await readStore(deps, input.customKeyStoreId);
         if (store.connectionState === 'DISCONNECTED') return store;
-        if (store.connectionState !== 'DISCONNECTING') {
-          try {
-            await callKms(deps, 'DisconnectCustomKeyStore', (abortSignal) =>
-              deps.kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: input.customKeyStoreId }), { abortSignal }),
-            );
-          } catch (err) {
-            // A retry after a lost response finds the store already DISCONNECTING/DISCONNECTED: that is success.
-            if (errorName(err) !== 'CustomKeyStoreInvalidStateException') throw err;
-          }
-        }
+        if (store.connectionState !== 'DISCONNECTING') await sendDisconnect(deps, input.customKeyStoreId);
         store = await pollUntil(deps, input, (s) => s.connectionState === 'DISCONNECTED', 'disconnect');
         return store;
       } catch (err) {
@@ -171,21 +172,26 @@ export function createStoreActivities(deps: ActivityDeps) {
      * HasCMKs and InvalidState are returned (not thrown) so the workflow can go back a step.
      */
     async deleteStore(input: StoreRef): Promise<{ result: 'DELETED' | 'ALREADY_GONE' | 'HAS_KEYS' | 'INVALID_STATE'; message?: string }> {
+      let sends = activityInfo().attempt > 1 ? 1 : 0;
       try {
-        await callKms(deps, 'DeleteCustomKeyStore', (abortSignal) =>
-          deps.kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: input.customKeyStoreId }), { abortSignal }),
-        );
+        await callKms(deps, 'DeleteCustomKeyStore', (abortSignal) => {
+          sends++;
+          return deps.kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: input.customKeyStoreId }), { abortSignal });
+        });
       } catch (err) {
         const name = errorName(err);
         if (name === 'CustomKeyStoreHasCMKsException') return { result: 'HAS_KEYS', message: (err as Error).message };
         if (name === 'CustomKeyStoreInvalidStateException') return { result: 'INVALID_STATE', message: (err as Error).message };
-        if (name === 'CustomKeyStoreNotFoundException') return { result: 'ALREADY_GONE' };
+        // NotFound after an earlier send whose answer was lost (5xx, reset, crashed attempt) is that send's success.
+        if (name === 'CustomKeyStoreNotFoundException') return { result: sends > 1 ? 'DELETED' : 'ALREADY_GONE' };
         throw toActivityFailure(err, `DeleteCustomKeyStore ${input.customKeyStoreId}`);
       }
-      if (await storeExists(deps, input.customKeyStoreId)) {
-        throw ApplicationFailure.retryable(`store ${input.customKeyStoreId} still listed after DeleteCustomKeyStore`, 'StoreStillListed');
+      // Reads are eventually consistent: give DescribeCustomKeyStores some seconds to stop listing the store.
+      for (let read = 0; read < 10; read++) {
+        if (!(await storeExists(deps, input.customKeyStoreId))) return { result: 'DELETED' };
+        await sleep(1_000);
       }
-      return { result: 'DELETED' };
+      throw ApplicationFailure.retryable(`store ${input.customKeyStoreId} still listed 10 s after DeleteCustomKeyStore`, 'StoreStillListed');
     },
   };
 }

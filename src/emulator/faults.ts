@@ -2,11 +2,11 @@
  * Admin-injected faults for the KMS API: forced errors, latency, stale reads and connection resets.
  * Decisions use a seedable RNG so a failing run can be replayed with the same `--seed`.
  */
-import { dependencyTimeout, internalError, type KmsError, throttling } from './errors';
+import { dependencyTimeout, internalError, KmsError, throttling } from './errors';
 import { Rng } from './random';
 import type { FaultSpec, InjectedErrorType } from './types';
 
-const ERROR_TYPES: readonly InjectedErrorType[] = ['KMSInternalException', 'DependencyTimeoutException', 'ThrottlingException'];
+const ERROR_TYPES: readonly InjectedErrorType[] = ['KMSInternalException', 'DependencyTimeoutException', 'ThrottlingException', 'AccessDeniedException'];
 
 /** What to do to one request. */
 export interface FaultDecision {
@@ -53,6 +53,9 @@ function errorOf(type: InjectedErrorType | undefined): KmsError {
       return dependencyTimeout();
     case 'ThrottlingException':
       return throttling();
+    case 'AccessDeniedException':
+      // What a key policy without the IAM delegation statement produces (reference §8).
+      return new KmsError('AccessDeniedException', 'User: arn:aws:iam::111122223333:role/kms-decommission is not authorized to perform: kms:DescribeKey on this resource because no resource-based policy allows the kms:DescribeKey action', 400);
     default:
       return internalError();
   }

@@ -3,25 +3,10 @@
  * one second of rate. Buckets run on real time — quotas are about request rate, not emulated days.
  */
 
-/** AWS default requests/second per operation (CreateAlias is not listed in the reference; 5 assumed). */
-export const DEFAULT_RATES: Readonly<Record<string, number>> = {
-  ListKeys: 500,
-  DescribeKey: 2000,
-  ListAliases: 500,
-  ScheduleKeyDeletion: 15,
-  CancelKeyDeletion: 5,
-  EnableKey: 5,
-  DisableKey: 5,
-  DeleteAlias: 15,
-  CreateAlias: 5,
-  DescribeCustomKeyStores: 5,
-  ConnectCustomKeyStore: 5,
-  DisconnectCustomKeyStore: 5,
-  DeleteCustomKeyStore: 5,
-  CreateCustomKeyStore: 5,
-  UpdateCustomKeyStore: 5,
-  CreateKey: 5,
-};
+import { KMS_DEFAULT_QUOTAS } from '../shared/kms-quotas';
+
+/** AWS default requests/second per operation: the same table the worker paces under. */
+export const DEFAULT_RATES: Readonly<Record<string, number>> = KMS_DEFAULT_QUOTAS;
 
 /**
  * Hot-key limit for Enable/DisableKey volleys on one key (reference §3.6 mentions it without numbers;

@@ -91,7 +91,7 @@ export interface SeedResult {
 }
 
 /** Error types the fault injector can produce. */
-export type InjectedErrorType = 'KMSInternalException' | 'DependencyTimeoutException' | 'ThrottlingException';
+export type InjectedErrorType = 'KMSInternalException' | 'DependencyTimeoutException' | 'ThrottlingException' | 'AccessDeniedException';
 
 /** One fault rule. Rules apply to KMS API calls only, never to the admin API. */
 export interface FaultSpec {

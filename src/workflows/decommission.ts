@@ -84,6 +84,11 @@ export interface ResumeState {
   deleted?: boolean;
 }
 
+/** A validator's refusal: non-retryable, so clients do not present it as something to try again. */
+function rejected(reason: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(reason, 'UpdateRejected');
+}
+
 /** Raised inside the run when a cancel was accepted; unwinds to the rollback. */
 class CancelRequested extends Error {}
 
@@ -169,12 +174,12 @@ class DecommissionRun {
       {
         validator: (request) => {
           const { request: r, problems } = validateApproveRequest(request);
-          if (!r) throw new Error(`Invalid approve request: ${formatProblems(problems)}`);
-          if (this.s.approvedBy) throw new Error(`Already approved by ${this.s.approvedBy}`);
-          if (this.s.phase !== 'AWAITING_APPROVAL') throw new Error(`approve is only accepted in phase AWAITING_APPROVAL; this run is in ${this.s.phase}`);
-          if (this.s.cancel) throw new Error(`The run is being cancelled by ${this.s.cancel.by}`);
+          if (!r) throw rejected(`Invalid approve request: ${formatProblems(problems)}`);
+          if (this.s.approvedBy) throw rejected(`Already approved by ${this.s.approvedBy}`);
+          if (this.s.phase !== 'AWAITING_APPROVAL') throw rejected(`approve is only accepted in phase AWAITING_APPROVAL; this run is in ${this.s.phase}`);
+          if (this.s.cancel) throw rejected(`The run is being cancelled by ${this.s.cancel.by}`);
           if (!this.cfg.allowSelfApproval && samePerson(r.approver, this.cfg.requestedBy)) {
-            throw new Error(`Four-eyes rule: approver "${r.approver}" requested this decommission; another person must approve (or start it with allowSelfApproval)`);
+            throw rejected(`Four-eyes rule: approver "${r.approver}" requested this decommission; another person must approve (or start it with allowSelfApproval)`);
           }
         },
         description: 'Approve the inventoried plan: {approver, comment?}. The approver must not be the requester.',
@@ -197,11 +202,11 @@ class DecommissionRun {
       {
         validator: (request) => {
           const { request: r, problems } = validateCancelRequest(request);
-          if (!r) throw new Error(`Invalid cancel request: ${formatProblems(problems)}`);
-          if (FINAL_PHASES.includes(this.s.phase)) throw new Error(`The run already ended in ${this.s.phase}`);
-          if (this.s.cancel) throw new Error(`Already cancelled by ${this.s.cancel.by}`);
+          if (!r) throw rejected(`Invalid cancel request: ${formatProblems(problems)}`);
+          if (FINAL_PHASES.includes(this.s.phase)) throw rejected(`The run already ended in ${this.s.phase}`);
+          if (this.s.cancel) throw rejected(`Already cancelled by ${this.s.cancel.by}`);
           if (this.pastPointOfNoReturn()) {
-            throw new Error(`Too late to cancel: every key is deleted and disconnecting the store began (phase ${this.effectivePhase()}); there is nothing left to roll back`);
+            throw rejected(`Too late to cancel: every key is deleted and disconnecting the store began (phase ${this.effectivePhase()}); there is nothing left to roll back`);
           }
         },
         description: 'Cancel: {by, reason}. Restores keys this run scheduled. Rejected once DISCONNECTING began.',
@@ -219,15 +224,15 @@ class DecommissionRun {
       {
         validator: (request) => {
           const { request: r, problems } = validateResolveRequest(request);
-          if (!r) throw new Error(`Invalid resolve request: ${formatProblems(problems)}`);
-          if (this.s.phase !== 'BLOCKED' || !this.blocker) throw new Error(`resolve is only accepted in phase BLOCKED; this run is in ${this.s.phase}`);
-          if (this.resolution) throw new Error(`Already resolved by ${this.resolution.by} (${this.resolution.action})`);
+          if (!r) throw rejected(`Invalid resolve request: ${formatProblems(problems)}`);
+          if (this.s.phase !== 'BLOCKED' || !this.blocker) throw rejected(`resolve is only accepted in phase BLOCKED; this run is in ${this.s.phase}`);
+          if (this.resolution) throw rejected(`Already resolved by ${this.resolution.by} (${this.resolution.action})`);
           if (!this.blocker.allowedActions.includes(r.action)) {
-            throw new Error(`action "${r.action}" does not resolve ${this.blocker.kind}; allowed: ${this.blocker.allowedActions.join(', ')} (or cancel)`);
+            throw rejected(`action "${r.action}" does not resolve ${this.blocker.kind}; allowed: ${this.blocker.allowedActions.join(', ')} (or cancel)`);
           }
           // Scheduling more keys is a new deletion decision: the four-eyes rule applies again.
           if ((r.action === 'schedule-new-keys' || r.action === 'reschedule') && !this.cfg.allowSelfApproval && samePerson(r.by, this.cfg.requestedBy)) {
-            throw new Error(`Four-eyes rule: "${r.by}" requested this decommission; another person must approve deleting more keys`);
+            throw rejected(`Four-eyes rule: "${r.by}" requested this decommission; another person must approve deleting more keys`);
           }
         },
         description: 'Resolve a BLOCKED run: {by, action, comment?}; the action must be one the blocker allows.',
@@ -681,7 +686,7 @@ class DecommissionRun {
     if (!store) {
       await this.block({
         kind: 'STORE_DELETED',
-        message: `Store ${this.cfg.customKeyStoreId} no longer exists: it was deleted outside this workflow. ${count(this.ledger.awaitingDeletion().length)} keys are still expected to be deleted by KMS.`,
+        message: `Store ${this.cfg.customKeyStoreId} no longer exists: it was deleted outside this workflow (KMS only allows that once the store holds no keys). Proceed to verify the keys and finish, or cancel.`,
         allowedActions: ['proceed'],
       });
       this.s.notes.push('The store was deleted outside this workflow; the operator chose to proceed.');

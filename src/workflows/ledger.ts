@@ -119,6 +119,9 @@ export class KeyLedger {
       const entry = this.entries.get(outcome.keyId);
       if (!entry) continue;
       if (outcome.outcome === 'GONE') {
+        // Only this run's own earlier attempt could have scheduled a key that was not pending at inventory
+        // and is already deleted (a waiting period lasts at least 7 days).
+        if (entry.attempted && entry.scheduledBy === 'not-scheduled' && entry.inventoryState !== 'PendingDeletion') entry.scheduledBy = 'this-run';
         entry.confirmedDeletedAt = now;
         continue;
       }
