@@ -1,5 +1,4 @@
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ContinueAsNew,
@@ -40,7 +39,9 @@ import {
 import type { DriftScan } from '../activities';
 import { batch, quick, storeWaitStub } from './activity-stubs';
 import { KeyLedger, type LedgerChunk, type LedgerEntry } from './ledger';
+import { describeFailure, failureType } from './failures';
 import { count, iso, renderCurrentDetails } from './render';
+import { buildReport } from './report';
 
 /** Keys per scheduleKeys activity: about 35 s at 15/s, and ~0.012 history events per key. */
 const SCHEDULE_BATCH = 500;
@@ -942,58 +943,7 @@ class DecommissionRun {
   // Report
 
   private report(outcome: DecommissionReport['outcome'], reason?: string): DecommissionReport {
-    const status = this.status();
-    const store = this.s.store;
-    const notes = [...this.s.notes];
-    let possiblyOrphanedKeyArns: string[] | undefined;
-    let storeConnectedThroughout: boolean | undefined;
-    if (store?.type === 'AWS_CLOUDHSM' && outcome !== 'DRY_RUN_COMPLETE') {
-      const intervals = this.s.disconnectedIntervals;
-      storeConnectedThroughout = intervals.length === 0;
-      const deletedWhileDisconnected = this.ledger
-        .all()
-        .filter((e) => e.confirmedDeletedAt !== undefined && e.deletionDate !== undefined)
-        .filter((e) => intervals.some(([from, to]) => (e.deletionDate as number) >= from - 1 && (to === null || (e.deletionDate as number) <= to)));
-      possiblyOrphanedKeyArns = deletedWhileDisconnected.map((e) => e.arn);
-      if (possiblyOrphanedKeyArns.length > 0) {
-        notes.push(`${possiblyOrphanedKeyArns.length} key(s) reached their DeletionDate while the store was not CONNECTED: their HSM key material may be orphaned in cluster ${store.cloudHsmClusterId ?? ''} (find it by label = key ARN; check CloudTrail DeleteKey backingKeysDeletionStatus).`);
-      }
-      if (outcome === 'COMPLETED') notes.push('CloudHSM cluster backups still hold copies of the deleted key material; delete or expire them per your retention policy.');
-    }
-    if (store?.type === 'EXTERNAL_KEY_STORE' && outcome === 'COMPLETED') {
-      notes.push('External keys remain in the external key manager: KMS never deletes them; retire them there if no longer needed.');
-    }
-    return {
-      outcome,
-      customKeyStoreId: this.cfg.customKeyStoreId,
-      store,
-      ticket: this.cfg.ticket,
-      pendingWindowInDays: this.cfg.pendingWindowInDays,
-      startedAt: this.s.startedAt,
-      endedAt: Date.now(),
-      decisions: this.s.decisions,
-      counts: status.counts,
-      earliestDeletionDate: status.earliestDeletionDate,
-      latestDeletionDate: status.latestDeletionDate,
-      storeConnectedThroughout,
-      possiblyOrphanedKeyArns,
-      notes,
-      reason,
-      keyCount: this.ledger.size,
-      keys: this.ledger.reportKeys(0, REPORT_INLINE_KEYS),
-      keysTruncated: this.ledger.size > REPORT_INLINE_KEYS,
-    };
+    return buildReport({ outcome, reason, cfg: this.cfg, state: this.s, status: this.status(), ledger: this.ledger, endedAt: Date.now() });
   }
-}
-
-function failureType(err: unknown): string | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure ? cause.type ?? undefined : undefined;
-}
-
-function describeFailure(err: unknown): string {
-  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  if (cause instanceof ApplicationFailure) return `${cause.type ?? 'Error'}: ${cause.message}`;
-  return cause instanceof Error ? cause.message : String(cause);
 }
 
