@@ -28,11 +28,12 @@ describe('scale', () => {
     await h?.close();
   });
 
-  test.each([
-    [3_300, 2_000, 4_000],
-    // Drift checks rescan the whole account and are covered elsewhere: none here, to keep CI time down.
-    [20_000, 1_000, 3_600_000],
-  ])('a %i-key store completes within Temporal limits (every payload < 256 KiB, history far below 10,240 events)', async (n, others, driftCheckInterval) => {
+  // The 20,000-key run takes 2–6 minutes of CPU on 2 cores (about 80,000 signed KMS requests through the
+  // SDK): it runs with SCALE_20K=1 so that the CI suite stays under 10 minutes.
+  const sizes: [number, number, number][] = [[3_300, 2_000, 4_000]];
+  // Drift checks rescan the whole account and are covered elsewhere: none in the large run.
+  if (process.env.SCALE_20K) sizes.push([20_000, 1_000, 3_600_000]);
+  test.each(sizes)('a %i-key store completes within Temporal limits (every payload < 256 KiB, history far below 10,240 events)', async (n, others, driftCheckInterval) => {
     const storeId = await seedLargeStore(h.emulator, n, others);
     const started = Date.now();
     await h.decommissions.startDecommission(
