@@ -7,7 +7,10 @@ export interface ActivityDeps {
   kms: KMSClient;
   /** Shared by every activity of the process: the KMS quotas are account-wide. */
   limiter: KmsRateLimiter;
-  /** Concurrency of DescribeKey calls during inventory and verification. Default 32. */
+  /**
+   * DescribeKey calls in flight during inventory and verification. Default 96: by Little's law, 2,000/s at
+   * ~30 ms of latency needs 60 in flight; the shared limiter, not this number, caps the rate.
+   */
   describeConcurrency?: number;
   /** Concurrency of ScheduleKeyDeletion / CancelKeyDeletion calls in one activity. Default 4. */
   mutateConcurrency?: number;

@@ -89,7 +89,7 @@ async function aliasesOf(deps: ActivityDeps, keyIds: Set<string>): Promise<Map<s
 }
 
 export function createInventoryActivities(deps: ActivityDeps) {
-  const concurrency = deps.describeConcurrency ?? 32;
+  const concurrency = deps.describeConcurrency ?? 96;
 
   /**
    * Pages through ListKeys and DescribeKey's every key (ListKeys has no store filter). Fails closed:

@@ -37,7 +37,7 @@ const isNotPendingError = (err: unknown) => errorName(err) === 'KMSInvalidStateE
 
 export function createKeyActivities(deps: ActivityDeps) {
   const mutateConcurrency = deps.mutateConcurrency ?? 4;
-  const describeConcurrency = deps.describeConcurrency ?? 32;
+  const describeConcurrency = deps.describeConcurrency ?? 96;
 
   async function scheduleOne(input: ScheduleKeysInput, keyId: string): Promise<ScheduleOutcome | 'NOT_IN_STORE'> {
     // Re-read right before the irreversible call: never schedule a key that is not (or no longer) in the store.
