@@ -1,16 +1,18 @@
 import { CreateKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import type { DecommissionInput, DecommissionStatus, Phase } from '../../src/client';
-import type { AuditEntry } from '../../src/emulator';
+import type { AuditEntry, EmulatorAdminClient } from '../../src/emulator';
 import { eventually, uniqueStoreId, type Harness } from './harness';
 
+/** A seeded custom key store and the keys around it. */
 export interface SeededStore {
   storeId: string;
-  /** Keys of the store, in seed order: enabled first, then disabled, then pending. */
+  /** Every key of the store, in seed order: enabled, disabled, then pending. */
   keyIds: string[];
   enabled: string[];
   disabled: string[];
+  /** Pending deletion before the run: never this run's to schedule or cancel. */
   pending: string[];
-  /** Keys outside the store (default key store), which must never be touched. */
+  /** Default-store keys of the same account: must never be touched. */
   bystanders: string[];
 }
 
@@ -22,14 +24,18 @@ export interface SeedOptions {
   disabled?: number;
   pending?: number;
   bystanders?: number;
+  /** Give every enabled key an alias `alias/<store>-enabled-<n>` (exercises the inventory's ListAliases pass). */
   aliases?: boolean;
 }
 
-/** Seeds one custom key store with keys in several states, plus keys in the default store around it. */
-export async function seedStore(h: Harness, options: SeedOptions = {}): Promise<SeededStore> {
+/**
+ * Seeds one custom key store (CONNECTED unless told otherwise) through any emulator's admin API,
+ * in-process or a separate process. Defaults: 3 enabled keys, nothing else.
+ */
+export async function seedStoreVia(admin: EmulatorAdminClient, options: SeedOptions = {}): Promise<SeededStore> {
   const storeId = uniqueStoreId();
   const type = options.type ?? 'AWS_CLOUDHSM';
-  await h.emulator.admin.seed({
+  await admin.seed({
     stores: [
       {
         id: storeId,
@@ -41,16 +47,21 @@ export async function seedStore(h: Harness, options: SeedOptions = {}): Promise<
       },
     ],
   });
-  const seeded = await h.emulator.admin.seed({
+  const seeded = await admin.seed({
     keys: [
-      { count: options.enabled ?? 3, customKeyStoreId: storeId, keyState: 'Enabled', aliasPrefix: options.aliases === false ? undefined : `alias/${storeId}-enabled` },
-      { count: options.disabled ?? 1, customKeyStoreId: storeId, keyState: 'Disabled' },
+      { count: options.enabled ?? 3, customKeyStoreId: storeId, keyState: 'Enabled', aliasPrefix: options.aliases ? `alias/${storeId}-enabled` : undefined },
+      { count: options.disabled ?? 0, customKeyStoreId: storeId, keyState: 'Disabled' },
       { count: options.pending ?? 0, customKeyStoreId: storeId, keyState: 'PendingDeletion', pendingWindowInDays: 30 },
-      { count: options.bystanders ?? 2, keyState: 'Enabled' },
+      { count: options.bystanders ?? 0, keyState: 'Enabled' },
     ],
   });
   const [enabled, disabled, pending, bystanders] = seeded.keyIds;
   return { storeId, keyIds: [...enabled, ...disabled, ...pending], enabled, disabled, pending, bystanders };
+}
+
+/** The workflow tests' store: 3 enabled keys with aliases, 1 disabled, 2 bystanders, unless told otherwise. */
+export function seedStore(h: Harness, options: SeedOptions = {}): Promise<SeededStore> {
+  return seedStoreVia(h.emulator.admin, { disabled: 1, bystanders: 2, aliases: true, ...options });
 }
 
 /** Short timings for a run on an emulator whose day lasts `dayMs`. */
