@@ -1,4 +1,5 @@
 import { createActivities, createKmsClient, createKmsRateLimiter, type ActivityDeps } from './activities';
+import { createConcurrencyGate } from './activities/concurrency-gate';
 
 /** Numeric env var, with a clear error naming the variable when it is not a number. */
 export function envNumber(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
@@ -13,12 +14,14 @@ export function envNumber(name: string, fallback: number, env: NodeJS.ProcessEnv
  * Activities wired from the environment: the AWS SDK's default credential chain, `AWS_REGION`,
  * `AWS_ENDPOINT_URL_KMS` (the emulator, when set), and the pacing knobs:
  * - `KMS_QUOTA_SCALE`: multiply AWS's default quotas (raised quotas, or a scaled emulator); default 1;
- * - `KMS_QUOTA_UTILIZATION`: share of each quota this worker uses; default 0.97.
+ * - `KMS_QUOTA_UTILIZATION`: share of each quota this worker uses; default 0.97;
+ * - `KMS_MAX_IN_FLIGHT`: KMS requests in flight across the worker (memory bound); default 128.
  */
 export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ActivityDeps> = {}) {
   const deps: ActivityDeps = {
     kms: createKmsClient(),
     limiter: createKmsRateLimiter({ quotaScale: envNumber('KMS_QUOTA_SCALE', 1, env), utilization: envNumber('KMS_QUOTA_UTILIZATION', 0.97, env) }),
+    gate: createConcurrencyGate(envNumber('KMS_MAX_IN_FLIGHT', 128, env)),
     ...overrides,
   };
   return createActivities(deps);

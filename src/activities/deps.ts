@@ -1,4 +1,5 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
+import type { ConcurrencyGate } from './concurrency-gate';
 import type { KmsRateLimiter } from './rate-limiter';
 
 /** What the activities need from the outside world; the worker builds them, tests inject their own. */
@@ -7,6 +8,8 @@ export interface ActivityDeps {
   kms: KMSClient;
   /** Shared by every activity of the process: the KMS quotas are account-wide. */
   limiter: KmsRateLimiter;
+  /** Optional worker-wide cap on KMS requests in flight (memory, not rate). */
+  gate?: ConcurrencyGate;
   /**
    * DescribeKey calls in flight during inventory and verification. Default 96: by Little's law, 2,000/s at
    * ~30 ms of latency needs 60 in flight; the shared limiter, not this number, caps the rate.

@@ -32,10 +32,12 @@ export async function callKms<T>(deps: ActivityDeps, operation: KmsOperation, se
   const signal = currentSignal();
   const maxAttempts = deps.maxCallAttempts ?? 8;
   for (let attempt = 1; ; attempt++) {
-    await deps.limiter.acquire(operation, signal);
+    const leave = await deps.gate?.enter();
     try {
+      await deps.limiter.acquire(operation, signal);
       return await send(signal);
     } catch (err) {
+      leave?.(); // before the backoff: a sleeping retry must not hold a slot
       if (signal?.aborted) throw err;
       const kind = classifyKmsError(err);
       if (kind === 'permanent') throw err;
@@ -45,6 +47,8 @@ export async function callKms<T>(deps: ActivityDeps, operation: KmsOperation, se
       }
       const base = kind === 'throttled' ? 500 : 100;
       await abortableDelay(Math.random() * Math.min(base * 2 ** attempt, 10_000), signal);
+    } finally {
+      leave?.();
     }
   }
 }

@@ -1,3 +1,4 @@
+import { createConcurrencyGate } from '../../src/activities/concurrency-gate';
 import { createKmsRateLimiter } from '../../src/activities/rate-limiter';
 
 test('no 1-second window holds more calls than the rate allows, for callers sharing one limiter', async () => {
@@ -43,4 +44,25 @@ test('a waiting caller is released by its abort signal', async () => {
   const waiting = limiter.acquire('CancelKeyDeletion', controller.signal);
   controller.abort(new Error('cancelled'));
   await expect(waiting).rejects.toThrow('cancelled');
+});
+
+test('the concurrency gate never lets more than its limit through, and hands slots on in order', async () => {
+  const gate = createConcurrencyGate(3);
+  let inside = 0;
+  let peak = 0;
+  const order: number[] = [];
+  await Promise.all(
+    Array.from({ length: 10 }, async (_, i) => {
+      const leave = await gate.enter();
+      inside++;
+      peak = Math.max(peak, inside);
+      order.push(i);
+      await new Promise((r) => setTimeout(r, 5));
+      inside--;
+      leave();
+      leave(); // idempotent: a double release must not open a fourth slot
+    }),
+  );
+  expect(peak).toBe(3);
+  expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
 });
