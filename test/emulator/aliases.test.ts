@@ -1,21 +1,16 @@
 /** CreateAlias, DeleteAlias, ListAliases (reference §3.3). */
 import { CreateAliasCommand, DeleteAliasCommand, type KMSClient, ListAliasesCommand, paginateListAliases } from '@aws-sdk/client-kms';
 import type { RunningEmulator } from '../../src/emulator';
-import { aliasArnOf, expectKmsError, keyArnOf, kmsClient, startTestEmulator } from './helpers';
+import { aliasArnOf, expectKmsError, keyArnOf, useSharedEmulator } from './helpers';
 
 let emu: RunningEmulator;
 let kms: KMSClient;
 let keyA: string;
 let keyB: string;
 
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  kms = kmsClient(emu);
-});
-
-afterAll(async () => {
-  kms.destroy();
-  await emu.close();
+useSharedEmulator((started, client) => {
+  emu = started;
+  kms = client;
 });
 
 beforeEach(async () => {

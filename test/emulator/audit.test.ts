@@ -1,19 +1,14 @@
 /** Audit log, stats, clock and reset through the admin API. */
 import { ConnectCustomKeyStoreCommand, DescribeKeyCommand, type KMSClient, ListKeysCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import type { RunningEmulator } from '../../src/emulator';
-import { DAY_MS, expectKmsError, kmsClient, startTestEmulator } from './helpers';
+import { DAY_MS, expectKmsError, useSharedEmulator } from './helpers';
 
 let emu: RunningEmulator;
 let kms: KMSClient;
 
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  kms = kmsClient(emu);
-});
-
-afterAll(async () => {
-  kms.destroy();
-  await emu.close();
+useSharedEmulator((started, client) => {
+  emu = started;
+  kms = client;
 });
 
 beforeEach(async () => {

@@ -13,21 +13,16 @@ import {
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import type { RunningEmulator } from '../../src/emulator';
-import { aliasArnOf, DAY_MS, expectKmsError, keyArnOf, kmsClient, startTestEmulator, withEmulator } from './helpers';
+import { aliasArnOf, DAY_MS, expectKmsError, keyArnOf, withEmulator, useSharedEmulator } from './helpers';
 
 let emu: RunningEmulator;
 let kms: KMSClient;
 let hsm: string;
 let xks: string;
 
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  kms = kmsClient(emu);
-});
-
-afterAll(async () => {
-  kms.destroy();
-  await emu.close();
+useSharedEmulator((started, client) => {
+  emu = started;
+  kms = client;
 });
 
 beforeEach(async () => {

@@ -10,20 +10,15 @@ import {
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import type { RunningEmulator } from '../../src/emulator';
-import { expectKmsError, keyArnOf, kmsClient, type SdkError, startTestEmulator, withEmulator } from './helpers';
+import { expectKmsError, keyArnOf, type SdkError, withEmulator, useSharedEmulator } from './helpers';
 
 let emu: RunningEmulator;
 let kms: KMSClient;
 let keyId: string;
 
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  kms = kmsClient(emu);
-});
-
-afterAll(async () => {
-  kms.destroy();
-  await emu.close();
+useSharedEmulator((started, client) => {
+  emu = started;
+  kms = client;
 });
 
 beforeEach(async () => {

@@ -164,3 +164,21 @@ export function xksStoreInput(name: string, endpoint = 'https://xks.example.com'
     XksProxyAuthenticationCredential: { AccessKeyId: 'ABCDEFGHIJKLMNOPQRST', RawSecretAccessKey: 'a'.repeat(43) },
   };
 }
+
+/**
+ * One emulator per test file, started before its tests and closed after them; `onStart` hands the
+ * emulator and an SDK client to the file's own variables.
+ */
+export function useSharedEmulator(onStart: (emu: RunningEmulator, kms: KMSClient) => void, options: EmulatorOptions = {}): void {
+  let emu: RunningEmulator | undefined;
+  let kms: KMSClient | undefined;
+  beforeAll(async () => {
+    emu = await startTestEmulator(options);
+    kms = kmsClient(emu);
+    onStart(emu, kms);
+  });
+  afterAll(async () => {
+    kms?.destroy();
+    await emu?.close();
+  });
+}

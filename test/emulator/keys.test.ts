@@ -11,21 +11,16 @@ import {
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import type { RunningEmulator } from '../../src/emulator';
-import { aliasArnOf, expectKmsError, keyArnOf, kmsClient, startTestEmulator } from './helpers';
+import { aliasArnOf, expectKmsError, keyArnOf, useSharedEmulator } from './helpers';
 
 let emu: RunningEmulator;
 let kms: KMSClient;
 let hsmStore: string;
 let xksStore: string;
 
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  kms = kmsClient(emu);
-});
-
-afterAll(async () => {
-  kms.destroy();
-  await emu.close();
+useSharedEmulator((started, client) => {
+  emu = started;
+  kms = client;
 });
 
 beforeEach(async () => {

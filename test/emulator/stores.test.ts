@@ -13,19 +13,14 @@ import {
   type CustomKeyStoresListEntry,
 } from '@aws-sdk/client-kms';
 import type { ConnectionState, RunningEmulator } from '../../src/emulator';
-import { cloudHsmStoreInput, DAY_MS, expectKmsError, kmsClient, startTestEmulator, withEmulator, xksStoreInput } from './helpers';
+import { cloudHsmStoreInput, DAY_MS, expectKmsError, withEmulator, xksStoreInput, useSharedEmulator } from './helpers';
 
 let emu: RunningEmulator;
 let kms: KMSClient;
 
-beforeAll(async () => {
-  emu = await startTestEmulator();
-  kms = kmsClient(emu);
-});
-
-afterAll(async () => {
-  kms.destroy();
-  await emu.close();
+useSharedEmulator((started, client) => {
+  emu = started;
+  kms = client;
 });
 
 beforeEach(async () => {
