@@ -63,7 +63,8 @@ export function phaseFigures(audit: readonly AuditEntry[], operation: string, ke
     perSecond: seconds > 0 ? (ok.length - 1) / seconds : 0,
     firstTime: first,
     lastTime: last,
-    maxInAnySecond: maxInWindow(ok.map((e) => e.time), 1000),
+    // KMS counts a request when it arrives, not when it is answered: injected latency jitter must not bunch them.
+    maxInAnySecond: maxInWindow(ok.map((e) => e.admittedAt ?? e.time), 1000),
     pauses,
     pauseSeconds: pauseMs / 1000,
     steadyPerSecond: steadyMs > 0 ? steadyGaps / (steadyMs / 1000) : 0,

@@ -1,5 +1,4 @@
 import { KMS_DEFAULT_QUOTAS as ACCOUNT_QUOTAS, type QuotaOperation } from '../shared/kms-quotas';
-import { abortableDelay } from './abortable-delay';
 
 /** The KMS operations the activities call (and pace). */
 const KMS_OPERATIONS = [
@@ -39,6 +38,103 @@ export interface KmsRateLimiter {
   rate(operation: KmsOperation): number;
 }
 
+/** KMS counts requests per second: no rolling second may hold more grants than the pace rounded up. */
+const WINDOW_MS = 1_000;
+/**
+ * How far behind its cadence a pace may fall and still catch up. Timers fire at best once a millisecond,
+ * so fast paces (DescribeKey: a slot every 0.5 ms) must grant a few calls per wake-up; slow ones (15/s)
+ * carry one interval, so a stalled event loop never releases a burst of queued calls.
+ */
+const MIN_CATCH_UP_MS = 50;
+
+interface Waiter {
+  resolve(): void;
+  reject(reason: unknown): void;
+  signal?: AbortSignal;
+  onAbort?: () => void;
+}
+
+/**
+ * The pace of one operation: evenly spaced grants, handed out first come first served from one queue
+ * with one timer (a herd of callers each polling on its own timer cost a quarter of the worker's CPU at
+ * DescribeKey rates), and a ring of the last grants that caps every rolling second.
+ */
+class OperationPace {
+  private nextSlot = -Infinity;
+  private readonly recent: Float64Array;
+  private oldest = 0;
+  private readonly queue: Waiter[] = [];
+  private queueHead = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly interval: number;
+  private readonly catchUp: number;
+
+  constructor(rate: number) {
+    this.interval = 1000 / rate;
+    this.catchUp = Math.max(this.interval, MIN_CATCH_UP_MS);
+    this.recent = new Float64Array(Math.max(1, Math.ceil(rate))).fill(-Infinity);
+  }
+
+  acquire(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.waiting() === 0 && this.delay(performance.now()) === 0) {
+      this.grant(performance.now());
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const waiter: Waiter = { resolve, reject, signal };
+      if (signal) {
+        waiter.onAbort = () => {
+          const i = this.queue.indexOf(waiter, this.queueHead);
+          if (i >= 0) this.queue.splice(i, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', waiter.onAbort, { once: true });
+      }
+      this.queue.push(waiter);
+      this.arm();
+    });
+  }
+
+  private waiting(): number {
+    return this.queue.length - this.queueHead;
+  }
+
+  /** Milliseconds until the next grant may happen: the later of the cadence and the rolling-second cap. */
+  private delay(now: number): number {
+    return Math.max(0, this.nextSlot - now, this.recent[this.oldest] + WINDOW_MS - now);
+  }
+
+  private grant(now: number): void {
+    // The very first grant starts the cadence; it does not count as lateness to catch up on.
+    const base = this.nextSlot === -Infinity ? now : Math.max(this.nextSlot, now - this.catchUp);
+    this.nextSlot = base + this.interval;
+    this.recent[this.oldest] = now;
+    this.oldest = (this.oldest + 1) % this.recent.length;
+  }
+
+  private arm(): void {
+    if (this.timer !== undefined || this.waiting() === 0) return;
+    this.timer = setTimeout(this.release, this.delay(performance.now()));
+  }
+
+  private readonly release = (): void => {
+    this.timer = undefined;
+    const now = performance.now();
+    while (this.waiting() > 0 && this.delay(now) === 0) {
+      const waiter = this.queue[this.queueHead++];
+      if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
+      this.grant(now);
+      waiter.resolve();
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    this.arm();
+  };
+}
+
 /**
  * Paces KMS calls under the account-wide request quotas. One instance is shared by every activity of
  * a worker process, so ten concurrent decommissions together stay under 15 ScheduleKeyDeletion/s.
@@ -50,32 +146,15 @@ export function createKmsRateLimiter(options: RateLimiterOptions = {}): KmsRateL
   const scale = options.quotaScale ?? 1;
   const utilization = options.utilization ?? 0.97;
   const rates = new Map<KmsOperation, number>();
+  const paces = new Map<KmsOperation, OperationPace>();
   for (const [op, quota] of Object.entries(KMS_DEFAULT_QUOTAS) as [KmsOperation, number][]) {
-    rates.set(op, options.overrides?.[op] ?? (scale === 0 ? Infinity : quota * scale * utilization));
-  }
-  const nextSlot = new Map<KmsOperation, number>();
-
-  // A grant happens only when its slot has really come (checked after waking), and the cadence carries
-  // over at most one interval of lateness: a stalled event loop never releases a burst of queued calls.
-  function tryTake(operation: KmsOperation, interval: number): number {
-    const now = performance.now();
-    const slot = nextSlot.get(operation) ?? now;
-    if (now >= slot) {
-      nextSlot.set(operation, Math.max(slot, now - interval) + interval);
-      return 0;
-    }
-    return slot - now;
+    const rate = options.overrides?.[op] ?? (scale === 0 ? Infinity : quota * scale * utilization);
+    rates.set(op, rate);
+    if (Number.isFinite(rate)) paces.set(op, new OperationPace(rate));
   }
 
   return {
     rate: (operation) => rates.get(operation) ?? Infinity,
-    async acquire(operation, signal) {
-      const rate = rates.get(operation) ?? Infinity;
-      if (!Number.isFinite(rate)) return;
-      const interval = 1000 / rate;
-      for (let wait = tryTake(operation, interval); wait > 0; wait = tryTake(operation, interval)) {
-        await abortableDelay(wait, signal);
-      }
-    },
+    acquire: (operation, signal) => paces.get(operation)?.acquire(signal) ?? Promise.resolve(),
   };
 }

@@ -82,6 +82,7 @@ export class KmsHttpServer {
     const operation = targetText?.startsWith(TARGET_PREFIX) ? targetText.slice(TARGET_PREFIX.length) : (targetText ?? '');
     const def = OPERATIONS[operation];
     const audit: AuditScratch = {};
+    let admittedAt: number | undefined;
     let accessKeyId: string | undefined;
     let injectedAfter: { error?: KmsError; reset: boolean } | undefined;
     let injectedBefore = false;
@@ -96,6 +97,7 @@ export class KmsHttpServer {
       if (!def || req.method !== 'POST') {
         throw new KmsError('UnknownOperationException', targetText ? `Unknown operation ${targetText}` : 'Missing X-Amz-Target header');
       }
+      admittedAt = core.clock.now();
       if (!core.quotas.tryTake(operation)) throw throttling();
       const fault = core.faults.decide(operation);
       if (fault.latencyMs > 0) {
@@ -105,7 +107,7 @@ export class KmsHttpServer {
       if (fault.when === 'before' && (fault.reset || fault.error)) {
         injectedBefore = true;
         if (fault.reset) {
-          this.finish(operation, requestId, audit, 'ConnectionReset', def.mutating, accessKeyId, true);
+          this.finish(operation, requestId, audit, 'ConnectionReset', def.mutating, accessKeyId, true, admittedAt);
           req.socket.destroy();
           return;
         }
@@ -136,7 +138,7 @@ export class KmsHttpServer {
     }
 
     const finalOutcome = injectedAfter ? (injectedAfter.reset ? 'ConnectionReset' : (injectedAfter.error as KmsError).name) : outcome;
-    this.finish(operation, requestId, audit, finalOutcome, def?.mutating ?? false, accessKeyId, injectedBefore || injectedAfter !== undefined);
+    this.finish(operation, requestId, audit, finalOutcome, def?.mutating ?? false, accessKeyId, injectedBefore || injectedAfter !== undefined, admittedAt);
     try {
       await core.durable();
     } catch (e) {
@@ -164,12 +166,14 @@ export class KmsHttpServer {
     mutating: boolean,
     accessKeyId: string | undefined,
     injected: boolean,
+    admittedAt: number | undefined,
   ): void {
     const core = this.core;
     core.requests.set(operation, (core.requests.get(operation) ?? 0) + 1);
     if (outcome === 'ThrottlingException' && !injected) core.throttled.set(operation, (core.throttled.get(operation) ?? 0) + 1);
     core.state.appendAudit({
       time: core.clock.now(),
+      ...(admittedAt !== undefined ? { admittedAt } : {}),
       operation,
       requestId,
       ...(scratch.keyId !== undefined ? { keyId: scratch.keyId } : {}),

@@ -126,8 +126,14 @@ export interface FaultSpec {
 /** One KMS API request as recorded by the emulator. */
 export interface AuditEntry {
   seq: number;
-  /** Emulated epoch milliseconds. */
+  /** Emulated epoch milliseconds when the response was decided (after any injected latency). */
   time: number;
+  /**
+   * Emulated epoch milliseconds when the request was counted against its quota: what KMS's per-second
+   * limits see. Earlier than `time` by the injected latency; absent for requests rejected before that
+   * (unknown operation, bad signature).
+   */
+  admittedAt?: number;
   operation: string;
   requestId: string;
   /** Bare key id when the request resolved to a key. */

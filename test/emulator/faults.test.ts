@@ -83,6 +83,11 @@ test('latencyMs + jitterMs delay the response', async () => {
   const elapsed = Date.now() - started;
   expect(elapsed).toBeGreaterThanOrEqual(195);
   expect(elapsed).toBeLessThan(1500);
+  // The audit tells when the request was counted against the quota apart from when it was answered.
+  const [entry] = await emu.admin.audit({ operation: 'ListKeys' });
+  expect(entry.admittedAt).toBeDefined();
+  expect(entry.time - (entry.admittedAt as number)).toBeGreaterThanOrEqual(195);
+  expect(entry.time - (entry.admittedAt as number)).toBeLessThanOrEqual(elapsed + 5);
 });
 
 test('resetRate destroys the connection without a response', async () => {
