@@ -29,6 +29,8 @@ export interface EnvironmentOptions {
   dayMs: number;
   /** Start a worker process (baselines need none). Default true. */
   worker?: boolean;
+  /** Quota scale of this environment (emulator and worker pacing); default the configured one. */
+  quotaScale?: number;
 }
 
 export interface Environment {
@@ -47,8 +49,9 @@ export interface Environment {
 
 export async function openEnvironment(ctx: BenchContext, name: string, options: EnvironmentOptions): Promise<Environment> {
   const { cfg, build } = ctx;
+  const quotaScale = options.quotaScale ?? cfg.quotaScale;
   const emulator = await startEmulatorProcess(build, {
-    quotaScale: cfg.quotaScale,
+    quotaScale,
     dayMs: options.dayMs,
     seed: cfg.seed,
     logFile: path.join(ctx.logDir, `${name}-emulator.log`),
@@ -67,7 +70,7 @@ export async function openEnvironment(ctx: BenchContext, name: string, options: 
         temporalAddress: ctx.temporalAddress,
         taskQueue,
         emulatorUrl: emulator.url,
-        quotaScale: cfg.quotaScale,
+        quotaScale,
         utilization: cfg.utilization,
         nodeFlags: [cfg.workerNodeFlags, nodeFlags].filter(Boolean).join(' '),
         extraEnv: cfg.workerEnv,

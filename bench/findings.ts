@@ -8,17 +8,14 @@ import type { BenchResults, ScenarioResult } from './types';
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 const int = (x: number): string => Math.round(x).toLocaleString('en-US');
 
-/** The worker's DescribeKey fan-out (src/activities: describeConcurrency default). */
-const DESCRIBE_IN_FLIGHT = 32;
-
-function inventoryFinding(r: ScenarioResult, results: BenchResults): string {
-  const meanLatencyS = (results.latency.latencyMs + results.latency.jitterMs / 2) / 1000;
-  const cap = DESCRIBE_IN_FLIGHT / meanLatencyS;
+function inventoryFinding(r: ScenarioResult): string {
   const ceiling = Number(r.extra?.ceilingPerSecond ?? NaN);
   const limit = Math.min(r.quotaPerSecond, Number.isFinite(ceiling) ? ceiling : Infinity);
   const judged = r.extra?.judgedAgainst ?? 'quota';
+  const threads = Number(r.extra?.describeThreads ?? NaN);
   const lines = [
-    `Inventory reached ${int(r.achievedPerSecond)} DescribeKey/s: ${pct(r.achievedPerSecond / limit)} of the ${judged} (${int(limit)}/s), ${pct(r.achievedRatePerQuota)} of the scaled quota.`,
+    `Inventory reached ${int(r.achievedPerSecond)} DescribeKey/s: ${pct(r.achievedPerSecond / limit)} of the ${judged} (${int(limit)}/s)` +
+      (limit < r.quotaPerSecond ? `, ${pct(r.achievedRatePerQuota)} of the ${int(r.quotaPerSecond)}/s quota.` : '.'),
   ];
   if (Number.isFinite(ceiling) && ceiling < r.quotaPerSecond) {
     lines.push(`On this machine the emulator itself cannot serve the ${int(r.quotaPerSecond)}/s quota (best measured ${int(ceiling)}/s), so the quota bound is not reachable here.`);
@@ -27,8 +24,12 @@ function inventoryFinding(r: ScenarioResult, results: BenchResults): string {
   const workerShare = Number(r.extra?.workerCpuShare ?? NaN);
   if (Number.isFinite(workerMs) && workerMs > 0) {
     lines.push(
-      `The worker process used ${workerMs.toFixed(2)} CPU-ms per DescribeKey (all threads: ${workerShare.toFixed(2)} cores busy; the emulator ${Number(r.extra?.emulatorCpuMsPerCall ?? NaN).toFixed(2)} ms). ` +
-        `Every KMS call of the worker is built, signed, sent and parsed on its single JavaScript thread, so that thread, not the quota, sets the ceiling once it is saturated.`,
+      `The worker process used ${workerMs.toFixed(2)} CPU-ms per DescribeKey over all its threads (${workerShare.toFixed(2)} cores busy; the emulator ${Number(r.extra?.emulatorCpuMsPerCall ?? NaN).toFixed(2)} ms per call)` +
+        (Number.isFinite(threads)
+          ? threads > 0
+            ? `; DescribeKey went out from ${threads} worker thread(s) (KMS_DESCRIBE_THREADS) while the main thread paced, capped and retried the calls.`
+            : `; every call was built, signed and parsed on the activity thread (KMS_DESCRIBE_THREADS=0), where one JavaScript thread sets the ceiling.`
+          : '.'),
     );
   }
   if (typeof r.extra?.workerProfile === 'string') {
@@ -36,19 +37,9 @@ function inventoryFinding(r: ScenarioResult, results: BenchResults): string {
     lines.push(
       `A CPU profile of the worker's main thread (--profile-worker): ${Object.entries(shares)
         .map(([k, v]) => `${k} ${pct(v)}`)
-        .join(', ')}` +
-        (shares.idle !== undefined && shares.idle < 0.5
-          ? `; busy ${pct(1 - shares.idle)} of the time, so this thread alone caps the inventory near ${int(r.achievedPerSecond / (1 - shares.idle))}/s on this CPU.`
-          : '.') +
-        ((shares['Temporal heartbeat encoding'] ?? 0) > 0.03
-          ? ` The heartbeat share comes from src/activities/inventory.ts calling heartbeat(beforePage) after every DescribeKey: the SDK encodes the details (the page's whole accumulator) on every call, before its own throttling. Heartbeating at most once a second (or only at page boundaries) removes it.`
-          : ''),
+        .join(', ')}.`,
     );
   }
-  lines.push(
-    `Independently of the machine, the worker keeps only ${DESCRIBE_IN_FLIGHT} DescribeKey calls in flight and finishes each 1,000-key ListKeys page before listing the next, so at ${int(meanLatencyS * 1000)} ms mean latency it cannot exceed ~${int(cap)}/s (Little's law): ${pct(cap / 2000)} of AWS's real 2,000/s quota. ` +
-      `Proposed (src/activities/inventory.ts, deps.ts): describeConcurrency ≥ quota × latency ÷ utilization (≈ 64 for 2,000/s at 30 ms; 96 to be safe, the limiter still caps the rate) and fetch the next ListKeys page while the current one is described.`,
-  );
   return lines.join(' ');
 }
 
@@ -77,21 +68,19 @@ function windowFinding(results: BenchResults): string | undefined {
   if (!over.length) return undefined;
   return (
     `Busiest 1 s window above the quota: ${over.map((r) => `${r.name} ${r.maxCallsInAnySecond} vs ${r.quotaPerSecond}/s (${r.throttled} throttled)`).join('; ')}. ` +
-    `Audit times are response times, so the emulator's 0–${results.latency.jitterMs} ms jitter alone can put one extra call in a window; more than one means calls left the worker bunched because its event loop ran late (a busy machine). ` +
-    `The emulator's bucket (1 s of burst) absorbed them. If the strict per-second reading matters, the limiter (src/activities/rate-limiter.ts) could also cap calls per rolling second at ⌊quota × utilization⌋.`
+    `Windows are counted on the emulator's admission times (when a request is charged to its quota), and the worker's limiter grants at most ⌈quota × utilization⌉ calls in any rolling second, ` +
+    `so an excess here means calls granted a second apart reached the emulator closer together (the worker's or the emulator's event loop ran late on a busy machine).`
   );
 }
 
-function rssFinding(r: ScenarioResult): string | undefined {
+function rssFinding(r: ScenarioResult, results: BenchResults): string | undefined {
   if (!r.worker || r.targets.every((t) => t.met)) return undefined;
   const inventoryPeak = Number(r.extra?.peakRssInventoryMiB ?? NaN);
   const held = Number(r.extra?.rssAllAwaitingApprovalMiB ?? NaN);
   return (
-    `${r.name}: worker peak RSS ${int(r.worker.peakRssMiB)} MiB (${int(r.worker.startRssMiB)} MiB at start${Number.isFinite(inventoryPeak) ? `, ${int(inventoryPeak)} MiB while all runs inventoried at once, ${int(held)} MiB held afterwards` : ''}). ` +
-    `The peak comes from the concurrent inventories: up to 100 activities at once (the SDK's default maxConcurrentActivityTaskExecutions) × 32 DescribeKey in flight each, all queued behind one account-wide limiter, so more activities add no throughput, only short-lived SDK objects that outlive the young generation. ` +
-    `With Node's default heap limit (~4 GiB here) V8 lets that garbage pile up before a full GC (a --trace-gc run showed ~100 MB live after a Mark-Compact of a ~400 MB heap), and it also keeps every run in the workflow cache (the SDK derives maxCachedWorkflows ≈ (heap limit − 200 MiB) × 600 / 1024 from it). ` +
-    `Proposed in src/worker.ts / activities: cap KMS calls in flight worker-wide (e.g. 64, in callKms next to the limiter) or set maxConcurrentActivityTaskExecutions ≈ 10–20, and set maxCachedWorkflows explicitly (runs idle for days; a replay of a few hundred events is cheap). ` +
-    `Deploy-time mitigation without code: node --max-old-space-size=256 --max-semi-space-size=4 (measure with npm run bench -- --scenarios rss --worker-node-flags="--max-old-space-size=256 --max-semi-space-size=4").`
+    `${r.name}: worker peak RSS ${int(r.worker.peakRssMiB)} MiB (${int(r.worker.startRssMiB)} MiB at start${Number.isFinite(inventoryPeak) ? `, ${int(inventoryPeak)} MiB while all runs inventoried at once, ${int(held)} MiB held afterwards` : ''}), ` +
+    `node flags: ${results.workerNodeFlags || 'none'}. The worker already caps activity slots (20), KMS requests in flight (128) and cached runs (100); ` +
+    `without a heap limit V8 lets short-lived SDK garbage pile up before a full GC, which the worker image's NODE_OPTIONS prevents.`
   );
 }
 
@@ -103,13 +92,21 @@ function costFinding(results: BenchResults): string | undefined {
   return (
     `Temporal cost of the largest run (${biggest.name}): ${int(t.historyEvents)} events (${t.eventsPerKey.toFixed(3)} per key, target ≤ 0.05), ${(t.historyBytes / 1e6).toFixed(1)} MB of history, ` +
     `largest payload ${(t.largestPayloadBytes / 1024).toFixed(0)} KiB, ${t.continuedAsNew} continue-as-new. ` +
-    `A run costs about ${int(fixedEvents(results))} events whatever its size (preflight, inventory, approval, waiting, verification, disconnect, delete), so the per-key target holds from roughly ${int(fixedEvents(results) / 0.04)} keys up. ` +
+    `A run costs about ${int(fixedEvents(results))} events whatever its size (preflight, inventory, approval, waiting, verification, disconnect, delete) and ${marginalEvents(results, biggest)} more per key, so the per-key target holds from roughly ${int(fixedEvents(results) / 0.04)} keys up. ` +
     `The biggest history items: ${Object.entries(t.byActivity)
       .sort((a, b) => b[1].payloadBytes - a[1].payloadBytes)
       .slice(0, 3)
       .map(([type, v]) => `${type} ${(v.payloadBytes / 1e6).toFixed(2)} MB in ${v.count} activities`)
       .join(', ')}.`
   );
+}
+
+/** Events per additional key: the slope between the smallest complete run and `big`. */
+function marginalEvents(results: BenchResults, big: ScenarioResult): string {
+  const small = results.scenarios.filter((r) => r.temporal && r.name.startsWith('worker-rss'))[0];
+  const smallKeys = small ? small.keys / Math.max(1, Number(small.extra?.runs ?? 1)) : NaN;
+  if (!small?.temporal || !big.temporal || !(big.keys > smallKeys)) return 'a few hundredths of an event';
+  return `${((big.temporal.historyEvents - small.temporal.historyEvents) / (big.keys - smallKeys)).toFixed(3)} events`;
 }
 
 /** Events of the smallest complete run measured: the fixed part of a run's history. */
@@ -145,14 +142,14 @@ function baselineFinding(results: BenchResults): string | undefined {
 export function deriveFindings(results: BenchResults): string[] {
   const out: string[] = [];
   const inventory = results.scenarios.find((r) => r.name === 'inventory');
-  if (inventory) out.push(inventoryFinding(inventory, results));
+  if (inventory) out.push(inventoryFinding(inventory));
   for (const r of results.scenarios) {
     if (r.approach !== 'workflow' || r.name === 'inventory' || r.name.startsWith('worker-rss')) continue;
     const f = mutationFinding(r, results.utilization);
     if (f) out.push(f);
   }
   for (const r of results.scenarios.filter((s) => s.name.startsWith('worker-rss'))) {
-    const f = rssFinding(r);
+    const f = rssFinding(r, results);
     if (f) out.push(f);
   }
   const window = windowFinding(results);

@@ -9,6 +9,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +52,12 @@ function positive(flag: string): (v: string) => number {
   };
 }
 
+/** The worker image's `ENV NODE_OPTIONS="…"` (one source of truth for how the worker runs). */
+function shippedNodeOptions(): string | undefined {
+  const dockerfile = readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+  return /^ENV NODE_OPTIONS="([^"]*)"/m.exec(dockerfile)?.[1];
+}
+
 function parseArgs(argv: string[]): BenchConfig & { docs: boolean; out: string; render?: string } {
   const program = new Command('bench')
     .description('Decommission benchmark at the KMS quota limit, beside the naive approaches.')
@@ -87,7 +94,10 @@ function parseArgs(argv: string[]): BenchConfig & { docs: boolean; out: string; 
         },
       ),
     )
-    .option('--worker-node-flags <flags>', 'node flags for the worker process, space-separated (e.g. "--max-old-space-size=256 --trace-gc"), to try memory settings')
+    .option(
+      '--worker-node-flags <flags>',
+      'node flags for the worker process, space-separated; default the worker image\'s NODE_OPTIONS (Dockerfile), "" for none',
+    )
     .option('--render <json>', 'run nothing: re-render the tables, chart and findings (and docs with --docs) from a results file')
     .option('--profile-worker', "CPU-profile the worker during the inventory (slows it a little) and report where its CPU goes")
     .option('--docs', 'also write docs/performance.md and docs/bench-rate.svg from this run')
@@ -102,7 +112,8 @@ function parseArgs(argv: string[]): BenchConfig & { docs: boolean; out: string; 
     latencyMs: o.latencyMs,
     jitterMs: o.jitterMs,
     sizes: { ...(mode === 'quick' ? QUICK_SIZES : FULL_SIZES), ...o.size },
-    workerNodeFlags: o.workerNodeFlags,
+    // Measure the worker as it is deployed: the image's heap settings are part of its memory figure.
+    workerNodeFlags: o.workerNodeFlags ?? shippedNodeOptions(),
     workerEnv: o.workerEnv,
     profileWorker: o.profileWorker ?? false,
     scenarios: o.scenarios ?? [...SCENARIOS],

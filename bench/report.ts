@@ -54,7 +54,7 @@ export function targetList(results: BenchResults): string {
 
 export function ceilingLine(results: BenchResults): string {
   return results.ceilings.length
-    ? `Emulator DescribeKey ceiling on this machine (latency on, throttling off): ${results.ceilings.map((c) => `${int(c.perSecond)}/s with ${c.concurrency} in flight (p50 ${c.p50Ms} ms)`).join('; ')}.`
+    ? `Emulator DescribeKey ceiling on this machine (latency on, throttling off): ${results.ceilings.map((c) => `${int(c.perSecond)}/s with ${c.concurrency} in flight from ${c.processes ?? 1} SDK client process${(c.processes ?? 1) > 1 ? 'es' : ''} (p50 ${c.p50Ms} ms)`).join('; ')}.`
     : '';
 }
 

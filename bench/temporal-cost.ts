@@ -123,16 +123,22 @@ function activityTypeOf(event: HistoryEvent, typeOf: Map<string, string>): strin
 }
 
 /** First scheduling to last completion of an activity type across the chain (epoch ms), from event timestamps. */
-export function activitySpan(runs: readonly RunHistory[], activityType: string): { start: number; end: number; count: number } | undefined {
+export function activitySpan(
+  runs: readonly RunHistory[],
+  activityType: string,
+): { start: number; end: number; count: number; handoffMs: number } | undefined {
   let start: number | undefined;
   let end: number | undefined;
   let count = 0;
+  // Time between one activity's completion and the next one's scheduling: the workflow task in between.
+  let handoffMs = 0;
   for (const run of runs) {
     const scheduled = new Set<string>();
     for (const event of run.events) {
       const sched = event.activityTaskScheduledEventAttributes;
       if (sched?.activityType?.name === activityType) {
         scheduled.add(String(event.eventId));
+        if (end !== undefined) handoffMs += tsToMs(event.eventTime) - end;
         start ??= tsToMs(event.eventTime);
         count++;
       }
@@ -140,7 +146,7 @@ export function activitySpan(runs: readonly RunHistory[], activityType: string):
       if (done && scheduled.has(String(done.scheduledEventId))) end = tsToMs(event.eventTime);
     }
   }
-  return start !== undefined && end !== undefined ? { start, end, count } : undefined;
+  return start !== undefined && end !== undefined ? { start, end, count, handoffMs } : undefined;
 }
 
 /** Sums several chains (e.g. the ten concurrent runs) into one figure per run. */

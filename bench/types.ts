@@ -75,7 +75,10 @@ export interface ScenarioResult {
 /** A measured rate ceiling of the emulator on this machine. */
 export interface CeilingMeasurement {
   operation: string;
+  /** Calls in flight, over all client processes. */
   concurrency: number;
+  /** Client processes the load was split over (absent in older results: 1). */
+  processes?: number;
   perSecond: number;
   seconds: number;
   p50Ms: number;

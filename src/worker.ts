@@ -21,13 +21,14 @@ async function main(): Promise<void> {
   const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = useBundle
     ? { workflowBundle: { codePath: bundlePath } }
     : { workflowsPath: require.resolve('./workflows') };
+  const kms = activitiesFromEnv();
   try {
     const worker = await Worker.create({
       connection,
       namespace: namespace ?? 'default',
       taskQueue: process.env.TASK_QUEUE ?? TASK_QUEUE,
       ...workflowSource,
-      activities: activitiesFromEnv(),
+      activities: kms.activities,
       // Every KMS call waits for one account-wide pacer, so more concurrent activities add no throughput,
       // only memory (100 concurrent inventories peaked at 638 MiB RSS with the SDK default of 100).
       maxConcurrentActivityTaskExecutions: envNumber('WORKER_MAX_CONCURRENT_ACTIVITIES', 20),
@@ -39,6 +40,7 @@ async function main(): Promise<void> {
     console.log(`kms-decommission worker polling task queue "${worker.options.taskQueue}" in namespace "${worker.options.namespace}"`);
     await worker.run();
   } finally {
+    await kms.close();
     await connection.close();
   }
 }

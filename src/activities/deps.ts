@@ -1,6 +1,10 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { ConcurrencyGate } from './concurrency-gate';
+import type { DescribeThreads } from './describe-threads';
 import type { KmsRateLimiter } from './rate-limiter';
+
+/** Default {@link ActivityDeps.describeConcurrency}. */
+export const DEFAULT_DESCRIBE_CONCURRENCY = 96;
 
 /** What the activities need from the outside world; the worker builds them, tests inject their own. */
 export interface ActivityDeps {
@@ -15,6 +19,11 @@ export interface ActivityDeps {
    * ~30 ms of latency needs 60 in flight; the shared limiter, not this number, caps the rate.
    */
   describeConcurrency?: number;
+  /**
+   * Sends DescribeKey from worker threads instead of `kms` (same endpoint and credentials): the SDK's CPU
+   * cost per call otherwise caps an inventory on one thread. Pacing and retries still happen here.
+   */
+  describeThreads?: DescribeThreads;
   /** Concurrency of ScheduleKeyDeletion / CancelKeyDeletion calls in one activity. Default 4. */
   mutateConcurrency?: number;
   /** Retries of a throttled or transient KMS call inside an activity before the activity attempt fails. Default 8. */

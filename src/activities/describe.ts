@@ -6,7 +6,10 @@ import { errorName } from './kms-errors';
 /** DescribeKey under the shared pace; `undefined` when KMS says the key does not exist. */
 export async function describeKey(deps: ActivityDeps, keyId: string): Promise<KeyMetadata | undefined> {
   try {
-    const out = await callKms(deps, 'DescribeKey', (abortSignal) => deps.kms.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal }));
+    const threads = deps.describeThreads;
+    const out = await callKms(deps, 'DescribeKey', (abortSignal) =>
+      threads ? threads.describeKey(keyId, abortSignal) : deps.kms.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal }),
+    );
     return out.KeyMetadata;
   } catch (err) {
     if (errorName(err) === 'NotFoundException') return undefined;

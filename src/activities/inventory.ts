@@ -1,18 +1,22 @@
-import { ListAliasesCommand, ListKeysCommand, type KeyMetadata } from '@aws-sdk/client-kms';
+import { ListAliasesCommand, ListKeysCommand, type KeyListEntry, type KeyMetadata } from '@aws-sdk/client-kms';
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { InventoriedKey, KeyState, StoreInfo } from '../shared/types';
 import { readStore, storeExists } from './store';
-import type { ActivityDeps } from './deps';
+import { DEFAULT_DESCRIBE_CONCURRENCY, type ActivityDeps } from './deps';
 import { describeKey, epochMs } from './describe';
-import { callKms, mapWithConcurrency } from './kms-call';
+import { createConcurrencyGate } from './concurrency-gate';
+import { callKms } from './kms-call';
 import { errorName, toActivityFailure } from './kms-errors';
 
 export interface InventoryScanInput {
   customKeyStoreId: string;
   /** ListKeys marker to continue from; omit to start at the first page. */
   startMarker?: string;
-  /** Return at most this many store keys (bounds the result payload); the next call continues at `nextMarker`. */
+  /**
+   * Stop listing once this many store keys were found (bounds the result payload); the next call continues at
+   * `nextMarker`. ListKeys pages are whole, so a result holds fewer than `maxStoreKeys` + 1,000 keys.
+   */
   maxStoreKeys: number;
   /** Attach alias names from an account-wide ListAliases. */
   withAliases: boolean;
@@ -89,77 +93,155 @@ async function aliasesOf(deps: ActivityDeps, keyIds: Set<string>): Promise<Map<s
 }
 
 export function createInventoryActivities(deps: ActivityDeps) {
-  const concurrency = deps.describeConcurrency ?? 96;
+  const concurrency = deps.describeConcurrency ?? DEFAULT_DESCRIBE_CONCURRENCY;
 
   /**
    * Pages through ListKeys and DescribeKey's every key (ListKeys has no store filter). Fails closed:
    * any DescribeKey error other than NotFound (a key deleted meanwhile) aborts, because a key we could
-   * not read might be in the store and would silently be left out. Each page is checkpointed in a
-   * heartbeat together with the accumulator, so a retry resumes after the last completed page.
+   * not read might be in the store and would silently be left out. Each completed page is checkpointed
+   * in a heartbeat together with the accumulator, so a retry resumes after the last completed page.
+   *
+   * Pipelined, because the rate is what matters: the next ListKeys page is fetched while the current one
+   * is described, and its DescribeKey calls start as soon as the current page's have all started, so the
+   * fan-out never drains between pages. Pages still complete (and are checkpointed) in order. A page
+   * starts early only if, even were every key still undecided a match, the result stays within `budget`
+   * plus one page: that bounds the result payload however dense the store is.
    */
-  async function scan<T>(
-    startMarker: string | undefined,
-    initial: T,
-    pageLimit: (acc: T) => number,
-    onPage: (acc: T, described: KeyMetadata[]) => void,
-  ): Promise<{ acc: T; nextMarker?: string; scanned: number }> {
-    const checkpoint = activityInfo().heartbeatDetails as (ScanCheckpoint<T> & { scanned: number }) | undefined;
-    let marker = checkpoint ? checkpoint.marker : startMarker;
-    let done = checkpoint?.done ?? false;
-    let scanned = checkpoint?.scanned ?? 0;
-    const acc = checkpoint?.acc ?? initial;
-    while (!done) {
-      const limit = pageLimit(acc);
-      if (limit <= 0) break;
-      const pageMarker = marker;
-      const page = await callKms(deps, 'ListKeys', (abortSignal) => deps.kms.send(new ListKeysCommand({ Limit: limit, Marker: pageMarker }), { abortSignal }));
-      const entries = page.Keys ?? [];
-      // Keep heartbeating through a long page (slow DescribeKey) with a frozen copy of the state before it:
-      // a retry must redo this page, never skip or double-count it.
-      const beforePage = JSON.parse(JSON.stringify({ marker: pageMarker, done: false, acc, scanned })) as ScanCheckpoint<T> & { scanned: number };
-      let lastBeat = Date.now();
-      const described = await mapWithConcurrency(entries, concurrency, async (entry) => {
-        try {
-          const meta = await describeKey(deps, entry.KeyId as string);
-          // At most once a second: encoding the checkpoint on every call cost a tenth of the worker's CPU.
-          if (Date.now() - lastBeat >= 1_000) {
-            lastBeat = Date.now();
-            heartbeat(beforePage);
+  async function scan<T>(options: {
+    startMarker?: string;
+    initial: T;
+    /** How many more matching keys the result may take; the scan stops listing at 0. */
+    budget: (acc: T) => number;
+    matches?: (meta: KeyMetadata) => boolean;
+    onPage: (acc: T, described: KeyMetadata[]) => void;
+  }): Promise<{ acc: T; nextMarker?: string; scanned: number }> {
+    const { budget, matches = () => false, onPage } = options;
+    type Checkpoint = ScanCheckpoint<T> & { scanned: number };
+    const restored = activityInfo().heartbeatDetails as Checkpoint | undefined;
+    const progress: Checkpoint = restored ?? { marker: options.startMarker, done: false, acc: options.initial, scanned: 0 };
+    const { acc } = progress;
+    // What a heartbeat reports while pages are in flight: a retry must redo them, never skip or double-count.
+    let committed = JSON.parse(JSON.stringify(progress)) as Checkpoint;
+    let lastBeat = Date.now();
+    const beat = (force: boolean): void => {
+      // At most once a second: encoding the checkpoint on every call cost a tenth of the worker's CPU.
+      if (!force && Date.now() - lastBeat < 1_000) return;
+      lastBeat = Date.now();
+      heartbeat(committed);
+    };
+
+    const failure: { error?: unknown } = {};
+    const slots = createConcurrencyGate(concurrency);
+    // Of the pages started but not yet committed: calls still unanswered, and matches among the answered ones.
+    let unanswered = 0;
+    let uncommittedMatches = 0;
+    const listPage = (marker: string | undefined) =>
+      callKms(deps, 'ListKeys', (abortSignal) => deps.kms.send(new ListKeysCommand({ Limit: LIST_KEYS_PAGE, Marker: marker }), { abortSignal }));
+
+    /** Starts a page's DescribeKey calls under the scan's fan-out; `started` resolves once the last one has a slot. */
+    const describePage = (entries: KeyListEntry[]) => {
+      const described = new Array<KeyMetadata | undefined>(entries.length);
+      const calls: Promise<void>[] = [];
+      const started = (async () => {
+        for (let i = 0; i < entries.length && failure.error === undefined; i++) {
+          const leave = await slots.enter();
+          if (failure.error !== undefined) {
+            leave();
+            break;
           }
-          return meta;
-        } catch (err) {
-          throw ApplicationFailure.nonRetryable(
-            `Inventory incomplete, nothing was changed: DescribeKey ${entry.KeyId} failed with ${errorName(err)}: ${(err as Error).message}`,
-            'InventoryIncomplete',
+          const keyId = entries[i].KeyId as string;
+          unanswered++;
+          calls.push(
+            describeKey(deps, keyId)
+              .then(
+                (meta) => {
+                  described[i] = meta;
+                  if (meta && matches(meta)) uncommittedMatches++;
+                  beat(false);
+                },
+                (err: unknown) => {
+                  failure.error ??= ApplicationFailure.nonRetryable(
+                    `Inventory incomplete, nothing was changed: DescribeKey ${keyId} failed with ${errorName(err)}: ${(err as Error).message}`,
+                    'InventoryIncomplete',
+                  );
+                },
+              )
+              .finally(() => {
+                unanswered--;
+                leave();
+              }),
           );
         }
-      });
-      onPage(acc, described.filter((m): m is KeyMetadata => m !== undefined));
-      scanned += entries.length;
-      marker = page.NextMarker;
-      done = marker === undefined;
-      heartbeat({ marker, done, acc, scanned });
+      })();
+      const finished = started
+        .then(() => Promise.all(calls))
+        .then(() => {
+          if (failure.error !== undefined) throw failure.error;
+          return described.filter((m): m is KeyMetadata => m !== undefined);
+        });
+      return { started, finished };
+    };
+
+    let inOrder: Promise<void> = Promise.resolve();
+    try {
+      let listing = !progress.done && budget(acc) > 0 ? listPage(progress.marker) : undefined;
+      while (listing) {
+        const page = await listing;
+        const entries = page.Keys ?? [];
+        const after = page.NextMarker;
+        listing = after !== undefined ? listPage(after) : undefined;
+        // Not awaited if the scan stops or fails first: its rejection must not go unhandled.
+        listing?.catch(() => undefined);
+        const work = describePage(entries);
+        // Chained below, but never reached if an earlier page failed: that rejection must not go unhandled either.
+        work.finished.catch(() => undefined);
+        inOrder = inOrder
+          .then(() => work.finished)
+          .then((described) => {
+            onPage(acc, described);
+            uncommittedMatches -= described.filter(matches).length;
+            progress.scanned += entries.length;
+            progress.marker = after;
+            progress.done = after === undefined;
+            committed = JSON.parse(JSON.stringify(progress)) as Checkpoint;
+            beat(true);
+          });
+        await work.started;
+        if (failure.error !== undefined || !listing) break;
+        if (uncommittedMatches + unanswered >= budget(acc)) {
+          // The next page could overflow the budget: let the pages in flight finish, then look again.
+          await inOrder;
+          if (budget(acc) <= 0) break;
+        }
+      }
+      await inOrder;
+    } catch (err) {
+      failure.error ??= err;
+      // Every call already started must settle first: a sibling still retrying in the background would race the retry.
+      await inOrder.catch(() => undefined);
+      throw failure.error;
     }
-    return { acc, nextMarker: done ? undefined : marker, scanned };
+    return { acc, nextMarker: progress.done ? undefined : progress.marker, scanned: progress.scanned };
   }
 
   return {
-    /** One page of the store's inventory: at most `maxStoreKeys` keys, continuing at `startMarker`. */
+    /** One page of the store's inventory: about `maxStoreKeys` keys (see {@link InventoryScanInput}), from `startMarker`. */
     async inventoryScan(input: InventoryScanInput): Promise<InventoryPage> {
       try {
-        const result = await scan(
-          input.startMarker,
-          { keys: [] as InventoriedKey[], arnPrefix: undefined as string | undefined },
-          // Never ask for more keys than could still fit: the result must stay far below Temporal's payload limits.
-          (acc) => Math.min(LIST_KEYS_PAGE, input.maxStoreKeys - acc.keys.length),
-          (acc, described) => {
+        const result = await scan({
+          startMarker: input.startMarker,
+          initial: { keys: [] as InventoriedKey[], arnPrefix: undefined as string | undefined },
+          // Bounds the result payload. Pages are always full: a short one would cost a round trip for a key or two.
+          budget: (acc) => input.maxStoreKeys - acc.keys.length,
+          matches: (meta) => meta.CustomKeyStoreId === input.customKeyStoreId,
+          onPage: (acc, described) => {
             for (const meta of described) {
               if (meta.CustomKeyStoreId !== input.customKeyStoreId) continue;
               acc.keys.push(toInventoried(meta));
               acc.arnPrefix ??= arnPrefixOf(meta);
             }
           },
-        );
+        });
         const { keys, arnPrefix } = result.acc;
         if (input.withAliases && keys.length > 0) {
           const aliases = await aliasesOf(deps, new Set(keys.map((k) => k.keyId)));
@@ -182,11 +264,10 @@ export function createInventoryActivities(deps: ActivityDeps) {
       try {
         // One activity per drift check: the store's state is read here too, saving a round trip in history.
         const store = (await storeExists(deps, input.customKeyStoreId)) ? await readStore(deps, input.customKeyStoreId) : null;
-        const result = await scan(
-          undefined,
-          { notPending: [] as InventoriedKey[], notPendingTotal: 0, pendingInStore: 0, arnPrefix: undefined as string | undefined },
-          () => LIST_KEYS_PAGE,
-          (acc, described) => {
+        const result = await scan({
+          initial: { notPending: [] as InventoriedKey[], notPendingTotal: 0, pendingInStore: 0, arnPrefix: undefined as string | undefined },
+          budget: () => Infinity,
+          onPage: (acc, described) => {
             for (const meta of described) {
               if (meta.CustomKeyStoreId !== input.customKeyStoreId) continue;
               acc.arnPrefix ??= arnPrefixOf(meta);
@@ -194,7 +275,7 @@ export function createInventoryActivities(deps: ActivityDeps) {
               else if (++acc.notPendingTotal <= input.maxReported) acc.notPending.push(toInventoried(meta));
             }
           },
-        );
+        });
         return { store, ...result.acc, scanned: result.scanned };
       } catch (err) {
         throw toActivityFailure(err, 'drift scan');

@@ -1,7 +1,7 @@
 import { CancelKeyDeletionCommand, EnableKeyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
 import type { KeyCheck, KeyChecks, KeyState, RollbackOutcome, ScheduleOutcome } from '../shared/types';
-import type { ActivityDeps } from './deps';
+import { DEFAULT_DESCRIBE_CONCURRENCY, type ActivityDeps } from './deps';
 import { describeKey, epochMs } from './describe';
 import { callKms, mapWithConcurrency } from './kms-call';
 import { errorName, toActivityFailure } from './kms-errors';
@@ -37,7 +37,7 @@ const isNotPendingError = (err: unknown) => errorName(err) === 'KMSInvalidStateE
 
 export function createKeyActivities(deps: ActivityDeps) {
   const mutateConcurrency = deps.mutateConcurrency ?? 4;
-  const describeConcurrency = deps.describeConcurrency ?? 96;
+  const describeConcurrency = deps.describeConcurrency ?? DEFAULT_DESCRIBE_CONCURRENCY;
 
   async function scheduleOne(input: ScheduleKeysInput, keyId: string): Promise<ScheduleOutcome | 'NOT_IN_STORE'> {
     // Re-read right before the irreversible call: never schedule a key that is not (or no longer) in the store.

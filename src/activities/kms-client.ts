@@ -9,7 +9,8 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
  * `callKms` retries instead, so that every attempt waits for a slot under the account-wide quota.
  */
 export function createKmsClient(config: KMSClientConfig = {}): KMSClient {
-  const sockets = { keepAlive: true, maxSockets: 64 };
+  // As many sockets as the worker lets requests be in flight (KMS_MAX_IN_FLIGHT): none waits in the agent.
+  const sockets = { keepAlive: true, maxSockets: 128 };
   return new KMSClient({
     maxAttempts: 1,
     requestHandler: new NodeHttpHandler({ httpAgent: new HttpAgent(sockets), httpsAgent: new Agent(sockets), requestTimeout: 30_000, connectionTimeout: 5_000 }),

@@ -25,6 +25,8 @@ const TRANSIENT_NAMES = new Set([
   'RequestTimeoutException',
   'TimeoutError',
   'NetworkingError',
+  // Not KMS: the DescribeKey worker thread carrying the call died (src/activities/describe-threads.ts).
+  'DescribeThreadExited',
 ]);
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'UND_ERR_SOCKET']);
