@@ -14,8 +14,9 @@ RUN npm run build
 FROM node:20-bookworm-slim AS runtime
 # NODE_ENV=production makes the worker load dist/workflow-bundle.js instead of bundling at start-up.
 ENV NODE_ENV=production
-# Measured (npm run bench -- --scenarios rss): 100 concurrent decommissions peak at 239 MiB RSS with these
-# flags, 403 MiB without; V8 otherwise lets short-lived SDK garbage pile up. Override NODE_OPTIONS to change.
+# Measured (npm run bench -- --scenarios rss): 100 concurrent decommissions peak at 271 MiB RSS with these
+# flags and one DescribeKey thread (403 MiB without them, before that thread existed); V8 otherwise lets
+# short-lived SDK garbage pile up. The benchmark runs its worker with these flags. Override NODE_OPTIONS to change.
 ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=4"
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -4,8 +4,8 @@
  * Decommission benchmark at the KMS quota limit, beside the naive approaches: the real worker (a separate
  * process, its RSS sampled from /proc), a real Temporal dev server and the KMS emulator (a separate
  * process) with AWS's quotas × scale and ~20 ms latency per request. Prints Markdown tables, writes
- * `bench/results/latest.json` and `bench/results/rate.svg`; `--docs` also refreshes `docs/performance.md`
- * and `docs/bench-rate.svg`.
+ * `bench/results/latest.json` and `bench/results/rate.svg`; `--docs` also rewrites the README's Performance
+ * section (between its markers) and `docs/bench-rate.svg`.
  */
 import { Client, Connection } from '@temporalio/client';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -100,7 +100,7 @@ function parseArgs(argv: string[]): BenchConfig & { docs: boolean; out: string; 
     )
     .option('--render <json>', 'run nothing: re-render the tables, chart and findings (and docs with --docs) from a results file')
     .option('--profile-worker', "CPU-profile the worker during the inventory (slows it a little) and report where its CPU goes")
-    .option('--docs', 'also write docs/performance.md and docs/bench-rate.svg from this run')
+    .option('--docs', "also rewrite the README's Performance section and docs/bench-rate.svg from this run")
     .addOption(new Option('--out <file>', 'JSON results file').default(path.join(repoRoot, 'bench', 'results', 'latest.json')));
   program.parse(argv, { from: 'user' });
   const o = program.opts<CliOptions>();
@@ -143,8 +143,16 @@ async function publish(results: BenchResults, options: { out: string; docs: bool
     const docs = path.join(repoRoot, 'docs');
     await mkdir(docs, { recursive: true });
     if (results.chart.series.length) await copyFile(svgPath, path.join(docs, 'bench-rate.svg'));
-    await writeFile(path.join(docs, 'performance.md'), renderPerformanceDoc(results, 'docs/bench-rate.svg'));
-    log('docs/performance.md and docs/bench-rate.svg updated');
+    // The section lives in the README between markers, so the published figures are always one run's.
+    const readmePath = path.join(repoRoot, 'README.md');
+    const readme = await readFile(readmePath, 'utf8');
+    const [start, end] = ['<!-- performance:start -->\n', '<!-- performance:end -->'];
+    const a = readme.indexOf(start);
+    const b = readme.indexOf(end);
+    if (a < 0 || b < a) throw new Error(`README.md has no ${start.trim()} … ${end} markers`);
+    const body = renderPerformanceDoc(results, 'docs/bench-rate.svg').replace(/^## Performance\n+/, '');
+    await writeFile(readmePath, `${readme.slice(0, a + start.length)}${body.trimEnd()}\n${readme.slice(b)}`);
+    log('README.md (Performance section) and docs/bench-rate.svg updated');
   }
 }
 
