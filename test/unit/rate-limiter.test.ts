@@ -74,7 +74,9 @@ test('no rolling second holds more grants than the pace allows, even when the ev
     }),
   );
   times.sort((a, b) => a - b);
-  for (let i = 0; i + 50 < times.length; i++) expect(times[i + 50] - times[i]).toBeGreaterThanOrEqual(999);
+  // Recorded just after each grant: allow 5 ms of scheduling noise (a busy CI machine measured 1.7 ms). Without
+  // the cap, catch-up grants put 51 calls within ~990 ms here.
+  for (let i = 0; i + 50 < times.length; i++) expect(times[i + 50] - times[i]).toBeGreaterThanOrEqual(995);
 });
 
 test('default rates are 97% of AWS quotas, scaled; scale 0 disables pacing', () => {
