@@ -105,6 +105,32 @@ export async function openEnvironment(ctx: BenchContext, name: string, options: 
   return env;
 }
 
+export interface ApprovedRun {
+  /** The store's key ids, as seeded. */
+  keys: Set<string>;
+  /** Audit sequence number before the run's first call. */
+  mark: number;
+  /** Wall clock at the start. */
+  t0: number;
+  started: { workflowId: string; runId?: string };
+}
+
+/**
+ * Seeds a CONNECTED store with `count` Enabled keys, turns latency on, starts a decommission of it and
+ * approves it once it waits for approval: the common start of every single-store scenario.
+ */
+export async function startApprovedRun(env: Environment, store: string, name: string, count: number, input: DecommissionInput = benchInput(store)): Promise<ApprovedRun> {
+  await env.emulator.admin.seed({ stores: [{ id: store, name, connectionState: 'CONNECTED' }] });
+  const seeded = await env.emulator.admin.seed({ keys: [{ count, customKeyStoreId: store, keyState: 'Enabled' }] });
+  await env.applyLatency();
+  const mark = await auditMark(env.emulator.admin);
+  const t0 = Date.now();
+  const started = await env.decommissions.startDecommission(input);
+  await waitForStatus(env.decommissions, store, inPhase('AWAITING_APPROVAL'), 600_000, 'AWAITING_APPROVAL');
+  await env.decommissions.approve(store, { approver: 'bench-approver' });
+  return { keys: new Set(seeded.keyIds[0]), mark, t0, started };
+}
+
 /**
  * Decommission input for the benchmark: 7-day window (the emulator's day length decides the real wait),
  * an approval step (so concurrent runs can be released together), no drift check during a short wait.

@@ -106,6 +106,11 @@ export function throttledByOperation(audit: readonly AuditEntry[]): Record<strin
 }
 
 /** Non-OK, non-throttling responses of every operation, by outcome name. */
+/** Error and throttle counts of an audit slice, as the `extra` fields every scenario row carries. */
+export function auditBreakdown(audit: readonly AuditEntry[]): { errorOutcomes: string; throttledByOperation: string } {
+  return { errorOutcomes: JSON.stringify(errorOutcomes(audit)), throttledByOperation: JSON.stringify(throttledByOperation(audit)) };
+}
+
 export function errorOutcomes(audit: readonly AuditEntry[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const e of audit) if (e.outcome !== 'OK' && !isThrottle(e)) out[`${e.operation}:${e.outcome}`] = (out[`${e.operation}:${e.outcome}`] ?? 0) + 1;

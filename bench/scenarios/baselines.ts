@@ -10,7 +10,7 @@ import { Agent } from 'node:http';
 import { EMULATOR_CREDENTIALS, EMULATOR_REGION } from '../processes';
 import { scaledQuota } from '../config';
 import { auditMark, openEnvironment, storeId, type BenchContext, type Environment } from '../context';
-import { errorOutcomes, throttledByOperation, phaseFigures, throttledTotal } from '../measurement';
+import { auditBreakdown, phaseFigures, throttledTotal } from '../measurement';
 import type { Approach, ScenarioResult } from '../types';
 import { mutationResult } from './results';
 
@@ -100,7 +100,7 @@ export async function runBaselines(ctx: BenchContext): Promise<ScenarioResult[]>
         notes: [
           `${outcome.scheduled} of ${n} keys scheduled in ${outcome.seconds.toFixed(1)} s; ${outcome.failed} keys left undone after the SDK's 3 attempts${outcome.failed ? ` (${Object.entries(outcome.failures).map(([k, c]) => `${k} × ${c}`).join(', ')})` : ''}.`,
         ],
-        extra: { scheduled: outcome.scheduled, errorOutcomes: JSON.stringify(errorOutcomes(audit)), throttledByOperation: JSON.stringify(throttledByOperation(audit)) },
+        extra: { scheduled: outcome.scheduled, ...auditBreakdown(audit) },
       });
       ctx.log(`  ${v.approach}: ${outcome.scheduled}/${n} scheduled in ${outcome.seconds.toFixed(1)} s, ${result.throttled} throttled, ${outcome.failed} failed`);
       results.push(result);

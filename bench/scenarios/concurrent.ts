@@ -5,7 +5,7 @@
  */
 import { pacedIntervalMs, scaledQuota, SHORT_DAY_MS } from '../config';
 import { auditMark, benchInput, openEnvironment, phaseIs, storeId, waitForCount, type BenchContext } from '../context';
-import { errorOutcomes, throttledByOperation, phaseFigures, round, throttledTotal } from '../measurement';
+import { auditBreakdown, phaseFigures, round, throttledTotal } from '../measurement';
 import { averageCost, tryTemporalCost } from '../temporal-cost';
 import type { ScenarioResult, TemporalCost } from '../types';
 import { mutationResult } from './results';
@@ -56,7 +56,7 @@ export async function runConcurrent(ctx: BenchContext): Promise<ScenarioResult> 
         `Account-wide rate; the ${stores} runs were approved together and all scheduled at once for ${round(Math.max(0, overlapEnd - overlapStart) / 1000, 1)} s. Per-run rates: ${perStoreSpans.map((f) => f.perSecond.toFixed(1)).join(', ')} /s.`,
         `Ended: ${[...new Set(finals.map((f) => f.phase))].join(', ')}; total includes ${stores} concurrent inventories of the whole account.`,
       ],
-      extra: { errorOutcomes: JSON.stringify(errorOutcomes(audit)), throttledByOperation: JSON.stringify(throttledByOperation(audit)) },
+      extra: auditBreakdown(audit),
     });
     result.targets.push({ description: `max ScheduleKeyDeletion in any 1 s window ≤ quota: ${figures.maxInAnySecond} ≤ ${quota}`, met: figures.maxInAnySecond <= quota });
     const readable = costs.filter((c): c is TemporalCost => typeof c !== 'string');

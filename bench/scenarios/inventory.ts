@@ -14,7 +14,7 @@ import { DEFAULT_DESCRIBE_CONCURRENCY } from '../../src/activities/deps';
 import { summariseCpuProfile } from '../profile';
 import { scaledQuota } from '../config';
 import { auditMark, benchInput, inPhase, openEnvironment, storeId, waitForStatus, type BenchContext } from '../context';
-import { errorOutcomes, throttledByOperation, phaseFigures, round, throttledTotal } from '../measurement';
+import { auditBreakdown, phaseFigures, round, throttledTotal } from '../measurement';
 import { activitySpan, fetchChain, temporalCost } from '../temporal-cost';
 import type { CeilingMeasurement, ScenarioResult, WorkerMemory } from '../types';
 
@@ -151,7 +151,7 @@ export async function runInventory(ctx: BenchContext): Promise<InventoryOutcome>
         judgedAgainst: againstCeiling ? 'emulator ceiling' : 'DescribeKey quota',
         achievedPerLimit: round(achieved / limit),
         storeKeysFound: inventoried,
-        errorOutcomes: JSON.stringify(errorOutcomes(audit)), throttledByOperation: JSON.stringify(throttledByOperation(audit)),
+        ...auditBreakdown(audit),
       },
     };
   } finally {

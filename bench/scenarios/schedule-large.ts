@@ -6,8 +6,8 @@
  * real 30-day wait with daily checks adds.
  */
 import { pacedIntervalMs, scaledQuota, SHORT_DAY_MS } from '../config';
-import { auditMark, benchInput, inPhase, openEnvironment, storeId, waitForStatus, type BenchContext } from '../context';
-import { errorOutcomes, throttledByOperation, phaseFigures, throttledTotal } from '../measurement';
+import { benchInput, inPhase, openEnvironment, startApprovedRun, storeId, waitForStatus, type BenchContext } from '../context';
+import { auditBreakdown, phaseFigures, throttledTotal } from '../measurement';
 import { tryTemporalCost } from '../temporal-cost';
 import type { DecommissionReport } from '../../src/shared/types';
 import type { ScenarioResult } from '../types';
@@ -19,16 +19,8 @@ export async function runScheduleLarge(ctx: BenchContext): Promise<ScenarioResul
   const store = storeId('large', 1);
   const env = await openEnvironment(ctx, 'schedule-large', { dayMs: SHORT_DAY_MS });
   try {
-    await env.emulator.admin.seed({ stores: [{ id: store, name: 'bench-large', connectionState: 'CONNECTED' }] });
-    const seeded = await env.emulator.admin.seed({ keys: [{ count: n, customKeyStoreId: store, keyState: 'Enabled' }] });
-    const keys = new Set(seeded.keyIds[0]);
-    await env.applyLatency();
-    const mark = await auditMark(env.emulator.admin);
-    const t0 = Date.now();
     const input = benchInput(store);
-    const started = await env.decommissions.startDecommission({ ...input, timing: { ...input.timing, driftCheckInterval: 1_000 } });
-    await waitForStatus(env.decommissions, store, inPhase('AWAITING_APPROVAL'), 600_000, 'AWAITING_APPROVAL');
-    await env.decommissions.approve(store, { approver: 'bench-approver' });
+    const { keys, mark, t0, started } = await startApprovedRun(env, store, 'bench-large', n, { ...input, timing: { ...input.timing, driftCheckInterval: 1_000 } });
     const timeout = (n / scaledQuota('ScheduleKeyDeletion', cfg.quotaScale)) * 3_000 + 300_000;
     const final = await waitForStatus(env.decommissions, store, inPhase('COMPLETED', 'CANCELLED'), timeout, 'COMPLETED', 1_000);
     const t1 = Date.now();
@@ -49,7 +41,7 @@ export async function runScheduleLarge(ctx: BenchContext): Promise<ScenarioResul
       throttled: throttledTotal(audit),
       totalSeconds: (t1 - t0) / 1000,
       notes: [...canNotes, `Run ended ${final.phase} with ${final.counts.deleted.toLocaleString('en-US')} keys confirmed deleted; total includes inventory, approval, a 2.1 s wait (7 emulated days), verification, disconnect and delete.`],
-      extra: { finalPhase: final.phase, continueAsNewNotes: canNotes.join(' | '), errorOutcomes: JSON.stringify(errorOutcomes(audit)), throttledByOperation: JSON.stringify(throttledByOperation(audit)) },
+      extra: { finalPhase: final.phase, continueAsNewNotes: canNotes.join(' | '), ...auditBreakdown(audit) },
     });
     if (typeof cost === 'string') result.notes.push(cost);
     else {

@@ -7,8 +7,8 @@
  */
 import type { AuditEntry } from '../../src/emulator';
 import { pacedIntervalMs, scaledQuota } from '../config';
-import { auditMark, benchInput, inPhase, openEnvironment, storeId, waitForStatus, type BenchContext } from '../context';
-import { errorOutcomes, throttledByOperation, perSecondBuckets, phaseFigures, throttledTotal } from '../measurement';
+import { inPhase, openEnvironment, startApprovedRun, storeId, waitForStatus, type BenchContext } from '../context';
+import { auditBreakdown, perSecondBuckets, phaseFigures, throttledTotal } from '../measurement';
 import { tryTemporalCost } from '../temporal-cost';
 import type { RateSeries, ScenarioResult } from '../types';
 import { eventsPerKeyTarget, mutationResult } from './results';
@@ -25,15 +25,7 @@ export async function runScheduleRollback(ctx: BenchContext): Promise<ScheduleRo
   const store = storeId('schedule', 1);
   const env = await openEnvironment(ctx, 'schedule-rollback', { dayMs: 86_400_000 });
   try {
-    await env.emulator.admin.seed({ stores: [{ id: store, name: 'bench-schedule', connectionState: 'CONNECTED' }] });
-    const seeded = await env.emulator.admin.seed({ keys: [{ count: n, customKeyStoreId: store, keyState: 'Enabled' }] });
-    const keys = new Set(seeded.keyIds[0]);
-    await env.applyLatency();
-    const mark = await auditMark(env.emulator.admin);
-    const t0 = Date.now();
-    const started = await env.decommissions.startDecommission(benchInput(store));
-    await waitForStatus(env.decommissions, store, inPhase('AWAITING_APPROVAL'), 600_000, 'AWAITING_APPROVAL');
-    await env.decommissions.approve(store, { approver: 'bench-approver' });
+    const { keys, mark, t0, started } = await startApprovedRun(env, store, 'bench-schedule', n);
     const scheduleTimeout = (n / scaledQuota('ScheduleKeyDeletion', cfg.quotaScale)) * 3_000 + 120_000;
     const waiting = await waitForStatus(env.decommissions, store, inPhase('WAITING'), scheduleTimeout, 'WAITING');
     const t1 = Date.now();
@@ -60,7 +52,7 @@ export async function runScheduleRollback(ctx: BenchContext): Promise<ScheduleRo
       throttled: throttledTotal(scheduleAudit),
       totalSeconds: (t1 - t0) / 1000,
       notes: [`${waiting.counts.scheduled} keys scheduled by the run; total includes inventory and approval.`],
-      extra: { errorOutcomes: JSON.stringify(errorOutcomes(scheduleAudit)), throttledByOperation: JSON.stringify(throttledByOperation(scheduleAudit)) },
+      extra: auditBreakdown(scheduleAudit),
     });
     const rollback = mutationResult({
       name: `rollback-${n}`,
@@ -75,7 +67,7 @@ export async function runScheduleRollback(ctx: BenchContext): Promise<ScheduleRo
       notes: [
         `${cancelled.counts.rolledBack} keys restored; each also gets EnableKey (separate ${scaledQuota('EnableKey', cfg.quotaScale)}/s quota): ${phaseFigures(rollbackAudit, 'EnableKey', keys).ok} calls.`,
       ],
-      extra: { errorOutcomes: JSON.stringify(errorOutcomes(rollbackAudit)), throttledByOperation: JSON.stringify(throttledByOperation(rollbackAudit)) },
+      extra: auditBreakdown(rollbackAudit),
     });
     if (typeof cost === 'string') rollback.notes.push(cost);
     else {

@@ -1,6 +1,7 @@
 import { DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import type { Client } from '@temporalio/client';
 import type { DecommissionClient, DecommissionReport } from '../../src/client';
+import type { DecommissionInput } from '../../src/shared/types';
 import { startEmulator, type RunningEmulator } from '../../src/emulator';
 import { temporalAddress } from '../support/harness';
 import { stopAllProcesses, SupervisedWorker, type WorkerKill } from '../support/processes';
@@ -79,18 +80,22 @@ function storeKeySet(run: Run): Set<string> {
   return new Set(run.store.keyIds);
 }
 
+/** Both runs: no approval step, one long timer for the wait (no drift checks inside it), fast polls everywhere else. */
+function crashRunInput(run: Run, pendingWindowInDays: number): DecommissionInput {
+  return {
+    customKeyStoreId: run.store.storeId,
+    requestedBy: 'alice',
+    requireApproval: false,
+    pendingWindowInDays,
+    timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 200, verifyPatience: '60s' },
+  };
+}
+
 async function driveRunA(run: Run): Promise<DecommissionReport> {
   const keys = storeKeySet(run);
   // Slow DescribeKey down so the inventory lasts long enough (~3 s) to be interrupted mid-scan.
   await run.emulator.admin.setFaults([{ operation: 'DescribeKey', latencyMs: 80 }]);
-  await run.decommissions.startDecommission({
-    customKeyStoreId: run.store.storeId,
-    requestedBy: 'alice',
-    requireApproval: false,
-    pendingWindowInDays: 7,
-    // One long timer for the wait (no drift checks inside it), fast polls everywhere else.
-    timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 200, verifyPatience: '60s' },
-  });
+  await run.decommissions.startDecommission(crashRunInput(run, 7));
 
   await run.audit.waitForCount('300 inventory DescribeKey calls', 300, (e) => e.operation === 'DescribeKey');
   await crash(run, 'INVENTORY', 'A: mid inventory scan');
@@ -120,13 +125,7 @@ async function driveRunA(run: Run): Promise<DecommissionReport> {
 
 async function driveRunB(run: Run): Promise<DecommissionReport> {
   const keys = storeKeySet(run);
-  await run.decommissions.startDecommission({
-    customKeyStoreId: run.store.storeId,
-    requestedBy: 'alice',
-    requireApproval: false,
-    pendingWindowInDays: 30,
-    timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 200, verifyPatience: '60s' },
-  });
+  await run.decommissions.startDecommission(crashRunInput(run, 30));
   const scheduled = await run.audit.waitForCount('300 keys scheduled', 300, ok('ScheduleKeyDeletion', keys));
   await crash(run, 'SCHEDULING', `B: scheduling, after ${scheduled} keys`);
 
