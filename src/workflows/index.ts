@@ -1,2 +1,2 @@
 // The workflow bundle's entry point: every workflow the worker registers is exported from here.
-export { decommissionCustomKeyStore } from './decommission';
+export { decommissionCustomKeyStore } from './entry';

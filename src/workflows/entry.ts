@@ -1,0 +1,27 @@
+import { patched } from '@temporalio/workflow';
+import type { DecommissionInput, DecommissionReport } from '../shared/types';
+import { decommissionCustomKeyStore as runPhaseMachine } from './decommission';
+import { decommissionCustomKeyStoreV0_1 } from './legacy/v0_1/decommission';
+
+/**
+ * Marker recorded by every run of the phase-machine workflow (0.2.0 on). A history without it was
+ * started by 0.1.0, whose command order differs everywhere: such runs replay (and finish) on a frozen
+ * copy of the 0.1.0 code instead of breaking with a non-determinism error after a deploy.
+ */
+export const PHASE_MACHINE_PATCH = 'decommission-phase-machine-v2';
+
+/** Continue-as-new state written by 0.1.0 has no schema version: that chain stays on the 0.1.0 code. */
+function startedBy010(resume: unknown): boolean {
+  return typeof resume === 'object' && resume !== null && !('schemaVersion' in resume);
+}
+
+/**
+ * The `decommissionCustomKeyStore` workflow type. Routes each run to the code that started it; new
+ * runs always take the phase machine.
+ */
+export async function decommissionCustomKeyStore(input: DecommissionInput, resume?: unknown, ...rest: unknown[]): Promise<DecommissionReport> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  if (startedBy010(resume) || !patched(PHASE_MACHINE_PATCH)) return decommissionCustomKeyStoreV0_1(input as any, resume as any, ...(rest as any[])) as any;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return runPhaseMachine(input, resume as any, ...(rest as any[]));
+}

@@ -1,0 +1,14 @@
+import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+
+/** The ApplicationFailure type behind an activity failure (the KMS error name, for KMS errors). */
+export function failureType(err: unknown): string | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
+}
+
+/** "Type: message" of the failure's root cause, for status, blockers and the run's own failure. */
+export function describeFailure(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  if (cause instanceof ApplicationFailure) return `${cause.type ?? 'Error'}: ${cause.message}`;
+  return cause instanceof Error ? cause.message : String(cause);
+}

@@ -1,0 +1,266 @@
+import type { InventoriedKey, KeyChecks, KeyState, ReportKey, RollbackOutcome, ScheduleOutcome } from './shared/types';
+
+/** Everything the run knows about one key. Compact field names are not worth it: chunks stay small anyway. */
+export interface LedgerEntry {
+  keyId: string;
+  arn: string;
+  aliases?: string[];
+  /** State at inventory (what the approver saw). */
+  inventoryState: KeyState;
+  scheduledBy: ReportKey['scheduledBy'];
+  /** Sent to a scheduleKeys batch; if its result was lost, the key may or may not be pending. */
+  attempted?: boolean;
+  priorState?: KeyState;
+  deletionDate?: number;
+  confirmedDeletedAt?: number;
+  restoredState?: KeyState;
+  rolledBack?: RollbackOutcome['outcome'];
+}
+
+/** Keys per continue-as-new argument: about 90 bytes each in compact form keeps every payload under 128 KiB. */
+export const LEDGER_CHUNK_SIZE = 1_000;
+
+/**
+ * A ledger entry as carried across continue-as-new: a tuple, because the whole ledger of a 20,000-key
+ * store must fit into one continue-as-new command (the server rejects inputs over 2 MB).
+ * [keyId, arn (empty when it is arnPrefix + keyId), inventoryState, scheduledBy, attempted, priorState,
+ *  deletionDate, confirmedDeletedAt, restoredState, rolledBack, aliases (space separated)]
+ */
+export type CompactEntry = [string, string, string, string, 0 | 1, string, number, number, string, string, string];
+
+/** One continue-as-new argument: a slice of the ledger. */
+export interface LedgerChunk {
+  arnPrefix: string;
+  rows: CompactEntry[];
+}
+
+const SCHEDULED_BY: ReportKey['scheduledBy'][] = ['this-run', 'before-this-run', 'not-scheduled'];
+
+/**
+ * The run's record of every key of the store: what inventory found, what this run scheduled and when
+ * each key was confirmed deleted. Pure data and logic, so it is replay-safe and unit-testable.
+ */
+export class KeyLedger {
+  private readonly entries = new Map<string, LedgerEntry>();
+
+  static fromChunks(chunks: LedgerChunk[]): KeyLedger {
+    const ledger = new KeyLedger();
+    for (const { arnPrefix, rows } of chunks) {
+      for (const [keyId, arn, inventoryState, scheduledBy, attempted, priorState, deletionDate, confirmedDeletedAt, restoredState, rolledBack, aliases] of rows) {
+        ledger.entries.set(keyId, {
+          keyId,
+          arn: arn || `${arnPrefix}${keyId}`,
+          aliases: aliases ? aliases.split(' ') : undefined,
+          inventoryState: inventoryState as KeyState,
+          scheduledBy: SCHEDULED_BY[Number(scheduledBy)],
+          attempted: attempted === 1 || undefined,
+          priorState: (priorState || undefined) as KeyState | undefined,
+          deletionDate: deletionDate || undefined,
+          confirmedDeletedAt: confirmedDeletedAt || undefined,
+          restoredState: (restoredState || undefined) as KeyState | undefined,
+          rolledBack: (rolledBack || undefined) as LedgerEntry['rolledBack'],
+        });
+      }
+    }
+    return ledger;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  has(keyId: string): boolean {
+    return this.entries.has(keyId);
+  }
+
+  get(keyId: string): LedgerEntry | undefined {
+    return this.entries.get(keyId);
+  }
+
+  all(): LedgerEntry[] {
+    return [...this.entries.values()];
+  }
+
+  /** Adds inventoried keys; keys already pending deletion count as scheduled with their existing DeletionDate. */
+  addInventoried(keys: InventoriedKey[], arnPrefix: string | undefined): void {
+    for (const key of keys) {
+      if (this.entries.has(key.keyId)) continue;
+      const pending = key.keyState === 'PendingDeletion';
+      this.entries.set(key.keyId, {
+        keyId: key.keyId,
+        arn: `${arnPrefix ?? ''}${key.keyId}`,
+        aliases: key.aliases,
+        inventoryState: key.keyState,
+        scheduledBy: pending ? 'before-this-run' : 'not-scheduled',
+        deletionDate: pending ? key.deletionDate : undefined,
+      });
+    }
+  }
+
+  /** Keys still to schedule, in inventory order. */
+  toSchedule(): LedgerEntry[] {
+    return this.all().filter((e) => e.scheduledBy === 'not-scheduled' && e.confirmedDeletedAt === undefined);
+  }
+
+  markAttempted(keyIds: string[]): void {
+    for (const id of keyIds) {
+      const entry = this.entries.get(id);
+      if (entry) entry.attempted = true;
+    }
+  }
+
+  /**
+   * Records schedule outcomes. A key that was not pending at inventory but is pending now counts as
+   * scheduled by this run: either an earlier attempt of the batch scheduled it before its result was
+   * lost, or someone scheduled it after approval. Either way rollback must restore the approved state.
+   */
+  applySchedule(outcomes: ScheduleOutcome[], notInStore: string[], now: number): void {
+    for (const outcome of outcomes) {
+      const entry = this.entries.get(outcome.keyId);
+      if (!entry) continue;
+      if (outcome.outcome === 'GONE') {
+        // Only this run's own earlier attempt could have scheduled a key that was not pending at inventory
+        // and is already deleted (a waiting period lasts at least 7 days).
+        if (entry.attempted && entry.scheduledBy === 'not-scheduled' && entry.inventoryState !== 'PendingDeletion') entry.scheduledBy = 'this-run';
+        entry.confirmedDeletedAt = now;
+        continue;
+      }
+      entry.scheduledBy = 'this-run';
+      entry.deletionDate = outcome.deletionDate;
+      entry.priorState = outcome.priorState ?? entry.inventoryState;
+    }
+    for (const id of notInStore) this.entries.delete(id);
+  }
+
+  /** Keys expected to be deleted by KMS and not yet confirmed gone. */
+  awaitingDeletion(): LedgerEntry[] {
+    return this.all().filter((e) => e.scheduledBy !== 'not-scheduled' && e.confirmedDeletedAt === undefined);
+  }
+
+  /** Applies DescribeKey checks; returns the keys that are no longer pending deletion (someone cancelled them). */
+  applyChecks(checks: KeyChecks, now: number): LedgerEntry[] {
+    for (const keyId of checks.deleted) {
+      const entry = this.entries.get(keyId);
+      if (entry) entry.confirmedDeletedAt ??= now;
+    }
+    return checks.notPending.map((c) => this.entries.get(c.keyId)).filter((e): e is LedgerEntry => e !== undefined);
+  }
+
+  /** Ledger keys among `keys` that this run expects to be pending deletion (scheduled by it or before it). */
+  expectedPending(keyIds: string[]): LedgerEntry[] {
+    return keyIds.map((id) => this.entries.get(id)).filter((e): e is LedgerEntry => e !== undefined && e.scheduledBy !== 'not-scheduled' && e.confirmedDeletedAt === undefined);
+  }
+
+  /** A key read back after it was confirmed deleted (a stale read): it must be verified again. */
+  unconfirmDeletion(keyId: string): void {
+    const entry = this.entries.get(keyId);
+    if (entry && entry.scheduledBy !== 'not-scheduled') entry.confirmedDeletedAt = undefined;
+  }
+
+  /** Puts keys back to be scheduled again (after someone cancelled their deletion). */
+  markForReschedule(keyIds: string[]): void {
+    for (const id of keyIds) {
+      const entry = this.entries.get(id);
+      if (!entry) continue;
+      entry.scheduledBy = 'not-scheduled';
+      entry.deletionDate = undefined;
+    }
+  }
+
+  /**
+   * What rollback must touch: every key this run scheduled ("certain"), plus keys of batches whose
+   * result was lost ("uncertain": cancelled only if KMS says they are pending). Never keys that were
+   * pending before this run: they were not ours to schedule, so they are not ours to cancel.
+   */
+  rollbackCandidates(): { keyId: string; priorState: KeyState; certain: boolean }[] {
+    return this.all()
+      .filter((e) => e.confirmedDeletedAt === undefined && e.rolledBack === undefined)
+      .filter((e) => e.scheduledBy === 'this-run' || (e.scheduledBy === 'not-scheduled' && e.attempted))
+      .map((e) => ({ keyId: e.keyId, priorState: e.priorState ?? e.inventoryState, certain: e.scheduledBy === 'this-run' }));
+  }
+
+  applyRollback(outcomes: RollbackOutcome[], now: number): void {
+    for (const outcome of outcomes) {
+      const entry = this.entries.get(outcome.keyId);
+      if (!entry) continue;
+      entry.rolledBack = outcome.outcome;
+      if (outcome.outcome === 'GONE') entry.confirmedDeletedAt = now;
+      if (outcome.outcome === 'CANCELLED') {
+        entry.restoredState = outcome.restoredState;
+        entry.deletionDate = undefined;
+      }
+    }
+  }
+
+  /** DeletionDates of keys still expected to be deleted: what the run waits for. */
+  pendingDeletionDates(): number[] {
+    return this.awaitingDeletion()
+      .map((e) => e.deletionDate)
+      .filter((d): d is number => d !== undefined);
+  }
+
+  /** DeletionDates of every key scheduled and not rolled back, deleted or not: what status and report show. */
+  allDeletionDates(): number[] {
+    return this.all()
+      .filter((e) => e.scheduledBy !== 'not-scheduled' && e.rolledBack !== 'CANCELLED')
+      .map((e) => e.deletionDate)
+      .filter((d): d is number => d !== undefined);
+  }
+
+  counts() {
+    let toSchedule = 0;
+    let scheduled = 0;
+    let alreadyPending = 0;
+    let deleted = 0;
+    let rolledBack = 0;
+    for (const e of this.entries.values()) {
+      if (e.scheduledBy === 'this-run') scheduled++;
+      else if (e.scheduledBy === 'before-this-run') alreadyPending++;
+      else if (e.confirmedDeletedAt === undefined && e.rolledBack === undefined) toSchedule++;
+      if (e.confirmedDeletedAt !== undefined) deleted++;
+      if (e.rolledBack === 'CANCELLED') rolledBack++;
+    }
+    return { inventoried: this.entries.size, toSchedule, scheduled, alreadyPending, deleted, remaining: this.entries.size - deleted, rolledBack };
+  }
+
+  reportKeys(offset: number, limit: number): ReportKey[] {
+    return this.all()
+      .slice(offset, offset + limit)
+      .map((e) => ({
+        keyId: e.keyId,
+        arn: e.arn,
+        aliases: e.aliases ?? [],
+        priorState: e.priorState ?? e.inventoryState,
+        scheduledBy: e.scheduledBy,
+        deletionDate: e.deletionDate,
+        confirmedDeletedAt: e.confirmedDeletedAt,
+        restoredState: e.restoredState,
+      }));
+  }
+
+  chunks(size = LEDGER_CHUNK_SIZE): LedgerChunk[] {
+    const all = this.all();
+    const out: LedgerChunk[] = [];
+    for (let i = 0; i < all.length; i += size) {
+      const slice = all.slice(i, i + size);
+      const arnPrefix = slice[0].arn.slice(0, slice[0].arn.length - slice[0].keyId.length);
+      out.push({
+        arnPrefix,
+        rows: slice.map((e) => [
+          e.keyId,
+          e.arn === `${arnPrefix}${e.keyId}` ? '' : e.arn,
+          e.inventoryState,
+          String(SCHEDULED_BY.indexOf(e.scheduledBy)),
+          e.attempted ? 1 : 0,
+          e.priorState ?? '',
+          e.deletionDate ?? 0,
+          e.confirmedDeletedAt ?? 0,
+          e.restoredState ?? '',
+          e.rolledBack ?? '',
+          (e.aliases ?? []).join(' '),
+        ]),
+      });
+    }
+    return out;
+  }
+}
