@@ -1,3 +1,4 @@
+import type { ApprovalPolicy } from './policy';
 import type { DurationInput } from './duration';
 
 /** Where a decommission is. Stored in status and in the `DecommissionPhase` search attribute. */
@@ -35,6 +36,12 @@ export interface DecommissionTiming {
   verifyInterval?: DurationInput;
   /** How long after the latest DeletionDate to wait for KMS to delete the keys before BLOCKED. Default 26 hours. */
   verifyPatience?: DurationInput;
+  /**
+   * How often a CloudHSM store's connection state is checked during the waiting period and verification,
+   * apart from the daily drift scan: a store that drops its connection must be noticed before a
+   * DeletionDate passes, or KMS cannot delete that key's HSM material. Default 5 minutes.
+   */
+  connectionCheckInterval?: DurationInput;
 }
 
 /**
@@ -47,16 +54,12 @@ export interface DecommissionTiming {
 export interface DecommissionInput {
   /** The custom key store to retire (`cks-…`, 1–64 letters, digits or hyphens). */
   customKeyStoreId: string;
-  /** Who asks for the decommission; an approver must be someone else unless `allowSelfApproval`. */
+  /** Who asks for the decommission; an approver must be someone else (unless the deployment's policy allows self-approval). */
   requestedBy: string;
   /** KMS waiting period for every key, integer 7–30. Default 30. */
   pendingWindowInDays?: number;
   /** Inventory only, change nothing, and return the plan. Default false. */
   dryRun?: boolean;
-  /** Wait for an `approve` update after the inventory. Default true. */
-  requireApproval?: boolean;
-  /** Let the requester approve their own decommission. Default false (four-eyes). */
-  allowSelfApproval?: boolean;
   /** How long to wait for approval before ending CANCELLED. Default 7 days. */
   approvalTimeout?: DurationInput;
   /** Guardrail: stop before changing anything unless the store holds exactly this many keys. */
@@ -74,8 +77,6 @@ export interface NormalizedInput {
   requestedBy: string;
   pendingWindowInDays: number;
   dryRun: boolean;
-  requireApproval: boolean;
-  allowSelfApproval: boolean;
   approvalTimeoutMs: number;
   expectedKeyCount?: number;
   reconnect: boolean;
@@ -85,6 +86,7 @@ export interface NormalizedInput {
     driftCheckIntervalMs: number;
     verifyIntervalMs: number;
     verifyPatienceMs: number;
+    connectionCheckIntervalMs: number;
   };
 }
 
@@ -153,31 +155,55 @@ export interface RollbackOutcome {
   outcome: 'CANCELLED' | 'NOT_PENDING' | 'GONE';
   restoredState?: KeyState;
   reEnabled?: boolean;
+  /** What the rollback did to the key, across every attempt (a lost response is never done twice). */
+  actions?: RollbackAction[];
+  /** The key's state as read back at the end of the rollback. */
+  finalState?: string;
 }
 
-/** Why the run is BLOCKED and what an operator may do about it. */
-export interface Blocker {
-  kind:
-    | 'NEW_KEYS'
-    | 'KEYS_NOT_PENDING'
-    | 'STORE_NOT_CONNECTED'
-    | 'CONNECT_FAILED'
-    | 'STORE_DELETED'
-    | 'VERIFY_TIMEOUT'
-    | 'DISCONNECT_FAILED'
-    | 'DELETE_FAILED'
-    | 'STEP_FAILED';
+/** A KMS call a rollback made to restore one key. */
+export type RollbackAction = 'CancelKeyDeletion' | 'EnableKey';
+
+interface BlockerBase {
+  /** `<KIND>-<n>`: a `resolve` names it, so a late or duplicate resolve can never land on the next blocker. */
+  id: string;
   /** Precise, human description: which keys, which state, what would happen if ignored. */
   message: string;
   since: number;
-  /** Actions `resolve` accepts for this blocker. `cancel` is always possible through the cancel update until DISCONNECTING. */
+  /** Actions `resolve` accepts for this blocker; `cancel` is possible where the phase allows it (see the phase table). */
   allowedActions: ResolveAction[];
-  /** Key IDs involved (first 50), e.g. the new keys found in the store. */
-  keyIds?: string[];
-  keyCount?: number;
-  connectionState?: ConnectionState;
-  connectionErrorCode?: string;
 }
+
+/** Keys involved in a blocker: the first 50 IDs and the total. */
+interface KeyListFields {
+  keyIds: string[];
+  keyCount: number;
+}
+
+/** Why the run is BLOCKED and what an operator may do about it, by kind. */
+export type Blocker =
+  /** Keys appeared in the store after approval. */
+  | (BlockerBase & KeyListFields & { kind: 'NEW_KEYS' })
+  /** Keys this run expects pending deletion read otherwise: someone cancelled their deletion. */
+  | (BlockerBase & KeyListFields & { kind: 'KEYS_NOT_PENDING' })
+  /** KMS has not deleted the keys `verifyPatience` after the latest DeletionDate. */
+  | (BlockerBase & KeyListFields & { kind: 'VERIFY_TIMEOUT' })
+  /** Restoring keys failed: their deletion is still scheduled. */
+  | (BlockerBase & KeyListFields & { kind: 'ROLLBACK_FAILED'; error: string })
+  /** CloudHSM store not CONNECTED (or could not be connected): KMS could not delete the HSM key material. */
+  | (BlockerBase & {
+      kind: 'STORE_NOT_CONNECTED' | 'CONNECT_FAILED';
+      connectionState: ConnectionState;
+      connectionErrorCode?: string;
+      /** Last check that saw the store CONNECTED: it may have been disconnected any time since. */
+      lastSeenConnectedAt?: number;
+    })
+  /** The store was deleted outside this workflow. */
+  | (BlockerBase & { kind: 'STORE_DELETED' })
+  /** A step failed after its retries; `step` names it. */
+  | (BlockerBase & { kind: 'DISCONNECT_FAILED' | 'DELETE_FAILED' | 'STEP_FAILED'; step: string; error: string });
+
+export type BlockerKind = Blocker['kind'];
 
 /**
  * Operator decisions for a BLOCKED run:
@@ -208,12 +234,14 @@ export interface CancelRequest {
 export interface ResolveRequest {
   by: string;
   action: ResolveAction;
+  /** The `status.blocker.id` this decision answers; a resolve naming any other blocker is refused. */
+  blockerId: string;
   comment?: string;
 }
 
 /** A decision recorded in the report: who did what, when. */
 export interface AuditRecord {
-  what: 'requested' | 'approved' | 'cancelled' | 'resolved' | 'approval-timeout';
+  what: 'requested' | 'approved' | 'cancelled' | 'resolved' | 'approval-timeout' | 'cancel-ignored';
   by: string;
   at: number;
   detail?: string;
@@ -223,13 +251,17 @@ export interface AuditRecord {
 export interface DecommissionStatus {
   customKeyStoreId: string;
   phase: Phase;
-  /** Phase before BLOCKED, or the phase the run ended in. */
+  /** While BLOCKED: the phase the run blocked in. */
   previousPhase?: Phase;
   dryRun: boolean;
   store?: StoreInfo;
   requestedBy: string;
   approvedBy?: string;
   ticket?: string;
+  /** The deployment's approval policy, as loaded by this run at its start. */
+  policy?: ApprovalPolicy;
+  /** Set once a cancel was accepted (or Temporal's cancel requested). */
+  cancel?: { by: string; reason: string; at: number };
   counts: {
     inventoried: number;
     toSchedule: number;
@@ -267,6 +299,8 @@ export interface ReportKey {
   confirmedDeletedAt?: number;
   /** Set by rollback. */
   restoredState?: KeyState;
+  /** What the rollback did to this key (empty: nothing needed restoring). */
+  rollbackActions?: RollbackAction[];
 }
 
 /** The decommission's result. For big stores, `keys` is paged through the `report` query (see the client's `getReport`). */

@@ -20,8 +20,6 @@ const INPUT_FIELDS = [
   'requestedBy',
   'pendingWindowInDays',
   'dryRun',
-  'requireApproval',
-  'allowSelfApproval',
   'approvalTimeout',
   'expectedKeyCount',
   'reconnect',
@@ -34,7 +32,17 @@ const TIMING_DEFAULTS_MS = {
   driftCheckInterval: DAY_MS,
   verifyInterval: 3_600_000,
   verifyPatience: 26 * 3_600_000,
+  connectionCheckInterval: 5 * 60_000,
 } as const;
+
+/**
+ * Fields that once were part of a request and are now the deployment's approval policy (worker
+ * configuration): a requester must never be able to switch four-eyes off for their own decommission.
+ */
+const POLICY_FIELDS: Record<string, string> = {
+  requireApproval: 'DECOMMISSION_REQUIRE_APPROVAL',
+  allowSelfApproval: 'DECOMMISSION_ALLOW_SELF_APPROVAL',
+};
 
 /** Shortest interval accepted: anything faster would poll KMS's 5 rps store operations into throttling. */
 const MIN_INTERVAL_MS = 100;
@@ -132,7 +140,9 @@ export function validateDecommissionInput(raw: unknown): { input?: NormalizedInp
     return { problems: [{ field: '(input)', rule: `must be a JSON object, got ${describe(raw)}` }] };
   }
   for (const key of Object.keys(raw)) {
-    if (!(INPUT_FIELDS as readonly string[]).includes(key)) problems.push({ field: key, rule: `is not a known field (allowed: ${INPUT_FIELDS.join(', ')})` });
+    const setting = Object.prototype.hasOwnProperty.call(POLICY_FIELDS, key) ? POLICY_FIELDS[key] : undefined;
+    if (setting) problems.push({ field: key, rule: `is the deployment's approval policy, not part of a request (the worker's ${setting} setting decides it)` });
+    else if (!(INPUT_FIELDS as readonly string[]).includes(key)) problems.push({ field: key, rule: `is not a known field (allowed: ${INPUT_FIELDS.join(', ')})` });
   }
   const storeProblem = checkCustomKeyStoreId(raw.customKeyStoreId);
   if (storeProblem) problems.push(storeProblem);
@@ -147,8 +157,6 @@ export function validateDecommissionInput(raw: unknown): { input?: NormalizedInp
   }
 
   const dryRun = checkBoolean(problems, 'dryRun', raw.dryRun, false);
-  const requireApproval = checkBoolean(problems, 'requireApproval', raw.requireApproval, true);
-  const allowSelfApproval = checkBoolean(problems, 'allowSelfApproval', raw.allowSelfApproval, false);
   const reconnect = checkBoolean(problems, 'reconnect', raw.reconnect, true);
   const approvalTimeoutMs = checkDuration(problems, 'approvalTimeout', raw.approvalTimeout, DEFAULTS.approvalTimeoutMs, 1_000, 30 * DAY_MS);
 
@@ -182,8 +190,6 @@ export function validateDecommissionInput(raw: unknown): { input?: NormalizedInp
       requestedBy,
       pendingWindowInDays,
       dryRun,
-      requireApproval,
-      allowSelfApproval,
       approvalTimeoutMs,
       expectedKeyCount,
       reconnect,
@@ -193,6 +199,7 @@ export function validateDecommissionInput(raw: unknown): { input?: NormalizedInp
         driftCheckIntervalMs: timing.driftCheckInterval,
         verifyIntervalMs: timing.verifyInterval,
         verifyPatienceMs: timing.verifyPatience,
+        connectionCheckIntervalMs: timing.connectionCheckInterval,
       },
     },
   };
@@ -231,17 +238,21 @@ export function validateCancelRequest(raw: unknown): { request?: CancelRequest; 
 
 /** Shape checks of the `resolve` update's argument (the workflow checks the action against the blocker). */
 export function validateResolveRequest(raw: unknown): { request?: ResolveRequest; problems: InputProblem[] } {
-  if (!isPlainObject(raw)) return { problems: [{ field: '(resolve)', rule: `must be a JSON object like {"by":"bob","action":"reconnect"}, got ${describe(raw)}` }] };
+  if (!isPlainObject(raw)) return { problems: [{ field: '(resolve)', rule: `must be a JSON object like {"by":"bob","action":"reconnect","blockerId":"CONNECT_FAILED-1"}, got ${describe(raw)}` }] };
   const problems: InputProblem[] = [];
-  checkKnownFields(problems, raw, ['by', 'action', 'comment']);
+  checkKnownFields(problems, raw, ['by', 'action', 'blockerId', 'comment']);
   const by = checkName(problems, 'by', raw.by);
+  let blockerId: string | undefined;
+  if (raw.blockerId === undefined || raw.blockerId === null) problems.push({ field: 'blockerId', rule: 'is required: the id of the blocker this decision answers (status.blocker.id, e.g. "CONNECT_FAILED-1")' });
+  else if (typeof raw.blockerId !== 'string' || !/^[A-Z_]+-\d{1,6}$/.test(raw.blockerId)) problems.push({ field: 'blockerId', rule: `must look like KIND-n (e.g. "CONNECT_FAILED-1"), got ${describe(raw.blockerId)}` });
+  else blockerId = raw.blockerId;
   const comment = checkOptionalText(problems, 'comment', raw.comment);
   let action: ResolveRequest['action'] | undefined;
   if (raw.action === undefined) problems.push({ field: 'action', rule: `is required (one of: ${RESOLVE_ACTIONS.join(', ')})` });
   else if (typeof raw.action !== 'string' || !(RESOLVE_ACTIONS as readonly string[]).includes(raw.action)) {
     problems.push({ field: 'action', rule: `must be one of ${RESOLVE_ACTIONS.join(', ')}, got ${describe(raw.action)}` });
   } else action = raw.action as ResolveRequest['action'];
-  return problems.length || !by || !action ? { problems } : { problems, request: { by, action, comment } };
+  return problems.length || !by || !action || !blockerId ? { problems } : { problems, request: { by, action, blockerId, comment } };
 }
 
 /** Same person? Names are compared case-insensitively so "Alice" cannot approve "alice"'s request. */
