@@ -1,6 +1,7 @@
 import type { DecommissionSummary } from '../client';
 import { formatDuration } from '../shared/duration';
 import type { DecommissionReport, DecommissionStatus } from '../shared/types';
+import { cancelCommand, cliCommand, resolveCommands } from './hints';
 
 /** ISO-8601 to the second, or "—". */
 export function formatDate(ms: number | Date | undefined): string {
@@ -32,8 +33,20 @@ export function scheduleRate(status: Pick<DecommissionStatus, 'counts' | 'schedu
   return status.counts.scheduled / Math.max(elapsedMs / 1000, 1);
 }
 
-/** The status as aligned "label  value" lines for `kms-decommission status`. */
-export function formatStatus(workflowId: string, status: DecommissionStatus, now: number): string {
+/** The deployment's approval policy (worker setting) in words, as the run loaded it at its start. */
+export function policyText(policy: NonNullable<DecommissionStatus['policy']>): string {
+  const gate = policy.requireApproval ? 'approval required' : 'no approval step';
+  const who = policy.allowSelfApproval ? 'the requester may make deletion decisions too (self-approval allowed)' : 'deletion decisions by someone other than the requester (four-eyes)';
+  return `${gate}; ${who}`;
+}
+
+/**
+ * The status as aligned "label  value" lines for `kms-decommission status`. A BLOCKED run lists one
+ * runnable `resolve` command per allowed action, naming the blocker, and the `cancel` command.
+ *
+ * @param cli how the printed commands start (see {@link cliCommand})
+ */
+export function formatStatus(workflowId: string, status: DecommissionStatus, now: number, cli: string = cliCommand()): string {
   const c = status.counts;
   const rows: [string, string][] = [
     ['Phase', `${status.phase}${status.dryRun ? ' (dry run)' : ''}${status.phase === 'BLOCKED' && status.previousPhase ? ` (in ${status.previousPhase})` : ''}`],
@@ -46,6 +59,7 @@ export function formatStatus(workflowId: string, status: DecommissionStatus, now
     ],
     ['Requested by', `${status.requestedBy}${status.ticket ? ` (${status.ticket})` : ''}, started ${formatDate(status.startedAt)}`],
     ['Approved by', status.approvedBy ?? '—'],
+    ...(status.policy ? [['Approval policy', policyText(status.policy)] as [string, string]] : []),
     ['Keys', `${n(c.inventoried)} in store (${n(status.scannedKeys)} account keys scanned) · ${n(c.toSchedule)} to schedule · ${n(c.scheduled)} scheduled by this run · ${n(c.alreadyPending)} already pending · ${n(c.deleted)} confirmed deleted${c.rolledBack ? ` · ${n(c.rolledBack)} rolled back` : ''}`],
   ];
   const rate = scheduleRate(status, now);
@@ -55,17 +69,21 @@ export function formatStatus(workflowId: string, status: DecommissionStatus, now
   }
   if (status.nextAction) rows.push(['Next', `${status.nextAction}${status.nextActionAt !== undefined ? ` (${formatDate(status.nextActionAt)}, ${relative(status.nextActionAt, now)})` : ''}`]);
   if (status.blocker) {
-    rows.push(['Blocked', `${status.blocker.kind} since ${formatDate(status.blocker.since)}: ${status.blocker.message}`]);
-    rows.push(['Resolve with', `${status.blocker.allowedActions.join(', ')} (kms-decommission resolve ${status.customKeyStoreId} --by <name> --action <action>), or cancel`]);
+    rows.push(['Blocked', `${status.blocker.id} since ${formatDate(status.blocker.since)}: ${status.blocker.message}`]);
+    rows.push(['Resolve with', resolveCommands(status, cli).join('\n')]);
+    const cancel = cancelCommand(status, cli);
+    if (cancel) rows.push(['Or cancel', cancel]);
   }
+  if (status.cancel) rows.push(['Cancelled', `by ${status.cancel.by} at ${formatDate(status.cancel.at)}: ${status.cancel.reason}`]);
   if (status.lastError) rows.push(['Last error', status.lastError]);
   if (status.continuedAsNew) rows.push(['Continued', `${status.continuedAsNew} time(s) as new`]);
   const width = Math.max(...rows.map(([label]) => label.length));
-  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n') + '\n';
+  // A multi-line value (one command per line) continues under its first line.
+  return rows.map(([label, value]) => `${label.padEnd(width)}  ${value.split('\n').join(`\n${' '.repeat(width + 2)}`)}`).join('\n') + '\n';
 }
 
-/** A few lines closing `watch`: outcome, counts, dates, why it ended, and where the full report is. */
-export function formatReportSummary(report: DecommissionReport): string {
+/** A few lines closing `watch`: outcome, counts, dates, why it ended, and the command for the full report. */
+export function formatReportSummary(report: DecommissionReport, cli: string = cliCommand()): string {
   const c = report.counts;
   const lines = [
     `${report.outcome}: decommission of ${report.customKeyStoreId}${report.store ? ` (${report.store.type})` : ''}`,
@@ -77,7 +95,7 @@ export function formatReportSummary(report: DecommissionReport): string {
   if (report.reason) lines.push(`  reason: ${report.reason}`);
   for (const d of report.decisions) lines.push(`  ${d.what} by ${d.by} at ${formatDate(d.at)}${d.detail ? `: ${d.detail}` : ''}`);
   for (const note of report.notes) lines.push(`  note: ${note}`);
-  lines.push(`  full report: kms-decommission report ${report.customKeyStoreId} --format markdown`);
+  lines.push(`  full report: ${cli} report ${report.customKeyStoreId} --format markdown`);
   return lines.join('\n') + '\n';
 }
 

@@ -69,8 +69,6 @@ export const START_FLAGS: Readonly<Record<string, string>> = {
   requestedBy: '--requested-by',
   pendingWindowInDays: '--window',
   dryRun: '--dry-run',
-  requireApproval: '--no-approval',
-  allowSelfApproval: '--allow-self-approval',
   approvalTimeout: '--approval-timeout',
   expectedKeyCount: '--expected-keys',
   reconnect: '--no-reconnect',
@@ -79,16 +77,30 @@ export const START_FLAGS: Readonly<Record<string, string>> = {
   'timing.driftCheckInterval': '--timing-drift-check-interval',
   'timing.verifyInterval': '--timing-verify-interval',
   'timing.verifyPatience': '--timing-verify-patience',
+  'timing.connectionCheckInterval': '--timing-connection-check-interval',
 };
 
-/** Option values of `start` as commander hands them over (`approval`/`reconnect` come from `--no-*`). */
+/**
+ * `start` flags that used to set the approval policy per request. It is the deployment's now (a requester
+ * must not be able to switch four-eyes off for their own decommission): the worker's environment sets it.
+ */
+export const REMOVED_POLICY_FLAGS: Readonly<Record<string, { flag: string; setting: string; value: string }>> = {
+  approval: { flag: '--no-approval', setting: 'DECOMMISSION_REQUIRE_APPROVAL', value: 'false' },
+  allowSelfApproval: { flag: '--allow-self-approval', setting: 'DECOMMISSION_ALLOW_SELF_APPROVAL', value: 'true' },
+};
+
+/** The usage error for a removed policy flag: what decides it now, and where. */
+export function removedPolicyFlagMessage(option: keyof typeof REMOVED_POLICY_FLAGS): string {
+  const { flag, setting, value } = REMOVED_POLICY_FLAGS[option];
+  return `${flag} is no longer a start option: the approval policy is the deployment's, not the request's. It is set on the worker (${setting}=${value} in the worker's environment) and applies to every decommission that worker runs`;
+}
+
+/** Option values of `start` as commander hands them over (`reconnect` comes from `--no-reconnect`). */
 export interface StartFlags {
   store?: string;
   requestedBy?: string;
   window?: number;
   dryRun?: boolean;
-  approval?: boolean;
-  allowSelfApproval?: boolean;
   approvalTimeout?: string;
   expectedKeys?: number;
   reconnect?: boolean;
@@ -97,6 +109,7 @@ export interface StartFlags {
   timingDriftCheckInterval?: string;
   timingVerifyInterval?: string;
   timingVerifyPatience?: string;
+  timingConnectionCheckInterval?: string;
   input?: string;
   inputFile?: string;
 }
@@ -111,8 +124,6 @@ export function inputFromFlags(flags: StartFlags): DecommissionInput {
   if (flags.requestedBy !== undefined) input.requestedBy = flags.requestedBy;
   if (flags.window !== undefined) input.pendingWindowInDays = flags.window;
   if (flags.dryRun) input.dryRun = true;
-  if (flags.approval === false) input.requireApproval = false;
-  if (flags.allowSelfApproval) input.allowSelfApproval = true;
   if (flags.approvalTimeout !== undefined) input.approvalTimeout = flags.approvalTimeout;
   if (flags.expectedKeys !== undefined) input.expectedKeyCount = flags.expectedKeys;
   if (flags.reconnect === false) input.reconnect = false;
@@ -122,6 +133,7 @@ export function inputFromFlags(flags: StartFlags): DecommissionInput {
   if (flags.timingDriftCheckInterval !== undefined) timing.driftCheckInterval = flags.timingDriftCheckInterval;
   if (flags.timingVerifyInterval !== undefined) timing.verifyInterval = flags.timingVerifyInterval;
   if (flags.timingVerifyPatience !== undefined) timing.verifyPatience = flags.timingVerifyPatience;
+  if (flags.timingConnectionCheckInterval !== undefined) timing.connectionCheckInterval = flags.timingConnectionCheckInterval;
   if (Object.keys(timing).length > 0) input.timing = timing;
   return input as DecommissionInput;
 }

@@ -1,6 +1,7 @@
 import { Format, MultiBar, type Options, type Params, type SingleBar } from 'cli-progress';
 import type { DecommissionReport, DecommissionStatus } from '../shared/types';
 import { formatDate, relative, scheduleRate, scheduleTotal } from './format';
+import { blockerLabel, blockerLines, cliCommand } from './hints';
 
 /** What `watch` shows; one implementation per kind of output stream. */
 export interface WatchView {
@@ -26,19 +27,22 @@ function countdown(status: DecommissionStatus, now: number): string {
   return `last DeletionDate ${formatDate(status.latestDeletionDate)} (${relative(status.latestDeletionDate, now)})`;
 }
 
-function blockerText(status: DecommissionStatus): string {
-  const b = status.blocker;
-  if (!b) return '';
-  return `BLOCKED (${b.kind}): ${b.message} Resolve with: ${b.allowedActions.join(', ')} (kms-decommission resolve ${status.customKeyStoreId} --by <name> --action <action>), or cancel.`;
+/** The blocker and the commands that answer it, indented under the status line. */
+function blockerText(status: DecommissionStatus, cli: string): string {
+  return blockerLines(status, cli)
+    .map((line) => `  ${line}`)
+    .join('\n');
 }
 
 /**
- * One line describing the status. Exported for the plain view and for tests.
+ * One line describing the status; when BLOCKED, followed by the blocker and one runnable `resolve` command
+ * per allowed action (indented lines). Exported for the plain view and for tests.
  *
+ * @param cli how the printed commands start (see {@link cliCommand})
  * @example
  * // "12:00:05 SCHEDULING · scheduled 3/7 keys (2.9 calls/s) · deleted 0/7 · no DeletionDate yet · next: Schedule deletion: keys 4–7 of 7"
  */
-export function statusLine(status: DecommissionStatus, now: number): string {
+export function statusLine(status: DecommissionStatus, now: number, cli: string = cliCommand()): string {
   const c = status.counts;
   const parts = [
     `${clock(now)} ${status.phase}${status.dryRun ? ' (dry run)' : ''}`,
@@ -49,26 +53,29 @@ export function statusLine(status: DecommissionStatus, now: number): string {
   if (status.nextAction) parts.push(`next: ${status.nextAction}`);
   if (status.lastError) parts.push(`last error: ${status.lastError}`);
   const line = parts.join(' · ');
-  return status.blocker ? `${line}\n  ${blockerText(status)}` : line;
+  return status.blocker ? `${line}\n${blockerText(status, cli)}` : line;
 }
 
 /** What must change for the plain view to print a new line: the countdown and the rate alone do not. */
 function changeKey(status: DecommissionStatus): string {
   const c = status.counts;
-  return JSON.stringify([status.phase, c.inventoried, c.scheduled, c.toSchedule, c.deleted, c.rolledBack, status.nextAction, status.blocker?.since, status.lastError, status.store?.connectionState]);
+  return JSON.stringify([status.phase, c.inventoried, c.scheduled, c.toSchedule, c.deleted, c.rolledBack, status.nextAction, status.blocker?.id, status.lastError, status.store?.connectionState]);
 }
 
 /** Non-TTY output (logs, CI, pipes): one line per change, never control characters. */
 export class LineView implements WatchView {
   private lastKey?: string;
 
-  constructor(private readonly out: NodeJS.WritableStream) {}
+  constructor(
+    private readonly out: NodeJS.WritableStream,
+    private readonly cli: string = cliCommand(),
+  ) {}
 
   update(status: DecommissionStatus, now: number): void {
     const key = changeKey(status);
     if (key === this.lastKey) return;
     this.lastKey = key;
-    this.out.write(`${statusLine(status, now)}\n`);
+    this.out.write(`${statusLine(status, now, this.cli)}\n`);
   }
 
   note(text: string, now: number): void {
@@ -105,10 +112,13 @@ export class BarView implements WatchView {
   private readonly scheduled: SingleBar;
   private readonly deleted: SingleBar;
   private lastPhase?: string;
-  private lastBlocker?: number;
+  private lastBlocker?: string;
   private stopped = false;
 
-  constructor(out: NodeJS.WritableStream) {
+  constructor(
+    out: NodeJS.WritableStream,
+    private readonly cli: string = cliCommand(),
+  ) {
     const isRealTty = (out as { isTTY?: boolean }).isTTY === true;
     this.bars = new MultiBar({
       stream: out,
@@ -134,12 +144,12 @@ export class BarView implements WatchView {
       this.bars.log(`${clock(now)} ${this.lastPhase ? `${this.lastPhase} → ` : ''}${status.phase}\n`);
       this.lastPhase = status.phase;
     }
-    if (status.blocker && status.blocker.since !== this.lastBlocker) {
-      this.bars.log(`${blockerText(status)}\n`);
-      this.lastBlocker = status.blocker.since;
+    if (status.blocker && status.blocker.id !== this.lastBlocker) {
+      this.bars.log(`${blockerText(status, this.cli)}\n`);
+      this.lastBlocker = status.blocker.id;
     }
     const store = status.store ? ` · ${status.store.type} ${status.store.connectionState}` : '';
-    const next = status.blocker ? `BLOCKED (${status.blocker.kind}): resolve with ${status.blocker.allowedActions.join(' | ')} or cancel` : status.nextAction ? `next: ${status.nextAction}` : '';
+    const next = status.blocker ? `BLOCKED (${blockerLabel(status)}): resolve with ${status.blocker.allowedActions.join(' | ')} (commands above)` : status.nextAction ? `next: ${status.nextAction}` : '';
     this.header.update(0, { text: `${status.phase}${status.dryRun ? ' (dry run)' : ''} · ${status.customKeyStoreId}${store}${next ? ` · ${next}` : ''}` });
     this.scheduled.setTotal(scheduleTotal(status));
     this.scheduled.update(status.counts.scheduled, { suffix: rateText(status, now) });

@@ -2,6 +2,7 @@ import type { DecommissionClient } from '../client';
 import { DecommissionNotFoundError } from '../client/errors';
 import type { DecommissionReport, DecommissionStatus } from '../shared/types';
 import { formatReportSummary } from './format';
+import { cliCommand } from './hints';
 import { BarView, LineView, type WatchView } from './watch-view';
 
 /** Options of {@link watchDecommission}. */
@@ -14,6 +15,13 @@ export interface WatchOptions {
   tty?: boolean;
   /** Stops watching (not the decommission): the promise rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** How the commands it prints (resolve, report) start. Default: as this process was run (see {@link cliCommand}). */
+  command?: string;
+  /**
+   * Called with every status polled, after the view drew it; `note` prints a line of its own (above the
+   * bars on a terminal). For a caller that acts on what it sees, e.g. the demo's operator answering a blocker.
+   */
+  onStatus?: (status: DecommissionStatus, note: (text: string) => void) => void;
 }
 
 type Outcome = { report: DecommissionReport } | { error: unknown };
@@ -52,6 +60,7 @@ export async function watchDecommission(
   const out = options.out ?? process.stdout;
   const intervalMs = options.intervalMs ?? 1_000;
   const tty = options.tty ?? (out as { isTTY?: boolean }).isTTY === true;
+  const cli = options.command ?? cliCommand();
   const stop = aborted(options.signal);
   stop.catch(() => undefined); // observed below; avoids an unhandled rejection when never awaited
 
@@ -76,10 +85,12 @@ export async function watchDecommission(
         stop,
       ]);
       if (outcome || !polled) break;
-      view ??= tty ? new BarView(out) : new LineView(out);
+      view ??= tty ? new BarView(out, cli) : new LineView(out, cli);
       if ('status' in polled) {
         failingSince = undefined;
         view.update(polled.status, Date.now());
+        const shown = view;
+        options.onStatus?.(polled.status, (text) => shown.note(text, Date.now()));
       } else {
         if (polled.error instanceof DecommissionNotFoundError) throw polled.error;
         if (failingSince === undefined) {
@@ -91,9 +102,9 @@ export async function watchDecommission(
     }
     const final = (await Promise.race([ended, stop])) as Outcome;
     if ('error' in final) throw final.error;
-    view ??= tty ? new BarView(out) : new LineView(out);
+    view ??= tty ? new BarView(out, cli) : new LineView(out, cli);
     view.finish(final.report);
-    out.write(formatReportSummary(final.report));
+    out.write(formatReportSummary(final.report, cli));
     return final.report;
   } finally {
     view?.stop();

@@ -114,7 +114,8 @@ export class DecommissionClient {
           `**Requested by**: ${cfg.requestedBy}`,
           cfg.ticket ? `**Ticket**: ${cfg.ticket}` : undefined,
           `**Waiting period**: ${cfg.pendingWindowInDays} days`,
-          `**Approval**: ${cfg.requireApproval ? `required${cfg.allowSelfApproval ? ' (self-approval allowed)' : ' (four-eyes)'}` : 'not required'}`,
+          // The policy is the worker's, loaded by the run at its start (status.policy); the request cannot set it.
+          `**Approval**: per the deployment's approval policy (worker setting; default: required, four-eyes)`,
           cfg.dryRun ? '**Dry run**: inventory only, nothing is changed' : undefined,
           cfg.expectedKeyCount !== undefined ? `**Expected keys**: ${cfg.expectedKeyCount}` : undefined,
         ]
@@ -136,7 +137,8 @@ export class DecommissionClient {
 
   /**
    * Approves the inventoried plan. Rejected ({@link UpdateRejectedError}) unless the run awaits approval,
-   * or when the approver is the requester (four-eyes, unless the run allows self-approval).
+   * or when the approver is the requester (four-eyes, unless the deployment's approval policy allows
+   * self-approval: the worker's `DECOMMISSION_ALLOW_SELF_APPROVAL`).
    *
    * @example
    * await client.approve('cks-1234567890abcdef0', { approver: 'bob', comment: 'CAB-77 approved' });
@@ -147,8 +149,9 @@ export class DecommissionClient {
   }
 
   /**
-   * Cancels. Before scheduling nothing has changed; during scheduling or the waiting period the keys this
-   * run scheduled get their deletion cancelled and their prior state restored. Rejected once DISCONNECTING began.
+   * Cancels. Before scheduling nothing has changed; during scheduling, the waiting period or verification
+   * the keys this run scheduled that KMS has not deleted yet get their deletion cancelled and their prior
+   * state restored (keys already deleted are reported as such). Rejected once DISCONNECTING began.
    *
    * @example
    * await client.cancel('cks-1234567890abcdef0', { by: 'bob', reason: 'wrong store' });
@@ -160,9 +163,13 @@ export class DecommissionClient {
 
   /**
    * Resolves a BLOCKED run with one of the actions its blocker allows (see `getStatus().blocker.allowedActions`).
+   * `blockerId` must be the current `getStatus().blocker.id`: a resolve naming another blocker (already
+   * resolved, or not the current one) is rejected, so a late or repeated decision never answers the next
+   * blocker. `schedule-new-keys`, `reschedule` and `proceed` need someone other than the requester.
    *
    * @example
-   * await client.resolve('cks-1234567890abcdef0', { by: 'bob', action: 'schedule-new-keys' });
+   * const { blocker } = await client.getStatus('cks-1234567890abcdef0');
+   * await client.resolve('cks-1234567890abcdef0', { by: 'bob', action: 'schedule-new-keys', blockerId: blocker!.id });
    */
   async resolve(storeOrWorkflowId: string, request: ResolveRequest): Promise<UpdateAck> {
     this.check(validateResolveRequest(request).problems, 'resolve request');

@@ -6,6 +6,7 @@ import type { Phase } from '../../shared/types';
 import { withClient, type GlobalOptions } from '../connect';
 import { CliError } from '../exit-codes';
 import { formatList, formatStatus } from '../format';
+import { cliCommand } from '../hints';
 import { integerArg, PHASES, storeArg, storeIdOf, workflowIdOf } from '../parse';
 
 /** `kms-decommission status <store> [--json]`. */
@@ -13,7 +14,7 @@ export function registerStatus(program: Command): void {
   program
     .command('status')
     .summary('current phase, counts, dates, next action and blocker')
-    .description('Show the current phase, key counts, DeletionDates, next action and blocker of a decommission (the workflow\'s status query: a worker must be running).')
+    .description('Show the current phase, key counts, DeletionDates, next action and blocker of a decommission (the workflow\'s status query: a worker must be running). A BLOCKED run shows the blocker\'s id and one ready-to-run resolve command per allowed action.')
     .argument('<store>', 'store ID (cks-…) or workflow ID (kms-decommission-cks-…)', storeArg)
     .option('--json', 'print the raw status as JSON')
     .addHelpText('after', `
@@ -21,9 +22,10 @@ Examples:
   $ kms-decommission status cks-1234567890abcdef0
   $ kms-decommission status cks-1234567890abcdef0 --json | jq .phase`)
     .action(async (store: string, flags: { json?: boolean }, cmd: Command) => {
-      await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (client) => {
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      await withClient(globals, async (client) => {
         const status = await client.getStatus(store);
-        process.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(workflowIdOf(store), status, Date.now()));
+        process.stdout.write(flags.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(workflowIdOf(store), status, Date.now(), cliCommand(globals)));
       });
     });
 }

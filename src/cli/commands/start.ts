@@ -4,9 +4,24 @@ import type { DecommissionInput } from '../../shared/types';
 import { validateDecommissionInput } from '../../shared/validation';
 import { withClient, type GlobalOptions } from '../connect';
 import { UsageError } from '../exit-codes';
-import { describeProblems, inputFromFlags, integerArg, parseJsonInput, readInputFile, START_FLAGS, type StartFlags } from '../parse';
+import { cliCommand, YOU } from '../hints';
+import { describeProblems, inputFromFlags, integerArg, parseJsonInput, readInputFile, REMOVED_POLICY_FLAGS, removedPolicyFlagMessage, START_FLAGS, type StartFlags } from '../parse';
 
-const FIELD_FLAGS = ['store', 'requestedBy', 'window', 'dryRun', 'approval', 'allowSelfApproval', 'approvalTimeout', 'expectedKeys', 'reconnect', 'ticket', 'timingStorePollInterval', 'timingDriftCheckInterval', 'timingVerifyInterval', 'timingVerifyPatience'];
+const FIELD_FLAGS = [
+  'store',
+  'requestedBy',
+  'window',
+  'dryRun',
+  'approvalTimeout',
+  'expectedKeys',
+  'reconnect',
+  'ticket',
+  'timingStorePollInterval',
+  'timingDriftCheckInterval',
+  'timingVerifyInterval',
+  'timingVerifyPatience',
+  'timingConnectionCheckInterval',
+];
 
 interface StartOptions extends StartFlags {
   failIfRunning?: boolean;
@@ -23,17 +38,21 @@ function readInput(flags: StartOptions): { raw: unknown; source?: string } {
   return { raw: inputFromFlags(flags) };
 }
 
-function describeStarted(result: StartResult, input: { customKeyStoreId: string; requestedBy: string; dryRun: boolean; requireApproval: boolean; allowSelfApproval: boolean }, taskQueue: string): string {
+function describeStarted(result: StartResult, input: { customKeyStoreId: string; requestedBy: string; dryRun: boolean }, taskQueue: string, cli: string): string {
   const store = input.customKeyStoreId;
   if (result.alreadyRunning) {
-    return `A decommission of ${store} is already running: workflow ${result.workflowId} (run ${result.runId}). Nothing new was started.\n  kms-decommission status ${store}\n`;
+    return `A decommission of ${store} is already running: workflow ${result.workflowId} (run ${result.runId}). Nothing new was started.\n  ${cli} status ${store}\n`;
   }
   const lines = [`Started decommission of ${store}: workflow ${result.workflowId} (run ${result.runId}) on task queue ${taskQueue}.`];
-  if (input.dryRun) lines.push(`Dry run: inventory only. The plan: kms-decommission report ${store} --wait`);
-  else if (input.requireApproval) {
-    lines.push(`After the inventory it waits for approval by ${input.allowSelfApproval ? 'anyone' : `someone other than ${input.requestedBy}`}:`, `  kms-decommission approve ${store} --approver <name>`);
+  if (input.dryRun) lines.push(`Dry run: inventory only. The plan: ${cli} report ${store} --wait`);
+  else {
+    // The approval policy is the worker's: by default the run waits for someone other than the requester.
+    lines.push(
+      `After the inventory it waits for approval by someone other than ${input.requestedBy} (unless the worker's approval policy says otherwise). The approver runs:`,
+      `  ${cli} approve ${store} --approver ${YOU}`,
+    );
   }
-  lines.push(`Follow it: kms-decommission watch ${store}`);
+  lines.push(`Follow it: ${cli} watch ${store}`);
   return lines.join('\n') + '\n';
 }
 
@@ -44,14 +63,16 @@ export function registerStart(program: Command): void {
     .summary('start decommissioning a custom key store')
     .description(
       'Start decommissioning a custom key store. The input is validated first by the same rules as the workflow: an invalid request exits 2 and nothing reaches Temporal. ' +
-        'Give the input as flags, or as the raw JSON object with --input / --input-file. A store has at most one running decommission: starting again prints the running one.',
+        'Give the input as flags, or as the raw JSON object with --input / --input-file. A store has at most one running decommission: starting again prints the running one. ' +
+        'Whether approval is required and whether the requester may approve are the deployment\'s approval policy, set on the worker (DECOMMISSION_REQUIRE_APPROVAL, DECOMMISSION_ALLOW_SELF_APPROVAL), not per request.',
     )
     .option('--store <id>', 'custom key store to retire, e.g. cks-1234567890abcdef0 (customKeyStoreId)')
     .option('--requested-by <name>', 'who asks for it; the approver must be someone else (requestedBy)')
     .addOption(new Option('--window <days>', 'KMS waiting period in days, integer 7–30 (pendingWindowInDays; default 30)').argParser(integerArg()))
     .option('--dry-run', 'inventory only; change nothing and report the plan (dryRun)')
-    .option('--no-approval', 'do not wait for an approve update (requireApproval=false)')
-    .option('--allow-self-approval', 'let the requester approve (allowSelfApproval)')
+    // Removed: the approval policy is the worker's. Still parsed, to say so instead of "unknown option".
+    .addOption(new Option(REMOVED_POLICY_FLAGS.approval.flag).hideHelp())
+    .addOption(new Option(REMOVED_POLICY_FLAGS.allowSelfApproval.flag).hideHelp())
     .option('--approval-timeout <duration>', 'end CANCELLED without approval after this long, e.g. "3d" (approvalTimeout; default 7 days)')
     .addOption(new Option('--expected-keys <n>', 'guardrail: stop unless the store holds exactly n keys (expectedKeyCount)').argParser(integerArg()))
     .option('--no-reconnect', 'do not connect a DISCONNECTED CloudHSM store; block for a decision instead (reconnect=false)')
@@ -60,6 +81,7 @@ export function registerStart(program: Command): void {
     .option('--timing-drift-check-interval <duration>', 'drift checks during the waiting period (timing.driftCheckInterval; default 1 day)')
     .option('--timing-verify-interval <duration>', 're-checks after the DeletionDate (timing.verifyInterval; default 1h)')
     .option('--timing-verify-patience <duration>', 'wait this long past the last DeletionDate before BLOCKED (timing.verifyPatience; default 26h)')
+    .option('--timing-connection-check-interval <duration>', 'CloudHSM store connection checks while waiting and verifying (timing.connectionCheckInterval; default 5m)')
     .addOption(new Option('--input <json>', 'the whole DecommissionInput as a JSON object (instead of the flags above)').conflicts([...FIELD_FLAGS, 'inputFile']))
     .addOption(new Option('--input-file <path>', 'read the JSON object from a file ("-" for stdin)').conflicts(FIELD_FLAGS))
     .option('--fail-if-running', 'exit 5 instead of printing the already running decommission')
@@ -74,12 +96,16 @@ Examples:
   $ kms-decommission start --input-file request.json --task-queue kms-decommission`,
     )
     .action(async (flags: StartOptions, cmd: Command) => {
+      for (const option of Object.keys(REMOVED_POLICY_FLAGS)) {
+        if (cmd.getOptionValueSource(option) === 'cli') throw new UsageError(removedPolicyFlagMessage(option));
+      }
       const { raw, source } = readInput(flags);
       const { input, problems } = validateDecommissionInput(raw);
       if (!input) throw new UsageError(`invalid decommission input${source ? ` in ${source}` : ''}: ${describeProblems(problems, source ? {} : START_FLAGS)}`);
-      await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (client, target) => {
+      const globals = cmd.optsWithGlobals<GlobalOptions>();
+      await withClient(globals, async (client, target) => {
         const result = await client.startDecommission(raw as DecommissionInput, { failIfRunning: flags.failIfRunning });
-        process.stdout.write(flags.json ? `${JSON.stringify({ ...result, taskQueue: target.taskQueue })}\n` : describeStarted(result, input, target.taskQueue));
+        process.stdout.write(flags.json ? `${JSON.stringify({ ...result, taskQueue: target.taskQueue })}\n` : describeStarted(result, input, target.taskQueue, cliCommand(globals)));
       });
     });
 }

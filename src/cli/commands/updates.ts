@@ -34,7 +34,7 @@ export function registerApprove(program: Command): void {
   program
     .command('approve')
     .summary('approve the inventoried plan (four-eyes)')
-    .description('Approve the inventoried plan of a run in AWAITING_APPROVAL. The approver must not be the requester unless the run was started with --allow-self-approval. A rejection exits 3 with the workflow\'s reason; nothing changes.')
+    .description('Approve the inventoried plan of a run in AWAITING_APPROVAL. The approver must not be the requester, unless the deployment\'s approval policy allows self-approval (the worker\'s DECOMMISSION_ALLOW_SELF_APPROVAL). A rejection exits 3 with the workflow\'s reason; nothing changes.')
     .argument('<store>', 'store ID (cks-…) or workflow ID (kms-decommission-cks-…)', storeArg)
     .requiredOption('--approver <name>', 'who approves (not the requester)')
     .option('--comment <text>', 'recorded in the report, e.g. the CAB reference')
@@ -54,7 +54,7 @@ export function registerCancel(program: Command): void {
   program
     .command('cancel')
     .summary('cancel; keys this run scheduled are restored')
-    .description('Cancel a decommission. Before scheduling nothing has changed; during scheduling or the waiting period every key this run scheduled gets its deletion cancelled and its prior state restored. Rejected (exit 3) once DISCONNECTING began.')
+    .description('Cancel a decommission. Before scheduling nothing has changed; during scheduling, the waiting period or verification every key this run scheduled that KMS has not deleted yet gets its deletion cancelled and its prior state restored (keys KMS already deleted are reported as deleted). Rejected (exit 3) once DISCONNECTING began.')
     .argument('<store>', 'store ID (cks-…) or workflow ID (kms-decommission-cks-…)', storeArg)
     .requiredOption('--by <name>', 'who cancels')
     .requiredOption('--reason <text>', 'why; recorded in the report')
@@ -69,25 +69,29 @@ Examples:
     });
 }
 
-/** `kms-decommission resolve <store> --by X --action A [--comment C]`. */
+/** `kms-decommission resolve <store> --blocker ID --by X --action A [--comment C]`. */
 export function registerResolve(program: Command): void {
   program
     .command('resolve')
     .summary('decide how a BLOCKED run goes on')
-    .description(`Resolve a BLOCKED run with one of the actions its blocker allows (see "status"). schedule-new-keys and reschedule delete more keys: the four-eyes rule applies again. Actions: ${RESOLVE_ACTIONS.join(', ')}.`)
+    .description(
+      `Resolve a BLOCKED run with one of the actions its blocker allows. "status" shows the blocker's id and the exact commands. ` +
+        `--blocker names the blocker you are answering: a resolve naming any other (one already resolved, or a newer one) is rejected, so a late or repeated resolve never lands on the next blocker. ` +
+        `Every decision that deletes keys or may orphan key material (schedule-new-keys, reschedule, proceed) needs someone other than the requester (unless the deployment's approval policy allows self-approval). Actions: ${RESOLVE_ACTIONS.join(', ')}.`,
+    )
     .argument('<store>', 'store ID (cks-…) or workflow ID (kms-decommission-cks-…)', storeArg)
+    .requiredOption('--blocker <id>', 'the blocker this decision answers, from "status" (e.g. CONNECT_FAILED-1)')
     .requiredOption('--by <name>', 'who decides')
     .requiredOption('--action <action>', `one of ${RESOLVE_ACTIONS.join(', ')}`)
     .option('--comment <text>', 'recorded in the report')
     .option('--json', 'print the answer as JSON')
     .addHelpText('after', `
 Examples:
-  $ kms-decommission status cks-1234567890abcdef0          # shows the blocker and its allowed actions
-  $ kms-decommission resolve cks-1234567890abcdef0 --by bob --action reconnect --comment "kmsuser password reset"`)
-    .action(async (store: string, flags: { by: string; action: string; comment?: string; json?: boolean }, cmd: Command) => {
-      const { request, problems } = validateResolveRequest({ by: flags.by, action: flags.action, comment: flags.comment });
-      if (!request) throw new UsageError(`invalid resolve request: ${describeProblems(problems, { by: '--by', action: '--action', comment: '--comment' })}`);
+  $ kms-decommission status cks-1234567890abcdef0          # shows the blocker, its id and the commands that answer it
+  $ kms-decommission resolve cks-1234567890abcdef0 --blocker CONNECT_FAILED-1 --by bob --action reconnect --comment "kmsuser password reset"`)
+    .action(async (store: string, flags: { blocker: string; by: string; action: string; comment?: string; json?: boolean }, cmd: Command) => {
+      const { request, problems } = validateResolveRequest({ by: flags.by, action: flags.action, blockerId: flags.blocker, comment: flags.comment });
+      if (!request) throw new UsageError(`invalid resolve request: ${describeProblems(problems, { by: '--by', action: '--action', blockerId: '--blocker', comment: '--comment' })}`);
       await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (client) => printAck('resolve', await sendUpdate(client, store, 'resolve', () => client.resolve(store, request)), flags.json));
     });
 }
-

@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import type { DecommissionReport } from '../../shared/types';
 import { withClient, type GlobalOptions } from '../connect';
 import { CliError, ExitCode, type ExitCodeValue } from '../exit-codes';
+import { cliCommand } from '../hints';
 import { integerArg, storeArg } from '../parse';
 
 /** Exit code for a run's outcome: scripts can chain `watch && report`. */
@@ -23,7 +24,7 @@ export function registerWatch(program: Command): void {
     .command('watch')
     .summary('live progress until the run ends; exits with its outcome')
     .description(
-      'Follow a decommission until it ends: phase, keys scheduled N/M with the call rate, countdown to the last DeletionDate, verification progress (deleted/total) and the blocker when BLOCKED. ' +
+      'Follow a decommission until it ends: phase, keys scheduled N/M with the call rate, countdown to the last DeletionDate, verification progress (deleted/total) and, when BLOCKED, the blocker with its id and the resolve commands. ' +
         'Progress bars on a terminal, one line per change otherwise. Exits 0 for COMPLETED or DRY_RUN_COMPLETE, 10 for CANCELLED, 11 for FAILED; Ctrl-C stops watching (130), not the decommission.',
     )
     .argument('<store>', 'store ID (cks-…) or workflow ID (kms-decommission-cks-…)', storeArg)
@@ -40,8 +41,9 @@ Examples:
       try {
         // Loaded here: cli-progress is only needed when watching.
         const { watchDecommission } = await import('../watch');
-        const report = await withClient(cmd.optsWithGlobals<GlobalOptions>(), (client) =>
-          watchDecommission(client, store, { out: process.stdout, intervalMs: flags.interval, tty: flags.plain ? false : undefined, signal: controller.signal }),
+        const globals = cmd.optsWithGlobals<GlobalOptions>();
+        const report = await withClient(globals, (client) =>
+          watchDecommission(client, store, { out: process.stdout, intervalMs: flags.interval, tty: flags.plain ? false : undefined, signal: controller.signal, command: cliCommand(globals) }),
         );
         process.exitCode = outcomeExitCode(report);
       } finally {
