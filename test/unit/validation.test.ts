@@ -12,20 +12,63 @@ describe('decommission input', () => {
       requestedBy: 'alice',
       pendingWindowInDays: 30,
       dryRun: false,
-      requireApproval: true,
-      allowSelfApproval: false,
       approvalTimeoutMs: 7 * 86_400_000,
       expectedKeyCount: undefined,
       reconnect: true,
       ticket: undefined,
-      timing: { storePollIntervalMs: 30_000, driftCheckIntervalMs: 86_400_000, verifyIntervalMs: 3_600_000, verifyPatienceMs: 26 * 3_600_000 },
+      timing: { storePollIntervalMs: 30_000, driftCheckIntervalMs: 86_400_000, verifyIntervalMs: 3_600_000, verifyPatienceMs: 26 * 3_600_000, connectionCheckIntervalMs: 300_000 },
     });
   });
 
   test('durations as strings and numbers', () => {
-    const { input } = validateDecommissionInput({ ...valid, approvalTimeout: '1 day', timing: { storePollInterval: '30s', verifyInterval: 5000, verifyPatience: '2h' } });
+    const { input } = validateDecommissionInput({ ...valid, approvalTimeout: '1 day', timing: { storePollInterval: '30s', verifyInterval: 5000, verifyPatience: '2h', connectionCheckInterval: '1m' } });
     expect(input?.approvalTimeoutMs).toBe(86_400_000);
-    expect(input?.timing).toMatchObject({ storePollIntervalMs: 30_000, verifyIntervalMs: 5_000, verifyPatienceMs: 7_200_000 });
+    expect(input?.timing).toMatchObject({ storePollIntervalMs: 30_000, verifyIntervalMs: 5_000, verifyPatienceMs: 7_200_000, connectionCheckIntervalMs: 60_000 });
+  });
+
+  test.each([
+    ['the shortest', 100, 100],
+    ['a string', '250ms', 250],
+    ['the longest', '60 days', 60 * 86_400_000],
+  ])('timing.connectionCheckInterval: %s (%p) is accepted', (_name, value, ms) => {
+    const { input, problems } = validateDecommissionInput({ ...valid, timing: { connectionCheckInterval: value } });
+    expect(problems).toEqual([]);
+    expect(input?.timing.connectionCheckIntervalMs).toBe(ms);
+  });
+
+  test.each([
+    ['below 100 ms', 99, 'must be between 100 ms and 60 days, got number 99'],
+    ['above 60 days', '61 days', 'must be between 100 ms and 60 days'],
+    ['zero', 0, 'must be between 100 ms and 60 days'],
+    ['not a duration', 'often', 'must be milliseconds or a duration such as'],
+    ['negative', -1_000, 'must be milliseconds or a duration such as'],
+  ])('timing.connectionCheckInterval %s (%p) is rejected naming the field and the bound', (_name, value, rule) => {
+    const { input, problems } = validateDecommissionInput({ ...valid, timing: { connectionCheckInterval: value } });
+    expect(input).toBeUndefined();
+    expect(problems).toEqual([{ field: 'timing.connectionCheckInterval', rule: expect.stringContaining(rule) }]);
+  });
+
+  // The approval policy is the deployment's (worker configuration): a request that tries to set it is refused
+  // outright, whatever the value, so no requester can switch four-eyes off for their own decommission.
+  test.each([
+    ['requireApproval', false, 'DECOMMISSION_REQUIRE_APPROVAL'],
+    ['requireApproval', true, 'DECOMMISSION_REQUIRE_APPROVAL'],
+    ['allowSelfApproval', true, 'DECOMMISSION_ALLOW_SELF_APPROVAL'],
+    ['allowSelfApproval', false, 'DECOMMISSION_ALLOW_SELF_APPROVAL'],
+    ['allowSelfApproval', 'yes', 'DECOMMISSION_ALLOW_SELF_APPROVAL'],
+  ])('%s: %p is refused as the deployment\'s policy, naming the field and %s', (field, value, setting) => {
+    const { input, problems } = validateDecommissionInput({ ...valid, [field]: value });
+    expect(input).toBeUndefined();
+    expect(problems).toHaveLength(1);
+    expect(problems[0].field).toBe(field);
+    expect(problems[0].rule).toContain("is the deployment's approval policy, not part of a request");
+    expect(problems[0].rule).toContain(setting);
+    expect(problems[0].rule).not.toContain('is not a known field');
+  });
+
+  test('both policy fields at once: each is named', () => {
+    const { problems } = validateDecommissionInput({ ...valid, requireApproval: false, allowSelfApproval: true });
+    expect(problems.map((p) => p.field)).toEqual(['requireApproval', 'allowSelfApproval']);
   });
 
   // Each case: the input, the field that must be named, and a fragment of the rule.
@@ -47,8 +90,8 @@ describe('decommission input', () => {
     ['window "7"', { ...valid, pendingWindowInDays: '7' }, 'pendingWindowInDays', 'got "7"'],
     ['window 7.5', { ...valid, pendingWindowInDays: 7.5 }, 'pendingWindowInDays', 'got number 7.5'],
     ['dryRun as string', { ...valid, dryRun: 'yes' }, 'dryRun', 'must be true or false'],
-    ['requireApproval as number', { ...valid, requireApproval: 0 }, 'requireApproval', 'must be true or false'],
-    ['allowSelfApproval null', { ...valid, allowSelfApproval: null }, 'allowSelfApproval', 'must be true or false'],
+    ['requireApproval as number', { ...valid, requireApproval: 0 }, 'requireApproval', 'DECOMMISSION_REQUIRE_APPROVAL'],
+    ['allowSelfApproval null', { ...valid, allowSelfApproval: null }, 'allowSelfApproval', 'DECOMMISSION_ALLOW_SELF_APPROVAL'],
     ['reconnect as string', { ...valid, reconnect: 'false' }, 'reconnect', 'must be true or false'],
     ['bad approvalTimeout', { ...valid, approvalTimeout: 'soon' }, 'approvalTimeout', 'duration such as'],
     ['approvalTimeout too long', { ...valid, approvalTimeout: '60 days' }, 'approvalTimeout', 'between'],
@@ -83,9 +126,10 @@ describe('update arguments', () => {
     [validateApproveRequest, { approver: 7 }, 'approver'],
     [validateCancelRequest, { by: 'bob' }, 'reason'],
     [validateCancelRequest, { reason: 'x' }, 'by'],
-    [validateResolveRequest, { by: 'bob', action: 'delete-everything' }, 'action'],
-    [validateResolveRequest, { by: 'bob' }, 'action'],
-    [validateResolveRequest, { action: 'retry' }, 'by'],
+    [validateResolveRequest, { by: 'bob', action: 'delete-everything', blockerId: 'NEW_KEYS-1' }, 'action'],
+    [validateResolveRequest, { by: 'bob', blockerId: 'NEW_KEYS-1' }, 'action'],
+    [validateResolveRequest, { action: 'retry', blockerId: 'STEP_FAILED-1' }, 'by'],
+    [validateResolveRequest, { by: 'bob', action: 'retry' }, 'blockerId'],
   ] as const)('%p rejects %j naming %s', (validate, raw, field) => {
     const { problems } = (validate as (r: unknown) => { problems: { field: string }[] })(raw);
     expect(problems.map((p) => p.field)).toContain(field);
@@ -93,7 +137,39 @@ describe('update arguments', () => {
 
   test('valid update arguments are trimmed', () => {
     expect(validateApproveRequest({ approver: ' bob ' }).request).toEqual({ approver: 'bob', comment: undefined });
-    expect(validateResolveRequest({ by: 'bob', action: 'retry' }).request).toEqual({ by: 'bob', action: 'retry', comment: undefined });
+    expect(validateResolveRequest({ by: 'bob', action: 'retry', blockerId: 'STEP_FAILED-1' }).request).toEqual({ by: 'bob', action: 'retry', blockerId: 'STEP_FAILED-1', comment: undefined });
+  });
+});
+
+describe('resolve blockerId', () => {
+  // The id a resolve answers: without it (or with a malformed one) nothing reaches the workflow.
+  test.each([
+    ['missing', undefined, 'is required: the id of the blocker this decision answers (status.blocker.id, e.g. "CONNECT_FAILED-1")'],
+    ['null', null, 'is required'],
+    ['empty', '', 'must look like KIND-n (e.g. "CONNECT_FAILED-1"), got ""'],
+    ['lower case', 'connect_failed-1', 'must look like KIND-n'],
+    ['without a number', 'CONNECT_FAILED', 'must look like KIND-n'],
+    ['without the kind', '-1', 'must look like KIND-n'],
+    ['a bare number', 1, 'must look like KIND-n (e.g. "CONNECT_FAILED-1"), got number 1'],
+    ['with spaces', ' CONNECT_FAILED-1', 'must look like KIND-n'],
+    ['a negative count', 'CONNECT_FAILED--1', 'must look like KIND-n'],
+    ['an absurd count', 'CONNECT_FAILED-1234567', 'must look like KIND-n'],
+    ['an object', { id: 'CONNECT_FAILED-1' }, 'must look like KIND-n'],
+  ])('%s (%p) is refused naming blockerId', (_name, blockerId, rule) => {
+    const raw = blockerId === undefined ? { by: 'bob', action: 'reconnect' } : { by: 'bob', action: 'reconnect', blockerId };
+    const { request, problems } = validateResolveRequest(raw);
+    expect(request).toBeUndefined();
+    expect(problems).toEqual([{ field: 'blockerId', rule: expect.stringContaining(rule) }]);
+  });
+
+  test.each(['CONNECT_FAILED-1', 'NEW_KEYS-2', 'ROLLBACK_FAILED-17', 'STORE_NOT_CONNECTED-999999'])('%s is accepted', (blockerId) => {
+    const { request, problems } = validateResolveRequest({ by: 'bob', action: 'reconnect', blockerId });
+    expect(problems).toEqual([]);
+    expect(request).toEqual({ by: 'bob', action: 'reconnect', blockerId, comment: undefined });
+  });
+
+  test('the example in the shape error shows a blockerId', () => {
+    expect(validateResolveRequest('reconnect').problems[0].rule).toContain('"blockerId":"CONNECT_FAILED-1"');
   });
 });
 
