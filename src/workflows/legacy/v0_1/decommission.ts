@@ -1,3 +1,43 @@
+/**
+ * FROZEN: the 0.1.0 `decommissionCustomKeyStore` workflow (src/workflows/decommission.ts at 8249dad),
+ * copied verbatim with its imports re-pointed to frozen copies in this directory.
+ *
+ * What it is for: src/workflows/entry.ts sends here every run whose history lacks the patch marker
+ * `decommission-phase-machine-v2` (started by 0.1.0) and every continue-as-new chain started by 0.1.0
+ * (resume state without `schemaVersion`). A run lasts 7–40 days (longer while BLOCKED), so 0.2.0 workers
+ * must replay and finish such runs with the exact command sequence 0.1.0 recorded.
+ *
+ * Why frozen: any change to the order, number or type of commands (activities, timers, search-attribute
+ * upserts, continue-as-new) breaks replay of in-flight 0.1.0 runs with TMPRL1100. Do not refactor, do not
+ * "fix" and do not re-point its imports to the live src/shared or src/workflows modules; the replay test
+ * (test/replay.test.ts on test/histories/0.1.0/) guards it.
+ *
+ * One deliberate change from 8249dad: finishCancelled's rollback loop is driven by the outcomes recorded
+ * in history (take the remaining rollback candidates, send the first ROLLBACK_BATCH, apply the outcomes,
+ * repeat until none is left) instead of index slices of a list computed up front. b113fb3 raised
+ * ROLLBACK_BATCH from 250 to 1,000 without patched(), so a rollback recorded by a pre-b113fb3 worker
+ * (ceil(n/250) rollbackKeys activities) did not replay on 8249dad (defect 5). Replay compares command
+ * types and order, not activity inputs, so the result-driven loop replays both batch sizes
+ * (test/histories/0.1.0/rollback-300-keys-batch-250.json and rollback-300-keys-batch-1000.json).
+ *
+ * When it can be deleted (with the legacy branch of entry.ts): once no open run lacks the marker. The
+ * marker is a `core_patch` marker whose payload is base64 JSON, so a plain grep does not find it; an
+ * operator lists the open runs and checks each one's current history:
+ *
+ *   temporal workflow list --query 'WorkflowType="decommissionCustomKeyStore" AND ExecutionStatus="Running"' -o json \
+ *     | jq -r '.[].execution.workflowId' \
+ *     | while read -r id; do
+ *         temporal workflow show -w "$id" -o json | jq -e 'any(.events[].markerRecordedEventAttributes
+ *           | select(.markerName == "core_patch") | .details["patch-data"].payloads[0].data | @base64d | fromjson;
+ *           .id == "decommission-phase-machine-v2")' > /dev/null || echo "$id: still on 0.1.0"
+ *       done
+ *
+ * No output: nothing runs on this code any more. (The shorter
+ * `temporal workflow list --query 'WorkflowType="decommissionCustomKeyStore" AND ExecutionStatus="Running" AND StartTime < "<0.2.0 rollout, RFC 3339>"'`
+ * misses 0.1.0 chains that continued-as-new after the rollout: a new run has a new StartTime.) Deleting
+ * this code also means the histories in test/histories/0.1.0/ no longer replay: retire that directory
+ * from test/replay.test.ts in the same change; the files themselves stay (SHA256SUMS is append-only).
+ */
 import {
   ApplicationFailure,
   CancellationScope,
@@ -916,19 +956,29 @@ class DecommissionRun {
       this.enter('CANCELLED');
       return this.report('CANCELLED', reason);
     }
-    const candidates = this.ledger.rollbackCandidates();
-    if (candidates.length > 0) {
+    const total = this.ledger.rollbackCandidates().length;
+    if (total > 0) {
       this.enter('ROLLING_BACK');
-      for (let i = 0; i < candidates.length; i += ROLLBACK_BATCH) {
-        const keys = candidates.slice(i, i + ROLLBACK_BATCH);
-        this.progress({ what: `Roll back: keys ${count(i + 1)}–${count(i + keys.length)} of ${count(candidates.length)}` });
+      // The one deliberate change to the frozen 0.1.0 code (see the header): the loop is driven by the
+      // outcomes recorded in history, not by slices of a list computed up front, so the number of
+      // rollbackKeys activities follows the batch size the run was recorded with (250 before b113fb3,
+      // 1,000 from b113fb3 on). applyRollback marks every key it got an outcome for (rolledBack is set,
+      // so rollbackCandidates() drops it) and rollbackKeys returns one outcome per key it was given.
+      for (;;) {
+        const candidates = this.ledger.rollbackCandidates();
+        if (candidates.length === 0) break;
+        const keys = candidates.slice(0, ROLLBACK_BATCH);
+        const done = total - candidates.length;
+        this.progress({ what: `Roll back: keys ${count(done + 1)}–${count(done + keys.length)} of ${count(total)}` });
         const outcomes = await this.attempt('rollback', () =>
           batch.rollbackKeys.executeWithOptions(
-            { summary: `Roll back: cancel deletion of keys ${count(i + 1)}–${count(i + keys.length)} of ${count(candidates.length)} and restore their state` },
+            { summary: `Roll back: cancel deletion of keys ${count(done + 1)}–${count(done + keys.length)} of ${count(total)} and restore their state` },
             [{ keys }],
           ),
         );
         this.ledger.applyRollback(outcomes, Date.now());
+        // Only a guard against looping forever: a batch whose result marked no key at all stops the loop.
+        if (this.ledger.rollbackCandidates().length >= candidates.length) break;
       }
       const counts = this.ledger.counts();
       this.s.notes.push(`Rollback restored ${count(counts.rolledBack)} key(s) to their state before this run; ${count(counts.deleted)} key(s) were already deleted and cannot be restored.`);
