@@ -1,27 +1,33 @@
 import { Worker } from '@temporalio/worker';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { HISTORIES_DIR } from './support/histories';
+import { HISTORIES_DIR, historyVersionDirs } from './support/histories';
 import { workflowBundle } from './support/harness';
 
 /**
- * Every released shape of the workflow must replay without non-determinism: runs last 7–30 days, so
- * code always ships while executions are in flight. Histories were recorded with RECORD_HISTORIES=1.
+ * Every released shape of the workflow must replay without non-determinism: runs last 7–40 days, so
+ * code always ships while executions are in flight. test/histories/<version>/ holds histories recorded
+ * by that release's own code (RECORD_HISTORIES=1, or scripts/record-legacy-histories.sh for an old
+ * commit); every one of them is replayed against the current bundle. test/history-ratchet.test.ts keeps
+ * them from being re-recorded in place.
  */
-const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json'));
+const versions = historyVersionDirs();
+const historiesOf = (version: string) => readdirSync(path.join(HISTORIES_DIR, version)).filter((f) => f.endsWith('.json')).sort();
+const all = versions.flatMap((version) => historiesOf(version).map((file) => `${version}/${file}`));
 
-test('recorded histories exist', () => {
-  expect(files.length).toBeGreaterThanOrEqual(3);
+test('every version directory holds recorded histories', () => {
+  expect(versions).toContain('0.1.0');
+  expect(versions.filter((version) => historiesOf(version).length === 0)).toEqual([]);
 });
 
-test.each(files)('replays %s deterministically', async (file) => {
+test.each(all)('replays %s deterministically', async (file) => {
   const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
   await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, `replay-${file}`);
 });
 
 test('the replayer does catch a history that no longer matches the code', async () => {
   // Negative control: rename the first scheduled activity in a recorded history, as if the code had changed.
-  const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, 'cloudhsm-completed.json'), 'utf8'));
+  const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, '0.1.0', 'cloudhsm-completed.json'), 'utf8'));
   const scheduled = history.events.find((e: { activityTaskScheduledEventAttributes?: unknown }) => e.activityTaskScheduledEventAttributes);
   scheduled.activityTaskScheduledEventAttributes.activityType.name = 'someOtherActivity';
   await expect(Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'replay-tampered')).rejects.toThrow(/[Nn]ondeterminism|TMPRL1100/);
