@@ -1,12 +1,14 @@
 import type { ActivityDeps } from './deps';
 import { createInventoryActivities } from './inventory';
 import { createKeyActivities } from './keys';
+import { createPolicyActivities } from './policy';
+import { createRunStatusActivities } from './run-status';
 import { createStoreActivities } from './store';
 
 export type { ActivityDeps } from './deps';
 export type { InventoryScanInput, InventoryPage, DriftScanInput, DriftScan } from './inventory';
-export type { ScheduleKeysInput, ScheduleKeysResult, CheckKeysInput, RollbackKeysInput } from './keys';
-export type { ConnectInput, ConnectionResult, StoreRef, StoreWaitInput } from './store';
+export type { ScheduleKeysInput, ScheduleKeysResult, CheckKeysInput, RollbackKeysInput, RollbackKeyOutcome, RollbackAction } from './keys';
+export type { ConnectInput, ConnectionResult, StoreRef, StoreWaitInput, WatchStoreInput, WatchStoreResult } from './store';
 export { createKmsRateLimiter, KMS_DEFAULT_QUOTAS, type KmsOperation, type KmsRateLimiter } from './rate-limiter';
 export { createKmsClient } from './kms-client';
 
@@ -19,6 +21,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createStoreActivities(deps),
     ...createInventoryActivities(deps),
     ...createKeyActivities(deps),
+    ...createPolicyActivities(deps),
+    ...createRunStatusActivities(),
   };
 }
 

@@ -6,10 +6,10 @@ import {
   type WorkflowExecutionStatusName,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
+import { CancelledFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { decommissionCustomKeyStore } from '../workflows';
-import { approveUpdate, cancelUpdate, reportKeysQuery, resolveUpdate, statusQuery, TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor, type UpdateAck } from '../shared/messages';
+import { approveUpdate, cancelUpdate, reportKeysQuery, reportQuery, resolveUpdate, statusQuery, TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor, type UpdateAck } from '../shared/messages';
 import { CustomKeyStoreIdAttribute, DecommissionPhaseAttribute } from '../shared/search-attributes';
 import type { ApproveRequest, CancelRequest, DecommissionInput, DecommissionReport, DecommissionStatus, InputProblem, Phase, ReportKey, ReportKeysPage, ResolveRequest } from '../shared/types';
 import { validateApproveRequest, validateCancelRequest, validateDecommissionInput, validateResolveRequest } from '../shared/validation';
@@ -206,7 +206,10 @@ export class DecommissionClient {
       report = await handle.result();
     } catch (err) {
       if (!(err instanceof WorkflowFailedError)) throw err;
-      return this.failedReport(storeOrWorkflowId, err);
+      // A cancelled decommission closes as Canceled, which carries no result: its report is a query.
+      const cancelled = err.cause instanceof CancelledFailure ? await handle.query(reportQuery).catch(() => undefined) : undefined;
+      if (!cancelled) return this.failedReport(storeOrWorkflowId, err);
+      report = cancelled;
     }
     if (report.keysTruncated) report = { ...report, keys: await this.allReportKeys(storeOrWorkflowId), keysTruncated: false };
     return report;

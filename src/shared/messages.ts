@@ -2,6 +2,7 @@ import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type {
   ApproveRequest,
   CancelRequest,
+  DecommissionReport,
   DecommissionStatus,
   ReportKeysPage,
   ResolveRequest,
@@ -39,3 +40,9 @@ export const statusQuery = defineQuery<DecommissionStatus>('status');
 
 /** A page of the per-key report, so that reports of 20,000 keys never need one huge payload. */
 export const reportKeysQuery = defineQuery<ReportKeysPage, [{ offset?: number; limit?: number }]>('reportKeys');
+
+/**
+ * The final report once the run has ended (undefined before). A cancelled run closes as Canceled in
+ * Temporal, which carries no result: this query is how its report is read.
+ */
+export const reportQuery = defineQuery<DecommissionReport | undefined>('report');

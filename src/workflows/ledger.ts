@@ -1,4 +1,4 @@
-import type { InventoriedKey, KeyChecks, KeyState, ReportKey, RollbackOutcome, ScheduleOutcome } from '../shared/types';
+import type { InventoriedKey, KeyChecks, KeyState, ReportKey, RollbackAction, RollbackOutcome, ScheduleOutcome } from '../shared/types';
 
 /** Everything the run knows about one key. Compact field names are not worth it: chunks stay small anyway. */
 export interface LedgerEntry {
@@ -15,6 +15,8 @@ export interface LedgerEntry {
   confirmedDeletedAt?: number;
   restoredState?: KeyState;
   rolledBack?: RollbackOutcome['outcome'];
+  /** KMS calls the rollback made for this key. */
+  rollbackActions?: RollbackAction[];
 }
 
 /** Keys per continue-as-new argument: about 90 bytes each in compact form keeps every payload under 128 KiB. */
@@ -24,9 +26,13 @@ export const LEDGER_CHUNK_SIZE = 1_000;
  * A ledger entry as carried across continue-as-new: a tuple, because the whole ledger of a 20,000-key
  * store must fit into one continue-as-new command (the server rejects inputs over 2 MB).
  * [keyId, arn (empty when it is arnPrefix + keyId), inventoryState, scheduledBy, attempted, priorState,
- *  deletionDate, confirmedDeletedAt, restoredState, rolledBack, aliases (space separated)]
+ *  deletionDate, confirmedDeletedAt, restoredState, rolledBack, aliases (space separated),
+ *  rollback actions (C = CancelKeyDeletion, E = EnableKey)]
  */
-export type CompactEntry = [string, string, string, string, 0 | 1, string, number, number, string, string, string];
+export type CompactEntry = [string, string, string, string, 0 | 1, string, number, number, string, string, string, string?];
+
+const ACTION_CODES: Record<RollbackAction, string> = { CancelKeyDeletion: 'C', EnableKey: 'E' };
+const ACTIONS_BY_CODE: Record<string, RollbackAction> = { C: 'CancelKeyDeletion', E: 'EnableKey' };
 
 /** One continue-as-new argument: a slice of the ledger. */
 export interface LedgerChunk {
@@ -46,7 +52,7 @@ export class KeyLedger {
   static fromChunks(chunks: LedgerChunk[]): KeyLedger {
     const ledger = new KeyLedger();
     for (const { arnPrefix, rows } of chunks) {
-      for (const [keyId, arn, inventoryState, scheduledBy, attempted, priorState, deletionDate, confirmedDeletedAt, restoredState, rolledBack, aliases] of rows) {
+      for (const [keyId, arn, inventoryState, scheduledBy, attempted, priorState, deletionDate, confirmedDeletedAt, restoredState, rolledBack, aliases, actions] of rows) {
         ledger.entries.set(keyId, {
           keyId,
           arn: arn || `${arnPrefix}${keyId}`,
@@ -59,6 +65,7 @@ export class KeyLedger {
           confirmedDeletedAt: confirmedDeletedAt || undefined,
           restoredState: (restoredState || undefined) as KeyState | undefined,
           rolledBack: (rolledBack || undefined) as LedgerEntry['rolledBack'],
+          rollbackActions: actions ? [...actions].map((c) => ACTIONS_BY_CODE[c] as RollbackAction) : undefined,
         });
       }
     }
@@ -179,11 +186,17 @@ export class KeyLedger {
       .map((e) => ({ keyId: e.keyId, priorState: e.priorState ?? e.inventoryState, certain: e.scheduledBy === 'this-run' }));
   }
 
+  /**
+   * Records what the rollback found and did. A key the rollback had to restore was pending deletion
+   * because of this run (certain, or from a batch whose result was lost): the report says so.
+   */
   applyRollback(outcomes: RollbackOutcome[], now: number): void {
     for (const outcome of outcomes) {
       const entry = this.entries.get(outcome.keyId);
       if (!entry) continue;
       entry.rolledBack = outcome.outcome;
+      if (outcome.actions?.length) entry.rollbackActions = outcome.actions;
+      if (outcome.actions?.includes('CancelKeyDeletion') && entry.scheduledBy === 'not-scheduled') entry.scheduledBy = 'this-run';
       if (outcome.outcome === 'GONE') entry.confirmedDeletedAt = now;
       if (outcome.outcome === 'CANCELLED') {
         entry.restoredState = outcome.restoredState;
@@ -235,6 +248,7 @@ export class KeyLedger {
         deletionDate: e.deletionDate,
         confirmedDeletedAt: e.confirmedDeletedAt,
         restoredState: e.restoredState,
+        rollbackActions: e.rollbackActions,
       }));
   }
 
@@ -258,6 +272,7 @@ export class KeyLedger {
           e.restoredState ?? '',
           e.rolledBack ?? '',
           (e.aliases ?? []).join(' '),
+          (e.rollbackActions ?? []).map((a) => ACTION_CODES[a]).join(''),
         ]),
       });
     }

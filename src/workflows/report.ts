@@ -1,12 +1,12 @@
 import { REPORT_INLINE_KEYS, type DecommissionReport, type DecommissionStatus, type NormalizedInput } from '../shared/types';
-import type { ResumeState } from './decommission';
+import type { RunState } from './run-state';
 import type { KeyLedger } from './ledger';
 
 export interface ReportInput {
   outcome: DecommissionReport['outcome'];
   reason?: string;
   cfg: NormalizedInput;
-  state: ResumeState;
+  state: RunState;
   status: DecommissionStatus;
   ledger: KeyLedger;
   endedAt: number;

@@ -1,0 +1,130 @@
+import { ApplicationFailure, log, setHandler } from '@temporalio/workflow';
+import { approveUpdate, cancelUpdate, reportKeysQuery, reportQuery, resolveUpdate, statusQuery, type UpdateAck } from '../shared/messages';
+import { FINAL_PHASES, REPORT_INLINE_KEYS, type ResolveAction } from '../shared/types';
+import { formatProblems, samePerson, validateApproveRequest, validateCancelRequest, validateResolveRequest } from '../shared/validation';
+import { PHASES } from './phases';
+import { count, iso } from './render';
+import type { Run } from './run';
+import { approvalDeadline } from './steps/approval';
+
+/** A validator's refusal: non-retryable, so clients do not present it as something to try again. */
+function rejected(reason: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(reason, 'UpdateRejected');
+}
+
+/** Resolutions that delete, or may orphan, key material: someone other than the requester must make them. */
+const DELETION_DECISIONS: readonly ResolveAction[] = ['schedule-new-keys', 'reschedule', 'proceed'];
+
+/**
+ * What an accepted cancel will do, in words that are true now: the ack is the operator's record of what
+ * they set in motion. Computed from the ledger, not from the phase name.
+ */
+function cancelAck(run: Run): string {
+  const candidates = run.ledger.rollbackCandidates();
+  const c = run.ledger.counts();
+  if (!run.changedKeys()) {
+    return run.state.storeConnectedByRun
+      ? 'Cancelling: no key was changed; this run connected the store, which stays CONNECTED'
+      : 'Cancelling: nothing was changed in KMS';
+  }
+  const parts: string[] = [];
+  if (run.state.phase === 'SCHEDULING') parts.push('the scheduling batch in progress stops before its next key');
+  if (candidates.length > 0) {
+    const uncertain = candidates.filter((k) => !k.certain).length;
+    parts.push(
+      `deletion of ${count(candidates.length)} key(s) this run scheduled${uncertain ? ` (${count(uncertain)} of them possibly: each is read first)` : ''} will be cancelled and each key restored to its prior state`,
+    );
+  } else parts.push('no key this run scheduled is still pending deletion, so there is nothing to restore');
+  if (c.deleted > 0) parts.push(`${count(c.deleted)} key(s) already deleted by KMS cannot be restored`);
+  parts.push('the store will not be disconnected or deleted');
+  return `Cancelling: ${parts.join('; ')}`;
+}
+
+/** Registers the updates and queries. Validators read the phase table: one rule per phase, in one place. */
+export function registerHandlers(run: Run): void {
+  const s = run.state;
+
+  setHandler(statusQuery, () => run.status());
+  setHandler(reportQuery, () => run.finalReport);
+  setHandler(reportKeysQuery, ({ offset = 0, limit = REPORT_INLINE_KEYS } = {}) => {
+    const size = Math.max(1, Math.min(limit, REPORT_INLINE_KEYS));
+    const keys = run.ledger.reportKeys(offset, size);
+    const next = offset + keys.length;
+    return { keys, total: run.ledger.size, nextOffset: next < run.ledger.size ? next : undefined };
+  });
+
+  setHandler(
+    approveUpdate,
+    (request): UpdateAck => {
+      const approver = validateApproveRequest(request).request?.approver as string;
+      s.approvedBy = approver;
+      s.decisions.push({ what: 'approved', by: approver, at: Date.now(), detail: request.comment });
+      log.info('decommission approved', { approver });
+      return { accepted: true, phase: run.displayPhase(), message: `Approved by ${approver}: scheduling ${count(run.ledger.counts().toSchedule)} keys for deletion` };
+    },
+    {
+      validator: (request) => {
+        const { request: r, problems } = validateApproveRequest(request);
+        if (!r) throw rejected(`Invalid approve request: ${formatProblems(problems)}`);
+        if (s.approvedBy) throw rejected(`Already approved by ${s.approvedBy}`);
+        if (run.displayPhase() !== 'AWAITING_APPROVAL') throw rejected(`approve is only accepted in phase AWAITING_APPROVAL; this run is in ${run.displayPhase()}`);
+        if (s.cancel) throw rejected(`The run is being cancelled by ${s.cancel.by}`);
+        // Workflow time is the start of this task: with the worker down across the deadline, an approval
+        // delivered in the same activation as the deadline's timer is still refused.
+        const deadline = approvalDeadline(run);
+        if (Date.now() >= deadline) throw rejected(`The approval deadline (${iso(deadline)}) has passed: this run ends CANCELLED without changing anything; start a new decommission`);
+        if (!run.policy.allowSelfApproval && samePerson(r.approver, run.cfg.requestedBy)) {
+          throw rejected(`Four-eyes rule: approver "${r.approver}" requested this decommission; another person must approve`);
+        }
+      },
+      description: 'Approve the inventoried plan: {approver, comment?}. Before the approval deadline, by someone other than the requester.',
+    },
+  );
+
+  setHandler(
+    cancelUpdate,
+    (request): UpdateAck => {
+      const r = validateCancelRequest(request).request as { by: string; reason: string };
+      const message = cancelAck(run);
+      run.acceptCancel(r.by, r.reason);
+      return { accepted: true, phase: run.displayPhase(), message };
+    },
+    {
+      validator: (request) => {
+        const { request: r, problems } = validateCancelRequest(request);
+        if (!r) throw rejected(`Invalid cancel request: ${formatProblems(problems)}`);
+        if (FINAL_PHASES.includes(s.phase)) throw rejected(`The run already ended in ${s.phase}`);
+        if (s.cancel) throw rejected(`Already cancelled by ${s.cancel.by}`);
+        const rule = PHASES[s.phase].cancel;
+        if (!rule.accepted) throw rejected(`cancel is refused in phase ${s.phase}: ${rule.reason}`);
+      },
+      description: 'Cancel: {by, reason}. Restores every key this run scheduled; refused once every key is deleted (DISCONNECTING, DELETING).',
+    },
+  );
+
+  setHandler(
+    resolveUpdate,
+    (request): UpdateAck => {
+      const r = validateResolveRequest(request).request as NonNullable<ReturnType<typeof validateResolveRequest>['request']>;
+      run.acceptResolution({ by: r.by, action: r.action, blockerId: r.blockerId, comment: r.comment });
+      return { accepted: true, phase: run.displayPhase(), message: `Resolved ${r.blockerId} with ${r.action}` };
+    },
+    {
+      validator: (request) => {
+        const { request: r, problems } = validateResolveRequest(request);
+        if (!r) throw rejected(`Invalid resolve request: ${formatProblems(problems)}`);
+        const blocker = s.blocker;
+        if (!blocker) throw rejected(`resolve is only accepted while BLOCKED; this run is in ${run.displayPhase()} (blocker ${r.blockerId} is no longer open)`);
+        if (r.blockerId !== blocker.id) throw rejected(`resolve names blocker ${r.blockerId}, but the run is blocked on ${blocker.id}: read status.blocker and decide on that one`);
+        if (run.hasPendingResolution()) throw rejected(`${blocker.id} is already resolved`);
+        if (!blocker.allowedActions.includes(r.action)) {
+          throw rejected(`action "${r.action}" does not resolve ${blocker.kind}; allowed: ${blocker.allowedActions.join(', ')}`);
+        }
+        if (DELETION_DECISIONS.includes(r.action) && !run.policy.allowSelfApproval && samePerson(r.by, run.cfg.requestedBy)) {
+          throw rejected(`Four-eyes rule: "${r.by}" requested this decommission; "${r.action}" deletes or may orphan key material, so another person must decide`);
+        }
+      },
+      description: 'Resolve a BLOCKED run: {by, action, blockerId, comment?}; the blocker id must be the current one and the action one it allows.',
+    },
+  );
+}

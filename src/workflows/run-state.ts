@@ -1,0 +1,90 @@
+import type { ApprovalPolicy } from '../shared/policy';
+import type { AuditRecord, Blocker, DecommissionInput, NormalizedInput, Phase, ResolveAction, StoreInfo } from '../shared/types';
+import type { LedgerChunk } from './ledger';
+
+/** Bumped whenever {@link RunState}'s meaning changes; a resumed run migrates older versions. */
+export const RUN_STATE_SCHEMA_VERSION = 2;
+
+/**
+ * Everything a run knows besides the key ledger: carried across continue-as-new together with the
+ * request exactly as it was sent, so a tightened validator never fails a run already in flight.
+ */
+export interface RunState {
+  schemaVersion: typeof RUN_STATE_SCHEMA_VERSION;
+  /** The request as normalised when the run began (defaults applied then, not re-derived later). */
+  cfg: NormalizedInput;
+  /** The deployment's approval policy, loaded once at the start of the run. */
+  policy?: ApprovalPolicy;
+  /** The runbook step the run is in; only the run loop changes it. BLOCKED is a pause inside a phase. */
+  phase: Phase;
+  store?: StoreInfo;
+  startedAt: number;
+  decisions: AuditRecord[];
+  approvedBy?: string;
+  cancel?: { by: string; reason: string; at: number };
+  /** Why the run ended CANCELLED when nobody cancelled it (approval timed out). */
+  endReason?: string;
+  /** The blocker the run is paused on, if any. */
+  blocker?: Blocker;
+  /** Blockers raised so far: the suffix of the next blocker's id. */
+  blockerCount: number;
+  scannedKeys: number;
+  scheduling?: { startedAt: number; finishedAt?: number };
+  continuedAsNew: number;
+  notes: string[];
+  /** The operator chose to go on with a CloudHSM store that is not CONNECTED. */
+  proceedDisconnected: boolean;
+  /** An explicit `reconnect` decision overrides `reconnect: false` in the request. */
+  reconnectApproved: boolean;
+  notConnectedSince?: number;
+  /** Last check that saw the store CONNECTED: a disconnect found later may have happened any time after it. */
+  lastSeenConnectedAt?: number;
+  /** Windows in which the store may have been not CONNECTED: [from, to or null while open]. */
+  disconnectedIntervals: [number, number | null][];
+  nextDriftCheckAt?: number;
+  verifyExtensionMs: number;
+  deleteRounds: number;
+  lastError?: string;
+  /** The store was deleted outside this workflow and the operator chose to proceed. */
+  storeDeleted?: boolean;
+  /** This run connected the store: a change in KMS even when no key was touched. */
+  storeConnectedByRun?: boolean;
+  /** Temporal's cancel arrived after every key was deleted: recorded, and the teardown finished. */
+  temporalCancelIgnored?: boolean;
+}
+
+/** The second argument of a continued run: the state, next to the raw request and the ledger chunks. */
+export interface CarriedRun {
+  schemaVersion: typeof RUN_STATE_SCHEMA_VERSION;
+  state: RunState;
+}
+
+/** A decision that answers a blocker, taken from the `resolve` update. */
+export interface Resolution {
+  by: string;
+  action: ResolveAction;
+  blockerId: string;
+  comment?: string;
+}
+
+export function initialState(cfg: NormalizedInput, now: number): RunState {
+  return {
+    schemaVersion: RUN_STATE_SCHEMA_VERSION,
+    cfg,
+    phase: 'VALIDATING',
+    startedAt: now,
+    decisions: [{ what: 'requested', by: cfg.requestedBy, at: now, detail: cfg.ticket }],
+    blockerCount: 0,
+    scannedKeys: 0,
+    continuedAsNew: 0,
+    notes: [],
+    proceedDisconnected: false,
+    reconnectApproved: false,
+    disconnectedIntervals: [],
+    verifyExtensionMs: 0,
+    deleteRounds: 0,
+  };
+}
+
+/** Arguments of the continue-as-new command: the request unchanged, the state, the ledger in chunks. */
+export type ContinueAsNewArgs = [DecommissionInput, CarriedRun, ...LedgerChunk[]];

@@ -1,0 +1,32 @@
+import type { Run, Transition } from '../run';
+
+/** COMPLETED: every key deleted, the store disconnected and deleted. */
+export async function completed(run: Run): Promise<Transition> {
+  return { end: run.report('COMPLETED') };
+}
+
+/** DRY_RUN_COMPLETE: the plan; nothing was changed. */
+export async function dryRunComplete(run: Run): Promise<Transition> {
+  return { end: run.report('DRY_RUN_COMPLETE') };
+}
+
+/** CANCELLED: by a person, by Temporal's cancel, or because no approval came in time. */
+export async function cancelled(run: Run): Promise<Transition> {
+  const cancel = run.state.cancel;
+  if (!run.changedKeys()) {
+    run.state.notes.push(
+      run.state.storeConnectedByRun
+        ? 'Cancelled before any key was scheduled: no key was changed; this run connected the store, which stays CONNECTED.'
+        : 'Cancelled before any key was scheduled: nothing was changed in KMS.',
+    );
+  } else if (!run.ledger.all().some((e) => e.rolledBack !== undefined)) {
+    run.state.notes.push('No key scheduled by this run was still pending deletion when the cancel took effect: there was nothing to restore.');
+  }
+  const reason = cancel ? `${cancel.reason} (by ${cancel.by})` : (run.state.endReason ?? 'cancelled');
+  return { end: run.report('CANCELLED', reason) };
+}
+
+/** FAILED is entered only by the run's failure path, which throws; a resumed run never lands here. */
+export async function failed(run: Run): Promise<Transition> {
+  return { end: run.report('FAILED', run.state.lastError) };
+}

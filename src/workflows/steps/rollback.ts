@@ -1,0 +1,46 @@
+import { mutating } from '../activity-stubs';
+import { describeFailure } from '../failures';
+import { count } from '../render';
+import type { Run, Transition } from '../run';
+
+/** Keys per rollbackKeys activity: 200 s at 5/s; fewer hand-offs between activities keep the rate near the quota. */
+const ROLLBACK_BATCH = 1_000;
+const BLOCKER_KEYS = 50;
+
+/**
+ * ROLLING_BACK: restores every key in this run's scope to its prior state (the activity reads each key
+ * first, so it is idempotent and a lost response is harmless). A failure never ends the run with keys
+ * still scheduled: it blocks (ROLLBACK_FAILED) until an operator fixes the cause and retries. Like
+ * scheduling, the loop follows the ledger, so a different batch size replays.
+ */
+export async function rollingBack(run: Run): Promise<Transition> {
+  for (;;) {
+    const candidates = run.ledger.rollbackCandidates();
+    if (candidates.length === 0) break;
+    const keys = candidates.slice(0, ROLLBACK_BATCH);
+    const range = `${count(keys.length)} of ${count(candidates.length)} key(s) left`;
+    run.progress({ what: `Roll back: ${range}` });
+    try {
+      const outcomes = await mutating.rollbackKeys.executeWithOptions({ summary: `Roll back: cancel deletion and restore the prior state of ${range}` }, [{ keys }]);
+      run.ledger.applyRollback(outcomes, Date.now());
+      run.publish();
+    } catch (err) {
+      const error = describeFailure(err);
+      run.state.lastError = `rollback: ${error}`;
+      await run.block({
+        kind: 'ROLLBACK_FAILED',
+        message: `Restoring keys failed: ${error}. ${count(candidates.length)} key(s) are not restored yet, and a key whose deletion is still scheduled will be deleted at its DeletionDate: ${candidates
+          .slice(0, 5)
+          .map((k) => k.keyId)
+          .join(', ')}${candidates.length > 5 ? ', …' : ''}. Fix the cause (e.g. the kms:CancelKeyDeletion permission), then retry.`,
+        allowedActions: ['retry'],
+        keyIds: candidates.slice(0, BLOCKER_KEYS).map((k) => k.keyId),
+        keyCount: candidates.length,
+        error,
+      });
+    }
+  }
+  const c = run.ledger.counts();
+  run.state.notes.push(`Rollback restored ${count(c.rolledBack)} key(s) to their state before this run; ${count(c.deleted)} key(s) were already deleted by KMS and cannot be restored.`);
+  return { to: 'CANCELLED' };
+}

@@ -1,0 +1,37 @@
+import { mutating } from '../activity-stubs';
+import { count } from '../render';
+import type { Run, Transition } from '../run';
+
+/** Keys per scheduleKeys activity: about 35 s at 15/s, and ~0.012 history events per key. */
+const SCHEDULE_BATCH = 500;
+
+/**
+ * SCHEDULING: ScheduleKeyDeletion for every key still to schedule, in batches. Each batch's keys are
+ * marked as attempted before the call, so a cancel (or a lost result) leaves them in the rollback's
+ * scope. The loop follows the ledger, not precomputed slices: its commands depend on recorded results
+ * only, so a change of batch size cannot break the replay of a run in flight.
+ */
+export async function scheduling(run: Run): Promise<Transition> {
+  run.state.scheduling = run.state.scheduling?.finishedAt === undefined && run.state.scheduling ? run.state.scheduling : { startedAt: Date.now() };
+  for (;;) {
+    const todo = run.ledger.toSchedule();
+    if (todo.length === 0) break;
+    const keyIds = todo.slice(0, SCHEDULE_BATCH).map((e) => e.keyId);
+    const total = run.ledger.counts().scheduled + todo.length;
+    const done = total - todo.length;
+    const range = `keys ${count(done + 1)}–${count(done + keyIds.length)} of ${count(total)}`;
+    run.progress({ what: `Schedule deletion: ${range}` });
+    run.ledger.markAttempted(keyIds);
+    const result = await run.attempt('schedule', () =>
+      mutating.scheduleKeys.executeWithOptions({ summary: `Schedule deletion: ${range} (${run.cfg.pendingWindowInDays}-day window)` }, [
+        { customKeyStoreId: run.cfg.customKeyStoreId, keyIds, pendingWindowInDays: run.cfg.pendingWindowInDays },
+      ]),
+    );
+    run.ledger.applySchedule(result.outcomes, result.notInStore, Date.now());
+    if (result.notInStore.length) run.state.notes.push(`${result.notInStore.length} key(s) no longer belonged to the store and were not scheduled: ${result.notInStore.slice(0, 10).join(', ')}`);
+    run.publish();
+    if (run.ledger.toSchedule().length > 0) await run.continueAsNewIfSuggested();
+  }
+  run.state.scheduling.finishedAt = Date.now();
+  return { to: 'WAITING' };
+}

@@ -1,0 +1,59 @@
+import { sleep } from '@temporalio/workflow';
+import type { StoreInfo } from '../../shared/types';
+import { watchStub } from '../activity-stubs';
+import { iso } from '../render';
+import type { Run, Transition } from '../run';
+import { storeGone, storeNotConnected } from './connection';
+import { driftCheck } from './drift';
+
+/** Latest DeletionDate of the keys still expected to be deleted: what the run waits for. */
+export function latestDeletionDate(run: Run): number | undefined {
+  const dates = run.ledger.pendingDeletionDates();
+  return dates.length ? Math.max(...dates) : undefined;
+}
+
+/**
+ * Waits until `until`. While a CloudHSM store holds keys awaiting deletion, the wait is one long
+ * activity that checks the connection every `connectionCheckInterval` (one DescribeCustomKeyStores
+ * each, heartbeats only: no history per check), so a store that drops its connection between two daily
+ * drift scans is noticed within minutes, and the report can say since when it may have been down.
+ */
+export async function waitWatchingStore(run: Run, until: number, summary: string): Promise<void> {
+  const watch = run.state.store?.type === 'AWS_CLOUDHSM' && !run.state.proceedDisconnected && !run.state.storeDeleted && run.ledger.awaitingDeletion().length > 0;
+  if (watch) {
+    const poll = run.cfg.timing.connectionCheckIntervalMs;
+    const seen = await run.attempt('watch store connection', () =>
+      watchStub(until - Date.now(), poll).watchStore.executeWithOptions({ summary }, [{ customKeyStoreId: run.cfg.customKeyStoreId, untilMs: until, pollIntervalMs: poll }]),
+    );
+    if (seen.outcome === 'GONE') return storeGone(run, 'a connection check');
+    if (seen.outcome === 'NOT_CONNECTED') {
+      const store = (seen.store ?? run.state.store) as StoreInfo;
+      run.state.store = store;
+      if (seen.lastSeenConnectedAt !== undefined) run.state.lastSeenConnectedAt = Math.max(run.state.lastSeenConnectedAt ?? 0, seen.lastSeenConnectedAt);
+      return storeNotConnected(run, store, run.state.lastSeenConnectedAt);
+    }
+    run.markConnected(seen.lastSeenConnectedAt ?? Date.now());
+  }
+  // The watcher ends by the worker's clock; the workflow's clock may be a moment behind.
+  if (Date.now() < until) await sleep(until - Date.now(), { summary });
+}
+
+/** WAITING: until the latest DeletionDate, with connection checks and a daily drift scan. */
+export async function waiting(run: Run): Promise<Transition> {
+  const driftEvery = run.cfg.timing.driftCheckIntervalMs;
+  for (;;) {
+    const latest = latestDeletionDate(run);
+    if (latest === undefined || Date.now() >= latest) return { to: 'VERIFYING' };
+    run.state.nextDriftCheckAt ??= Date.now() + driftEvery;
+    const wake = Math.min(latest, run.state.nextDriftCheckAt);
+    run.progress({ what: wake < latest ? 'Drift check' : 'Verify that KMS deleted the keys', at: wake });
+    await waitWatchingStore(run, wake, `Waiting period until ${iso(latest)} (next drift check ${iso(wake)})`);
+    const now = Date.now();
+    if (now >= run.state.nextDriftCheckAt && now < latest) {
+      run.state.nextDriftCheckAt = now + driftEvery;
+      const changed = await driftCheck(run);
+      if (changed) return changed;
+      await run.continueAsNewIfSuggested();
+    }
+  }
+}
