@@ -129,21 +129,22 @@ export function hashHistoryFiles(root = HISTORIES_DIR): Map<string, string> {
  * is no full git history to compare with (no git, not a repository, or a shallow clone).
  */
 export function committedManifests(manifestPath = MANIFEST_PATH): EarlierManifest[] | undefined {
-  const cwd = path.dirname(manifestPath);
-  const git = (...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   let top: string;
   try {
-    if (git('rev-parse', '--is-shallow-repository').trim() !== 'false') return undefined;
-    top = git('rev-parse', '--show-toplevel').trim();
+    const here = path.dirname(manifestPath);
+    if (git(here, 'rev-parse', '--is-shallow-repository').trim() !== 'false') return undefined;
+    top = git(here, 'rev-parse', '--show-toplevel').trim();
   } catch {
     return undefined;
   }
+  // Pathspecs and <rev>:<path> are both resolved from the top of the work tree here.
   const rel = path.relative(top, manifestPath).split(path.sep).join('/');
-  const commits = git('log', '--format=%H', '--', rel).split('\n').filter(Boolean);
+  const commits = git(top, 'log', '--format=%H', '--', rel).split('\n').filter(Boolean);
   const out: EarlierManifest[] = [];
   for (const commit of commits) {
     try {
-      out.push({ source: `commit ${commit.slice(0, 12)}`, text: git('show', `${commit}:${rel}`) });
+      out.push({ source: `commit ${commit.slice(0, 12)}`, text: git(top, 'show', `${commit}:${rel}`) });
     } catch {
       // The commit deleted the file: its earlier versions are in the list anyway.
     }
