@@ -2,6 +2,7 @@
 // results, unhandled rejections) and Node built-ins in workflow code (non-deterministic, rejected by the bundler).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import prettier from 'eslint-config-prettier';
 import { builtinModules } from 'node:module';
 
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
@@ -39,4 +40,6 @@ export default tseslint.config(
       ],
     },
   },
+  // Formatting is Prettier's (`npm run format`); lint keeps only rules about behaviour.
+  prettier,
 );
