@@ -49,6 +49,8 @@ export interface RunState {
   storeDeleted?: boolean;
   /** This run connected the store: a change in KMS even when no key was touched. */
   storeConnectedByRun?: boolean;
+  /** Why the run failed (before any change): the FAILED phase fails the workflow with it. */
+  failure?: { type: string; message: string };
   /** Temporal's cancel arrived after every key was deleted: recorded, and the teardown finished. */
   temporalCancelIgnored?: boolean;
 }

@@ -1,5 +1,4 @@
 import {
-  ApplicationFailure,
   CancellationScope,
   ContinueAsNew,
   allHandlersFinished,
@@ -174,6 +173,8 @@ export class Run {
    * stop before their next key and the scope waits for that. Elsewhere the step cannot be interrupted.
    */
   async runStep(step: (run: Run) => Promise<Transition>): Promise<Transition> {
+    // FAILED's step fails the workflow on purpose: nothing to catch there.
+    if (this.state.phase === 'FAILED') return step(this);
     const cancellable = PHASES[this.state.phase].cancel.accepted && !this.state.cancel;
     if (PHASES[this.state.phase].cancel.accepted && this.state.cancel) return this.cancelTransition();
     try {
@@ -221,13 +222,11 @@ export class Run {
     const error = describeFailure(err);
     this.state.lastError = error;
     if (!this.changedKeys()) {
-      this.enter('FAILED');
-      throw ApplicationFailure.create({
+      this.state.failure = {
         type: failureType(err) ?? 'DecommissionFailed',
         message: `Decommission of ${this.cfg.customKeyStoreId} failed in ${failedIn}: ${error}. Nothing was changed in KMS.`,
-        nonRetryable: true,
-        cause: err instanceof Error ? err : undefined,
-      });
+      };
+      return { to: 'FAILED' };
     }
     log.error('step failed', { phase: failedIn, error });
     await this.block({ kind: 'STEP_FAILED', step: failedIn, error, message: `${failedIn} failed: ${error}. Retry the phase, or cancel.`, allowedActions: ['retry'] });

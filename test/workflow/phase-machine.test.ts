@@ -78,3 +78,15 @@ test("Temporal's own cancel during the waiting period rolls back every key, then
   await eventually(() => h.temporal.workflow.getHandle(workflowIdFor(store.storeId)).describe(), (d) => d.status.name === 'CANCELLED', 10_000, 'status CANCELLED');
   expect((await historyOf(store.storeId)).filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
 }, 90_000);
+
+test('an error retrying cannot fix before any change fails the run closed, saying nothing was changed', async () => {
+  const store = await seedStore(h, { enabled: 3 });
+  await h.decommissions.startDecommission(fastInput(store.storeId, { expectedKeyCount: 5 }));
+  const report = await h.decommissions.getReport(store.storeId, { wait: true });
+  expect(report.outcome).toBe('FAILED');
+  expect(report.reason).toContain(`Guardrail: expectedKeyCount is 5 but store ${store.storeId} holds ${store.keyIds.length} keys. Nothing was changed in KMS.`);
+  const handle = h.temporal.workflow.getHandle(workflowIdFor(store.storeId));
+  expect((await handle.describe()).status.name).toBe('FAILED');
+  expect((await historyOf(store.storeId)).filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
+  expect(await mutatingCalls(h, store)).toEqual([]);
+}, 60_000);

@@ -1,3 +1,4 @@
+import { ApplicationFailure } from '@temporalio/workflow';
 import type { Run, Transition } from '../run';
 
 /** COMPLETED: every key deleted, the store disconnected and deleted. */
@@ -26,7 +27,11 @@ export async function cancelled(run: Run): Promise<Transition> {
   return { end: run.report('CANCELLED', reason) };
 }
 
-/** FAILED is entered only by the run's failure path, which throws; a resumed run never lands here. */
+/**
+ * FAILED: a step failed before any key was changed (fail closed). The workflow fails with the cause's
+ * type (e.g. AccessDeniedException, ExpectedKeyCountMismatch) and says that nothing was changed.
+ */
 export async function failed(run: Run): Promise<Transition> {
-  return { end: run.report('FAILED', run.state.lastError) };
+  const failure = run.state.failure ?? { type: 'DecommissionFailed', message: run.state.lastError ?? 'failed' };
+  throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true });
 }
