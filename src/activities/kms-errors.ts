@@ -1,51 +1,16 @@
-import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { classifyAwsErrorName, NON_RETRYABLE_FAILURE_TYPES, type AwsErrorClass } from '../shared/errors';
 
-/**
- * KMS errors are matched by `err.name`: unmodelled ones (ThrottlingException, ValidationException,
- * AccessDeniedException) are not exported classes, so `instanceof` cannot see them.
+/*
+ * KMS errors are matched by `err.name` (src/shared/errors.ts holds the name sets): unmodelled ones
+ * (ThrottlingException, ValidationException, AccessDeniedException) are not exported classes, so
+ * `instanceof` cannot see them.
  */
-const THROTTLING_NAMES = new Set([
-  'ThrottlingException',
-  'Throttling',
-  'ThrottledException',
-  'TooManyRequestsException',
-  'RequestLimitExceeded',
-  'RequestThrottled',
-  'RequestThrottledException',
-  'SlowDown',
-]);
-
-const TRANSIENT_NAMES = new Set([
-  'KMSInternalException',
-  'DependencyTimeoutException',
-  'InternalFailure',
-  'ServiceUnavailable',
-  'ServiceUnavailableException',
-  'RequestTimeout',
-  'RequestTimeoutException',
-  'TimeoutError',
-  'NetworkingError',
-  // Not KMS: the DescribeKey worker thread carrying the call died (src/activities/describe-threads.ts).
-  'DescribeThreadExited',
-]);
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED', 'UND_ERR_SOCKET']);
 
-/**
- * Errors that mean "this identity cannot do this here", never fixed by retrying: a wrong secret or a
- * missing permission must stop the run with a clear failure, not burn retries.
- */
-export const NON_RETRYABLE_AUTH_ERRORS = [
-  'AccessDeniedException',
-  'UnrecognizedClientException',
-  'InvalidSignatureException',
-  'MissingAuthenticationTokenException',
-  'IncompleteSignatureException',
-  'ExpiredTokenException',
-  'InvalidClientTokenId',
-] as const;
-
-export type KmsErrorClass = 'throttled' | 'transient' | 'permanent';
+export type KmsErrorClass = AwsErrorClass;
 
 interface SdkLikeError {
   name?: string;
@@ -66,8 +31,10 @@ function networkCode(err: SdkLikeError): string | undefined {
 export function classifyKmsError(error: unknown): KmsErrorClass {
   const err = (error ?? {}) as SdkLikeError;
   const name = err.name ?? '';
-  if (THROTTLING_NAMES.has(name)) return 'throttled';
-  if (TRANSIENT_NAMES.has(name) || networkCode(err)) return 'transient';
+  const byName = classifyAwsErrorName(name);
+  if (byName === 'throttled' || byName === 'transient') return byName;
+  if (networkCode(err)) return 'transient';
+  if (byName === 'permanent') return 'permanent';
   const status = err.$metadata?.httpStatusCode;
   if (status !== undefined && status >= 500) return 'transient';
   if (status === 429) return 'throttled';
@@ -81,14 +48,33 @@ export function errorName(error: unknown): string {
 }
 
 /**
- * Converts a KMS error into an ApplicationFailure whose type is the KMS error name, so the workflow's
- * retry policy and branches can match it. Permanent errors become non-retryable.
+ * The activity's cancellation, if it was delivered: whatever error a cancelled call surfaced (the SDK's
+ * AbortError, a limiter rejection, a failure of a sibling call), the activity must end as cancelled, with
+ * the SDK's own CancelledFailure, or Temporal records a failure instead of a cancellation.
  */
-export function toActivityFailure(error: unknown, context: string): ApplicationFailure {
-  if (error instanceof ApplicationFailure) return error;
+export function deliveredCancellation(): CancelledFailure | undefined {
+  let signal: AbortSignal;
+  try {
+    signal = Context.current().cancellationSignal;
+  } catch {
+    return undefined; // outside an activity (unit tests, scripts)
+  }
+  if (!signal.aborted) return undefined;
+  return signal.reason instanceof CancelledFailure ? signal.reason : new CancelledFailure(String(signal.reason ?? 'cancelled'));
+}
+
+/**
+ * Converts a KMS error into an ApplicationFailure whose type is the KMS error name, so the workflow's
+ * retry policy and branches can match it. Permanent errors become non-retryable. A delivered
+ * cancellation wins over any error: it is returned as the activity's CancelledFailure.
+ */
+export function toActivityFailure(error: unknown, context: string): ApplicationFailure | CancelledFailure {
+  const cancelled = deliveredCancellation();
+  if (cancelled) return cancelled;
+  if (error instanceof ApplicationFailure || error instanceof CancelledFailure) return error;
   const err = (error ?? {}) as SdkLikeError;
   const name = errorName(error);
-  const nonRetryable = classifyKmsError(error) === 'permanent';
+  const nonRetryable = classifyKmsError(error) === 'permanent' || NON_RETRYABLE_FAILURE_TYPES.includes(name);
   return ApplicationFailure.create({
     type: name,
     message: `${context}: ${name}: ${err.message ?? String(error)}`,
