@@ -1,4 +1,5 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
+import type { ApprovalPolicy } from '../shared/policy';
 import type { ConcurrencyGate } from './concurrency-gate';
 import type { DescribeThreads } from './describe-threads';
 import type { KmsRateLimiter } from './rate-limiter';
@@ -26,8 +27,19 @@ export interface ActivityDeps {
   describeThreads?: DescribeThreads;
   /** Concurrency of ScheduleKeyDeletion / CancelKeyDeletion calls in one activity. Default 4. */
   mutateConcurrency?: number;
-  /** Retries of a throttled or transient KMS call inside an activity before the activity attempt fails. Default 8. */
+  /**
+   * Attempts of a throttled or transient KMS call inside an activity before the activity attempt fails,
+   * for callers that do not heartbeat while they retry. Default 8.
+   */
   maxCallAttempts?: number;
+  /**
+   * For callers that heartbeat while they retry (the inventory and drift scans): how long one call may
+   * fail continuously with throttling or transient errors before the activity attempt fails (retryably).
+   * Default 5 minutes.
+   */
+  retryBudgetMs?: number;
+  /** The deployment's approval policy (`DEFAULT_APPROVAL_POLICY` when unset), served by `loadPolicy`. */
+  policy?: ApprovalPolicy;
   /** Wall clock, injectable for tests. */
   now?: () => number;
 }

@@ -1,14 +1,17 @@
 import { DescribeKeyCommand, type KeyMetadata } from '@aws-sdk/client-kms';
 import type { ActivityDeps } from './deps';
-import { callKms } from './kms-call';
+import { callKms, type CallKmsOptions } from './kms-call';
 import { errorName } from './kms-errors';
 
 /** DescribeKey under the shared pace; `undefined` when KMS says the key does not exist. */
-export async function describeKey(deps: ActivityDeps, keyId: string): Promise<KeyMetadata | undefined> {
+export async function describeKey(deps: ActivityDeps, keyId: string, options?: CallKmsOptions): Promise<KeyMetadata | undefined> {
   try {
     const threads = deps.describeThreads;
-    const out = await callKms(deps, 'DescribeKey', (abortSignal) =>
-      threads ? threads.describeKey(keyId, abortSignal) : deps.kms.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal }),
+    const out = await callKms(
+      deps,
+      'DescribeKey',
+      (abortSignal) => (threads ? threads.describeKey(keyId, abortSignal) : deps.kms.send(new DescribeKeyCommand({ KeyId: keyId }), { abortSignal })),
+      options,
     );
     return out.KeyMetadata;
   } catch (err) {

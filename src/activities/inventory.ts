@@ -1,13 +1,13 @@
 import { ListAliasesCommand, ListKeysCommand, type KeyListEntry, type KeyMetadata } from '@aws-sdk/client-kms';
 import { activityInfo, heartbeat } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { InventoriedKey, KeyState, StoreInfo } from '../shared/types';
-import { readStore, storeExists } from './store';
+import { readStoreIfExists } from './store';
 import { DEFAULT_DESCRIBE_CONCURRENCY, type ActivityDeps } from './deps';
 import { describeKey, epochMs } from './describe';
 import { createConcurrencyGate } from './concurrency-gate';
-import { callKms } from './kms-call';
-import { errorName, toActivityFailure } from './kms-errors';
+import { callKms, stopSignal } from './kms-call';
+import { classifyKmsError, errorName, toActivityFailure } from './kms-errors';
 
 export interface InventoryScanInput {
   customKeyStoreId: string;
@@ -73,12 +73,15 @@ function arnPrefixOf(meta: KeyMetadata): string | undefined {
 }
 
 /** Account-wide ListAliases, reduced to the aliases of `keyIds`. One pass instead of one call per key. */
-async function aliasesOf(deps: ActivityDeps, keyIds: Set<string>): Promise<Map<string, string[]>> {
+async function aliasesOf(deps: ActivityDeps, keyIds: Set<string>, keepAlive: () => void): Promise<Map<string, string[]>> {
   const byKey = new Map<string, string[]>();
   let marker: string | undefined;
   do {
-    const page = await callKms(deps, 'ListAliases', (abortSignal) =>
-      deps.kms.send(new ListAliasesCommand({ Limit: LIST_ALIASES_PAGE, Marker: marker }), { abortSignal }),
+    const page = await callKms(
+      deps,
+      'ListAliases',
+      (abortSignal) => deps.kms.send(new ListAliasesCommand({ Limit: LIST_ALIASES_PAGE, Marker: marker }), { abortSignal }),
+      { keepAlive },
     );
     for (const alias of page.Aliases ?? []) {
       if (!alias.TargetKeyId || !alias.AliasName || !keyIds.has(alias.TargetKeyId)) continue;
@@ -87,7 +90,7 @@ async function aliasesOf(deps: ActivityDeps, keyIds: Set<string>): Promise<Map<s
       byKey.set(alias.TargetKeyId, list);
     }
     marker = page.NextMarker;
-    heartbeat();
+    keepAlive();
   } while (marker);
   return byKey;
 }
@@ -106,6 +109,11 @@ export function createInventoryActivities(deps: ActivityDeps) {
    * fan-out never drains between pages. Pages still complete (and are checkpointed) in order. A page
    * starts early only if, even were every key still undecided a match, the result stays within `budget`
    * plus one page: that bounds the result payload however dense the store is.
+   *
+   * Throttling and transient errors never fail the scan closed: each call is retried, paced, while the
+   * scan heartbeats its checkpoint, for up to `deps.retryBudgetMs` of continuous failure (then the attempt
+   * fails retryably and the next one resumes from the checkpoint). Only errors that retrying cannot fix
+   * (AccessDenied…) fail it at once, non-retryably, and stop every sibling call still retrying.
    */
   async function scan<T>(options: {
     startMarker?: string;
@@ -114,7 +122,7 @@ export function createInventoryActivities(deps: ActivityDeps) {
     budget: (acc: T) => number;
     matches?: (meta: KeyMetadata) => boolean;
     onPage: (acc: T, described: KeyMetadata[]) => void;
-  }): Promise<{ acc: T; nextMarker?: string; scanned: number }> {
+  }): Promise<{ acc: T; nextMarker?: string; scanned: number; keepAlive: () => void }> {
     const { budget, matches = () => false, onPage } = options;
     type Checkpoint = ScanCheckpoint<T> & { scanned: number };
     const restored = activityInfo().heartbeatDetails as Checkpoint | undefined;
@@ -130,13 +138,21 @@ export function createInventoryActivities(deps: ActivityDeps) {
       heartbeat(committed);
     };
 
+    const keepAlive = () => beat(false);
+    // Stops the sibling calls (their retries and backoffs) once the scan has failed; follows the activity's cancellation.
+    const stop = stopSignal();
+    const callOptions = { keepAlive, signal: stop.signal };
     const failure: { error?: unknown } = {};
+    const fail = (error: unknown) => {
+      failure.error ??= error;
+      stop.stop(failure.error);
+    };
     const slots = createConcurrencyGate(concurrency);
     // Of the pages started but not yet committed: calls still unanswered, and matches among the answered ones.
     let unanswered = 0;
     let uncommittedMatches = 0;
     const listPage = (marker: string | undefined) =>
-      callKms(deps, 'ListKeys', (abortSignal) => deps.kms.send(new ListKeysCommand({ Limit: LIST_KEYS_PAGE, Marker: marker }), { abortSignal }));
+      callKms(deps, 'ListKeys', (abortSignal) => deps.kms.send(new ListKeysCommand({ Limit: LIST_KEYS_PAGE, Marker: marker }), { abortSignal }), callOptions);
 
     /** Starts a page's DescribeKey calls under the scan's fan-out; `started` resolves once the last one has a slot. */
     const describePage = (entries: KeyListEntry[]) => {
@@ -152,7 +168,7 @@ export function createInventoryActivities(deps: ActivityDeps) {
           const keyId = entries[i].KeyId as string;
           unanswered++;
           calls.push(
-            describeKey(deps, keyId)
+            describeKey(deps, keyId, callOptions)
               .then(
                 (meta) => {
                   described[i] = meta;
@@ -160,10 +176,16 @@ export function createInventoryActivities(deps: ActivityDeps) {
                   beat(false);
                 },
                 (err: unknown) => {
-                  failure.error ??= ApplicationFailure.nonRetryable(
-                    `Inventory incomplete, nothing was changed: DescribeKey ${keyId} failed with ${errorName(err)}: ${(err as Error).message}`,
-                    'InventoryIncomplete',
-                  );
+                  if (failure.error !== undefined) return; // stopped by a sibling's failure
+                  // Throttling or transient past the retry budget, or a cancellation: retrying can fix it, failing closed cannot.
+                  if (err instanceof CancelledFailure || (err instanceof ApplicationFailure ? !err.nonRetryable : classifyKmsError(err) !== 'permanent')) fail(err);
+                  else
+                    fail(
+                      ApplicationFailure.nonRetryable(
+                        `Inventory incomplete, nothing was changed: DescribeKey ${keyId} failed with ${errorName(err)}: ${(err as Error).message}`,
+                        'InventoryIncomplete',
+                      ),
+                    );
                 },
               )
               .finally(() => {
@@ -216,12 +238,14 @@ export function createInventoryActivities(deps: ActivityDeps) {
       }
       await inOrder;
     } catch (err) {
-      failure.error ??= err;
+      fail(err);
       // Every call already started must settle first: a sibling still retrying in the background would race the retry.
       await inOrder.catch(() => undefined);
       throw failure.error;
+    } finally {
+      stop.dispose();
     }
-    return { acc, nextMarker: progress.done ? undefined : progress.marker, scanned: progress.scanned };
+    return { acc, nextMarker: progress.done ? undefined : progress.marker, scanned: progress.scanned, keepAlive };
   }
 
   return {
@@ -244,7 +268,7 @@ export function createInventoryActivities(deps: ActivityDeps) {
         });
         const { keys, arnPrefix } = result.acc;
         if (input.withAliases && keys.length > 0) {
-          const aliases = await aliasesOf(deps, new Set(keys.map((k) => k.keyId)));
+          const aliases = await aliasesOf(deps, new Set(keys.map((k) => k.keyId)), result.keepAlive);
           for (const key of keys) {
             const names = aliases.get(key.keyId);
             if (names) key.aliases = names.sort();
@@ -263,7 +287,7 @@ export function createInventoryActivities(deps: ActivityDeps) {
     async driftScan(input: DriftScanInput): Promise<DriftScan> {
       try {
         // One activity per drift check: the store's state is read here too, saving a round trip in history.
-        const store = (await storeExists(deps, input.customKeyStoreId)) ? await readStore(deps, input.customKeyStoreId) : null;
+        const store = await readStoreIfExists(deps, input.customKeyStoreId);
         const result = await scan({
           initial: { notPending: [] as InventoriedKey[], notPendingTotal: 0, pendingInStore: 0, arnPrefix: undefined as string | undefined },
           budget: () => Infinity,

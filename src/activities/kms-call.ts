@@ -22,31 +22,90 @@ function currentSignal(): AbortSignal | undefined {
   }
 }
 
+/** Default {@link ActivityDeps.retryBudgetMs}: how long a heartbeating caller keeps retrying one call. */
+export const DEFAULT_RETRY_BUDGET_MS = 5 * 60_000;
+
+export interface CallKmsOptions {
+  /**
+   * Called before every backoff of a throttled or transient call. A caller that heartbeats here (with
+   * its own checkpoint) keeps its activity alive while KMS throttles, so the call is retried for as long
+   * as {@link ActivityDeps.retryBudgetMs} of continuous failure instead of `maxCallAttempts` attempts.
+   */
+  keepAlive?: () => void;
+  /**
+   * Used instead of the activity's cancellation signal: one made by {@link stopSignal}, which also aborts
+   * when the activity is cancelled, so a caller can stop its sibling calls after a failure.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * A signal that aborts when the activity is cancelled or when `stop` is called: lets a fan-out (the
+ * inventory scan) stop every sibling call still retrying once one of them failed for good.
+ */
+export function stopSignal(): { signal: AbortSignal; stop(reason: unknown): void; dispose(): void } {
+  const controller = new AbortController();
+  setMaxListeners(1_000, controller.signal);
+  const activity = currentSignal();
+  const follow = () => controller.abort(activity?.reason);
+  if (activity?.aborted) follow();
+  else activity?.addEventListener('abort', follow, { once: true });
+  return {
+    signal: controller.signal,
+    stop: (reason) => controller.abort(reason),
+    dispose: () => activity?.removeEventListener('abort', follow),
+  };
+}
+
+function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw signal.reason;
+}
+
 /**
  * Sends one KMS request under the worker-wide pace, retrying throttling and transient failures with
  * full-jitter backoff. Each retry waits for a new pacing slot, so retries never push the account over
  * its quota. Permanent errors (NotFound, AccessDenied, InvalidState…) are thrown unchanged at once for
- * the caller to interpret by `err.name`.
+ * the caller to interpret by `err.name`. No request is sent once the activity's cancellation arrived.
+ *
+ * How long it retries: a caller that heartbeats while it waits (`options.keepAlive`) retries until the
+ * call has failed continuously for `deps.retryBudgetMs` (default 5 min): a throttling storm must not
+ * fail an inventory. Any other caller gives up after `deps.maxCallAttempts` (default 8): without a
+ * heartbeat its activity would time out on the server while the call kept retrying here, racing the
+ * activity's next attempt. Either way the give-up is a retryable failure whose type is the error's name.
  */
-export async function callKms<T>(deps: ActivityDeps, operation: KmsOperation, send: (signal?: AbortSignal) => Promise<T>): Promise<T> {
-  const signal = currentSignal();
+export async function callKms<T>(deps: ActivityDeps, operation: KmsOperation, send: (signal?: AbortSignal) => Promise<T>, options: CallKmsOptions = {}): Promise<T> {
+  const signal = options.signal ?? currentSignal();
   const maxAttempts = deps.maxCallAttempts ?? 8;
+  const budgetMs = deps.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;
+  let firstFailure: number | undefined;
   for (let attempt = 1; ; attempt++) {
+    throwIfCancelled(signal);
     const leave = await deps.gate?.enter();
     try {
       await deps.limiter.acquire(operation, signal);
+      // An unpaced operation resolves at once, without looking at the signal.
+      throwIfCancelled(signal);
       return await send(signal);
     } catch (err) {
       leave?.(); // before the backoff: a sleeping retry must not hold a slot
       if (signal?.aborted) throw err;
       const kind = classifyKmsError(err);
       if (kind === 'permanent') throw err;
-      if (attempt >= maxAttempts) {
+      firstFailure ??= Date.now();
+      const failingMs = Date.now() - firstFailure;
+      if (options.keepAlive ? failingMs >= budgetMs : attempt >= maxAttempts) {
         // Still retryable: the activity's retry policy takes over with its own, longer backoff.
-        throw ApplicationFailure.retryable(`${operation} kept failing after ${attempt} attempts: ${errorName(err)}: ${(err as Error).message}`, errorName(err));
+        throw ApplicationFailure.retryable(
+          `${operation} kept failing for ${Math.round(failingMs / 1000)} s (${attempt} attempts): ${errorName(err)}: ${(err as Error).message}`,
+          errorName(err),
+        );
       }
+      options.keepAlive?.();
       const base = kind === 'throttled' ? 500 : 100;
-      await abortableDelay(Math.random() * Math.min(base * 2 ** attempt, 10_000), signal);
+      const cap = Math.min(base * 2 ** Math.min(attempt, 20), 10_000);
+      // Never sleep past the budget: the last retry happens at its end, not up to 10 s later.
+      const delay = Math.random() * (options.keepAlive ? Math.min(cap, Math.max(0, budgetMs - failingMs)) : cap);
+      await abortableDelay(delay, signal);
     } finally {
       leave?.();
     }
