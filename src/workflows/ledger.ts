@@ -58,7 +58,7 @@ export class KeyLedger {
           arn: arn || `${arnPrefix}${keyId}`,
           aliases: aliases ? aliases.split(' ') : undefined,
           inventoryState: inventoryState as KeyState,
-          scheduledBy: SCHEDULED_BY[Number(scheduledBy)],
+          scheduledBy: SCHEDULED_BY[Number(scheduledBy)] ?? 'not-scheduled',
           attempted: attempted === 1 || undefined,
           priorState: (priorState || undefined) as KeyState | undefined,
           deletionDate: deletionDate || undefined,
@@ -257,7 +257,8 @@ export class KeyLedger {
     const out: LedgerChunk[] = [];
     for (let i = 0; i < all.length; i += size) {
       const slice = all.slice(i, i + size);
-      const arnPrefix = slice[0].arn.slice(0, slice[0].arn.length - slice[0].keyId.length);
+      const first = slice[0] as LedgerEntry; // i < all.length: the slice is never empty
+      const arnPrefix = first.arn.slice(0, first.arn.length - first.keyId.length);
       out.push({
         arnPrefix,
         rows: slice.map((e) => [
