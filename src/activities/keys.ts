@@ -1,10 +1,11 @@
 import { CancelKeyDeletionCommand, EnableKeyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
 import type { KeyCheck, KeyChecks, KeyState, RollbackOutcome, ScheduleOutcome } from '../shared/types';
 import { DEFAULT_DESCRIBE_CONCURRENCY, type ActivityDeps } from './deps';
 import { describeKey, epochMs } from './describe';
 import { callKms, mapWithConcurrency } from './kms-call';
-import { errorName, toActivityFailure } from './kms-errors';
+import { deliveredCancellation, errorName, toActivityFailure } from './kms-errors';
 
 export interface ScheduleKeysInput {
   customKeyStoreId: string;
@@ -32,8 +33,62 @@ export interface RollbackKeysInput {
   verifyTimeoutMs?: number;
 }
 
+/** A mutating call rollback makes. */
+export type RollbackAction = 'CancelKeyDeletion' | 'EnableKey';
+
+/**
+ * One key's rollback. `outcome`: CANCELLED = this activity restored it (cancelled its deletion and/or
+ * re-enabled it); NOT_PENDING = it already was in its prior state (or, uncertain and unreadable, was left
+ * alone), nothing done; GONE = KMS already deleted it.
+ */
+export interface RollbackKeyOutcome extends RollbackOutcome {
+  /** What this activity did to the key, across its attempts, in order (a call whose answer was lost counts once its effect shows). */
+  actions?: RollbackAction[];
+  /** KeyState as last read (absent when GONE). */
+  finalState?: string;
+}
+
+/** Per key, in the rollback checkpoint. */
+interface RollbackProgress {
+  /** Calls that succeeded. */
+  actions: RollbackAction[];
+  /** Calls sent whose answer may have been lost: attributed to this activity once a read shows their effect. */
+  sent: RollbackAction[];
+  /** Set once the key has converged. */
+  outcome?: RollbackKeyOutcome;
+}
+
+interface RollbackCheckpoint {
+  v: 2;
+  keys: [string, RollbackProgress][];
+}
+
+/** A checkpoint of this version, or of 0.1.0's (`[keyId, RollbackOutcome][]`: a worker upgraded mid-rollback). */
+function restoreRollbackCheckpoint(details: unknown): Map<string, RollbackProgress> {
+  const progress = new Map<string, RollbackProgress>();
+  if (Array.isArray(details)) {
+    for (const [keyId, old] of details as [string, RollbackOutcome][]) {
+      if (old.outcome !== 'CANCELLED') progress.set(keyId, { actions: [], sent: [], outcome: { ...old } });
+      // Not final: the key is read again, which re-enables it if the old attempt did not get that far.
+      else progress.set(keyId, { actions: old.reEnabled ? ['CancelKeyDeletion', 'EnableKey'] : ['CancelKeyDeletion'], sent: [] });
+    }
+  } else if (details && typeof details === 'object' && (details as RollbackCheckpoint).v === 2) {
+    for (const [keyId, entry] of (details as RollbackCheckpoint).keys) progress.set(keyId, entry);
+  }
+  return progress;
+}
+
+/** Read → act rounds per key before a rollback attempt gives up (retryably): only racing writers need more than two. */
+const ROLLBACK_ROUNDS = 5;
+
 const isPendingDeletionError = (err: unknown) => errorName(err) === 'KMSInvalidStateException' && /is pending deletion/i.test((err as Error).message);
 const isNotPendingError = (err: unknown) => errorName(err) === 'KMSInvalidStateException' && /is not pending deletion/i.test((err as Error).message);
+
+/** Throws the activity's CancelledFailure once a cancellation was delivered: checked before every key of a batch. */
+function throwIfCancelled(): void {
+  const cancelled = deliveredCancellation();
+  if (cancelled) throw cancelled;
+}
 
 export function createKeyActivities(deps: ActivityDeps) {
   const mutateConcurrency = deps.mutateConcurrency ?? 4;
@@ -80,27 +135,72 @@ export function createKeyActivities(deps: ActivityDeps) {
     return check;
   }
 
-  async function rollbackOne(key: RollbackKeysInput['keys'][number], alreadyCancelled: boolean): Promise<RollbackOutcome> {
-    let cancelled = alreadyCancelled;
-    if (!cancelled) {
-      try {
-        await callKms(deps, 'CancelKeyDeletion', (abortSignal) => deps.kms.send(new CancelKeyDeletionCommand({ KeyId: key.keyId }), { abortSignal }));
-        cancelled = true;
-      } catch (err) {
-        if (errorName(err) === 'NotFoundException') return { keyId: key.keyId, outcome: 'GONE' };
-        if (!isNotPendingError(err)) throw err;
-        // Not pending: cancelled by an earlier attempt of this activity (certain keys), or never scheduled (uncertain ones).
-        if (!key.certain) return { keyId: key.keyId, outcome: 'NOT_PENDING' };
-        cancelled = true;
+  /**
+   * Converges one key to its prior state by reading it first, so that every step is idempotent across
+   * retries and lost responses: NotFound → GONE; PendingDeletion → CancelKeyDeletion (the key is then
+   * Disabled); then, if it was Enabled before the run and reads Disabled → EnableKey. An uncertain key
+   * (its schedule batch's result was lost) that reads not pending and Enabled was never scheduled: it is
+   * left alone. `progress` is the key's checkpoint entry, updated in place; `save` heartbeats it.
+   */
+  async function rollbackOne(key: RollbackKeysInput['keys'][number], progress: RollbackProgress, save: () => void): Promise<RollbackKeyOutcome> {
+    const { keyId } = key;
+    const did = (action: RollbackAction) => {
+      if (!progress.actions.includes(action)) progress.actions.push(action);
+    };
+    const send = async (action: RollbackAction, call: (abortSignal?: AbortSignal) => Promise<unknown>) => {
+      // Recorded before sending: if the answer is lost, the next read tells whether it took effect.
+      if (!progress.sent.includes(action)) {
+        progress.sent.push(action);
+        save();
       }
+      await callKms(deps, action, call);
+      did(action);
+    };
+    const result = (outcome: RollbackKeyOutcome['outcome'], finalState?: string): RollbackKeyOutcome => ({
+      keyId,
+      outcome,
+      ...(outcome === 'CANCELLED' ? { reEnabled: progress.actions.includes('EnableKey') } : {}),
+      actions: [...progress.actions],
+      ...(finalState !== undefined ? { finalState } : {}),
+    });
+
+    for (let round = 0; round < ROLLBACK_ROUNDS; round++) {
+      if (round > 0) await sleep(200 * round); // a read racing our own write (eventual consistency) settles
+      const meta = await describeKey(deps, keyId);
+      if (!meta) return result('GONE');
+      let state = meta.KeyState as KeyState;
+      if (state === 'PendingDeletion') {
+        try {
+          await send('CancelKeyDeletion', (abortSignal) => deps.kms.send(new CancelKeyDeletionCommand({ KeyId: keyId }), { abortSignal }));
+        } catch (err) {
+          if (errorName(err) === 'NotFoundException') return result('GONE');
+          if (isNotPendingError(err)) continue; // a stale read, or our own earlier call: read again
+          throw err;
+        }
+        // KMS leaves a cancelled key Disabled (Unavailable while its store is disconnected).
+        state = 'Disabled';
+      } else if (progress.sent.includes('CancelKeyDeletion')) {
+        did('CancelKeyDeletion'); // sent earlier, answer lost: it is no longer pending, so it took effect
+      }
+      const ours = progress.actions.includes('CancelKeyDeletion');
+      // A key of a disconnected store reads Unavailable whatever it remembers: EnableKey is recorded and applied on
+      // reconnect. Only for keys this run certainly scheduled or cancelled: an uncertain one may never have been touched.
+      const wantsEnable = key.priorState === 'Enabled' && (state === 'Disabled' || (state === 'Unavailable' && (ours || key.certain)));
+      if (wantsEnable) {
+        try {
+          await send('EnableKey', (abortSignal) => deps.kms.send(new EnableKeyCommand({ KeyId: keyId }), { abortSignal }));
+        } catch (err) {
+          if (errorName(err) === 'NotFoundException') return result('GONE');
+          if (isPendingDeletionError(err)) continue; // scheduled again meanwhile (or a stale view of our cancel): read again
+          throw err;
+        }
+        state = state === 'Unavailable' ? 'Unavailable' : 'Enabled';
+      } else if (progress.sent.includes('EnableKey') && state === 'Enabled') {
+        did('EnableKey'); // sent earlier, answer lost, and it shows
+      }
+      return result(progress.actions.length > 0 ? 'CANCELLED' : 'NOT_PENDING', state);
     }
-    let reEnabled = false;
-    if (key.priorState === 'Enabled') {
-      // CancelKeyDeletion always leaves the key Disabled; the operator had it Enabled.
-      await callKms(deps, 'EnableKey', (abortSignal) => deps.kms.send(new EnableKeyCommand({ KeyId: key.keyId }), { abortSignal }));
-      reEnabled = true;
-    }
-    return { keyId: key.keyId, outcome: 'CANCELLED', reEnabled };
+    throw ApplicationFailure.retryable(`key ${keyId} did not settle in ${ROLLBACK_ROUNDS} read-and-restore rounds (another writer?)`, 'RollbackNotConverged');
   }
 
   return {
@@ -116,6 +216,8 @@ export function createKeyActivities(deps: ActivityDeps) {
       const todo = input.keyIds.filter((id) => !done.has(id));
       try {
         await mapWithConcurrency(todo, mutateConcurrency, async (keyId) => {
+          // No key is started once a cancellation arrived: it arrives with a heartbeat answer, at most ~1 s after it was sent.
+          throwIfCancelled();
           done.set(keyId, await scheduleOne(input, keyId));
           heartbeat([...done.entries()]);
         });
@@ -151,30 +253,35 @@ export function createKeyActivities(deps: ActivityDeps) {
     },
 
     /**
-     * Rollback: CancelKeyDeletion for keys this run scheduled (paced under 5/s), EnableKey for those
-     * that were Enabled, then reads each key back until it shows the restored state.
+     * Rollback: converges every key to its state before the run by reading it first (see `rollbackOne`):
+     * CancelKeyDeletion (paced under 5/s) for keys pending deletion, EnableKey for those that were
+     * Enabled, then reads each restored key back until it shows the restored state. Idempotent across
+     * retries and lost responses; what it did per key is checkpointed in a heartbeat after every key.
      */
-    async rollbackKeys(input: RollbackKeysInput): Promise<RollbackOutcome[]> {
-      const checkpoint = new Map<string, RollbackOutcome>(((activityInfo().heartbeatDetails as [string, RollbackOutcome][] | undefined) ?? []));
+    async rollbackKeys(input: RollbackKeysInput): Promise<RollbackKeyOutcome[]> {
+      const checkpoint = restoreRollbackCheckpoint(activityInfo().heartbeatDetails);
+      const save = () => heartbeat({ v: 2, keys: [...checkpoint.entries()] } satisfies RollbackCheckpoint);
       try {
         const outcomes = await mapWithConcurrency(input.keys, mutateConcurrency, async (key) => {
-          const previous = checkpoint.get(key.keyId);
-          if (previous && (previous.outcome !== 'CANCELLED' || previous.reEnabled || key.priorState !== 'Enabled')) return previous;
-          const outcome = await rollbackOne(key, previous?.outcome === 'CANCELLED');
-          checkpoint.set(key.keyId, outcome);
-          heartbeat([...checkpoint.entries()]);
-          return outcome;
+          let progress = checkpoint.get(key.keyId);
+          if (progress?.outcome) return progress.outcome;
+          throwIfCancelled();
+          if (!progress) checkpoint.set(key.keyId, (progress = { actions: [], sent: [] }));
+          progress.outcome = await rollbackOne(key, progress, save);
+          save();
+          return progress.outcome;
         });
         const deadline = Date.now() + (input.verifyTimeoutMs ?? 30_000);
         await mapWithConcurrency(outcomes, describeConcurrency, async (outcome) => {
           if (outcome.outcome !== 'CANCELLED') return;
-          const want: KeyState = outcome.reEnabled ? 'Enabled' : 'Disabled';
+          const want: KeyState = outcome.actions?.includes('EnableKey') || outcome.reEnabled ? 'Enabled' : 'Disabled';
           for (;;) {
             const meta = await describeKey(deps, outcome.keyId);
             const state = meta?.KeyState as KeyState | undefined;
             // A key of a disconnected store reads Unavailable until reconnect, whatever was restored.
             if (state === want || state === 'Unavailable' || Date.now() > deadline) {
               outcome.restoredState = state;
+              if (state !== undefined) outcome.finalState = state;
               return;
             }
             await sleep(500);

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createActivities, createKmsClient, createKmsRateLimiter, type ActivityDeps, type DecommissionActivities } from '../../src/activities';
 import { DecommissionClient } from '../../src/client';
 import { startEmulator, type EmulatorOptions, type RunningEmulator } from '../../src/emulator';
+import { WORKER_TUNING } from '../../src/worker-options';
 
 let runtimeInstalled = false;
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -69,6 +70,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: options.wrapActivities ? options.wrapActivities(activities) : activities,
+    ...WORKER_TUNING,
   });
   const running = options.noWorker ? Promise.resolve() : worker.run();
   return {
