@@ -9,7 +9,7 @@ import { activityInfo, heartbeat, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ConnectionState, CustomKeyStoreType, StoreInfo } from '../shared/types';
 import type { ActivityDeps } from './deps';
-import { callKms } from './kms-call';
+import { callKms, type CallKmsOptions } from './kms-call';
 import { errorName, toActivityFailure } from './kms-errors';
 
 export interface StoreRef {
@@ -49,9 +49,12 @@ function toStoreInfo(entry: CustomKeyStoresListEntry): StoreInfo {
 }
 
 /** DescribeCustomKeyStores for one store. A missing store is a permanent `CustomKeyStoreNotFoundException`. */
-export async function readStore(deps: ActivityDeps, customKeyStoreId: string): Promise<StoreInfo> {
-  const out = await callKms(deps, 'DescribeCustomKeyStores', (abortSignal) =>
-    deps.kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: customKeyStoreId }), { abortSignal }),
+export async function readStore(deps: ActivityDeps, customKeyStoreId: string, options?: CallKmsOptions): Promise<StoreInfo> {
+  const out = await callKms(
+    deps,
+    'DescribeCustomKeyStores',
+    (abortSignal) => deps.kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: customKeyStoreId }), { abortSignal }),
+    options,
   );
   const entry = out.CustomKeyStores?.find((s) => s.CustomKeyStoreId === customKeyStoreId);
   if (!entry) {
@@ -89,19 +92,113 @@ async function sendDisconnect(deps: ActivityDeps, customKeyStoreId: string): Pro
   }
 }
 
+/** {@link readStore}, or null when DescribeCustomKeyStores answers CustomKeyStoreNotFoundException. */
+export async function readStoreIfExists(deps: ActivityDeps, customKeyStoreId: string, options?: CallKmsOptions): Promise<StoreInfo | null> {
+  try {
+    return await readStore(deps, customKeyStoreId, options);
+  } catch (err) {
+    if (errorName(err) === 'CustomKeyStoreNotFoundException' || (err instanceof ApplicationFailure && err.type === 'CustomKeyStoreNotFoundException')) return null;
+    throw err;
+  }
+}
+
 /** True unless DescribeCustomKeyStores answers CustomKeyStoreNotFoundException. */
 export async function storeExists(deps: ActivityDeps, customKeyStoreId: string): Promise<boolean> {
   try {
-    await readStore(deps, customKeyStoreId);
-    return true;
+    return (await readStoreIfExists(deps, customKeyStoreId)) !== null;
   } catch (err) {
-    if (errorName(err) === 'CustomKeyStoreNotFoundException' || (err instanceof ApplicationFailure && err.type === 'CustomKeyStoreNotFoundException')) return false;
     throw toActivityFailure(err, `DescribeCustomKeyStores ${customKeyStoreId}`);
   }
 }
 
+export interface WatchStoreInput extends StoreRef {
+  /** Watch until the wall clock reaches this epoch ms (at least one check is always made). */
+  untilMs: number;
+  /** Time between two DescribeCustomKeyStores (at least {@link MIN_WATCH_POLL_MS}). */
+  pollIntervalMs: number;
+}
+
+export interface WatchStoreResult {
+  /** UNTIL: CONNECTED at every check up to `untilMs`. NOT_CONNECTED: a check saw another state. GONE: the store no longer exists. */
+  outcome: 'UNTIL' | 'NOT_CONNECTED' | 'GONE';
+  /** The store as the last check saw it (absent when GONE). */
+  store?: StoreInfo;
+  /** When the last check that saw CONNECTED was sent (epoch ms; across attempts). The store left CONNECTED after this… */
+  lastSeenConnectedAt?: number;
+  /** …and before this: when the check that saw it not CONNECTED (or gone) was answered. */
+  firstSeenNotConnectedAt?: number;
+  /** DescribeCustomKeyStores checks made, across attempts. */
+  checks: number;
+}
+
+/** What {@link watchStore} heartbeats, and resumes from on a retry. */
+interface WatchCheckpoint {
+  lastSeenConnectedAt?: number;
+  checks: number;
+}
+
+/** Lower bound of {@link WatchStoreInput.pollIntervalMs}: a zero interval would spin on DescribeCustomKeyStores. */
+export const MIN_WATCH_POLL_MS = 100;
+
+/**
+ * Waits `ms`, heartbeating every second: a heartbeat is what brings a cancellation (and what tells the
+ * server the worker is alive), so a long poll interval must not mean a long deaf stretch. Rejects with
+ * the activity's CancelledFailure as soon as a cancellation is delivered.
+ */
+async function pauseHeartbeating(ms: number, beat: () => void): Promise<void> {
+  const end = Date.now() + ms;
+  for (let left = ms; left > 0; left = end - Date.now()) {
+    await sleep(Math.min(left, 1_000));
+    beat();
+  }
+}
+
 export function createStoreActivities(deps: ActivityDeps) {
+  const now = deps.now ?? Date.now;
+
+  /**
+   * Watches a store's connection: DescribeCustomKeyStores (paced like every store call) every
+   * `pollIntervalMs` until the wall clock reaches `untilMs` (UNTIL), or a check finds the store not
+   * CONNECTED (NOT_CONNECTED, with the window in which it changed) or gone (GONE). Heartbeats after every
+   * check and every second in between, resumes its count and window from the last heartbeat on a
+   * retry, and stops within about a second of a cancellation.
+   */
+  async function watchStore(input: WatchStoreInput): Promise<WatchStoreResult> {
+    const id = input.customKeyStoreId;
+    const restored = activityInfo().heartbeatDetails as WatchCheckpoint | undefined;
+    const progress: WatchCheckpoint = { checks: restored?.checks ?? 0, lastSeenConnectedAt: restored?.lastSeenConnectedAt };
+    const beat = () => heartbeat({ ...progress });
+    const interval = Math.max(input.pollIntervalMs, MIN_WATCH_POLL_MS);
+    try {
+      for (;;) {
+        const sentAt = now();
+        const store = await readStoreIfExists(deps, id, { keepAlive: beat });
+        const answeredAt = now();
+        progress.checks++;
+        if (!store || store.connectionState !== 'CONNECTED') {
+          beat();
+          return {
+            outcome: store ? 'NOT_CONNECTED' : 'GONE',
+            ...(store ? { store } : {}),
+            lastSeenConnectedAt: progress.lastSeenConnectedAt,
+            firstSeenNotConnectedAt: answeredAt,
+            checks: progress.checks,
+          };
+        }
+        progress.lastSeenConnectedAt = sentAt;
+        beat();
+        const left = input.untilMs - now();
+        if (left <= 0) return { outcome: 'UNTIL', store, lastSeenConnectedAt: progress.lastSeenConnectedAt, checks: progress.checks };
+        await pauseHeartbeating(Math.min(interval, left), beat);
+      }
+    } catch (err) {
+      throw toActivityFailure(err, `watch ${id}`);
+    }
+  }
+
   return {
+    watchStore,
+
     /** Preflight: type, connection state, cluster or proxy of the store. Changes nothing. */
     async describeStore(input: StoreRef): Promise<StoreInfo> {
       try {
