@@ -2,6 +2,7 @@ import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities, createKmsClient, createKmsRateLimiter, type ActivityDeps } from './activities';
 import { createConcurrencyGate } from './activities/concurrency-gate';
 import { createDescribeThreads } from './activities/describe-threads';
+import { DEFAULT_APPROVAL_POLICY, type ApprovalPolicy } from './shared/policy';
 
 /**
  * Worker options every worker of this project uses (the production worker and the test harness).
@@ -18,6 +19,27 @@ export const WORKER_TUNING = {
   /** Interval for activities without a heartbeatTimeout (SDK default 30 s). */
   defaultHeartbeatThrottleInterval: 1_000,
 } as const satisfies Pick<WorkerOptions, 'maxHeartbeatThrottleInterval' | 'defaultHeartbeatThrottleInterval'>;
+
+/** A `true`/`false` env var; anything else is an Error naming the variable and the rule. */
+export function envBoolean(name: string, fallback: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new Error(`${name} must be "true" or "false", got "${raw}"`);
+}
+
+/**
+ * The deployment's approval policy (see `DEFAULT_APPROVAL_POLICY` for why it is the worker's, never the
+ * request's): `DECOMMISSION_REQUIRE_APPROVAL` and `DECOMMISSION_ALLOW_SELF_APPROVAL`, each `true` or
+ * `false`; unset means the default (approval required, never by the requester).
+ */
+export function policyFromEnv(env: NodeJS.ProcessEnv = process.env): ApprovalPolicy {
+  return {
+    requireApproval: envBoolean('DECOMMISSION_REQUIRE_APPROVAL', DEFAULT_APPROVAL_POLICY.requireApproval, env),
+    allowSelfApproval: envBoolean('DECOMMISSION_ALLOW_SELF_APPROVAL', DEFAULT_APPROVAL_POLICY.allowSelfApproval, env),
+  };
+}
 
 /** Numeric env var, with a clear error naming the variable when it is not a number. */
 export function envNumber(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {
@@ -37,16 +59,20 @@ export function envNumber(name: string, fallback: number, env: NodeJS.ProcessEnv
  * - `KMS_DESCRIBE_THREADS`: worker threads that send DescribeKey (inventory, verification); default 1, 0 = none.
  *   One JS thread cannot carry AWS's 2,000 DescribeKey/s (the SDK's CPU per call); each thread costs ~25 MiB.
  *
+ * and the approval policy ({@link policyFromEnv}). Invalid values throw before anything is built.
+ *
  * Call `close()` when the worker has stopped.
  */
 export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ActivityDeps> = {}) {
   const threads = envNumber('KMS_DESCRIBE_THREADS', 1, env);
+  const policy = policyFromEnv(env);
   const deps: ActivityDeps = {
     kms: createKmsClient(),
     // Each thread builds its KMS client from the same environment (region, endpoint, credential chain).
     describeThreads: threads > 0 ? createDescribeThreads(Math.round(threads)) : undefined,
     limiter: createKmsRateLimiter({ quotaScale: envNumber('KMS_QUOTA_SCALE', 1, env), utilization: envNumber('KMS_QUOTA_UTILIZATION', 0.97, env) }),
     gate: createConcurrencyGate(envNumber('KMS_MAX_IN_FLIGHT', 128, env)),
+    policy,
     ...overrides,
   };
   return {

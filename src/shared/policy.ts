@@ -1,15 +1,22 @@
 /**
- * Who may approve a decommission is the deployment's decision, never the request's: a requester who
- * could set `requireApproval: false` in their own request could switch four-eyes off. The worker
- * reads it from its configuration; each run loads it once, at its start, through an activity (so the
- * value is recorded in history and replays identically).
+ * Who must approve a decommission, and whether the requester may approve it. Pure data, shared by the
+ * worker (which owns the setting) and the workflow (which reads it through the `loadPolicy` activity).
  */
 export interface ApprovalPolicy {
-  /** Wait for an `approve` by someone before changing anything. */
+  /** A run waits for an `approve` before it schedules any key deletion. */
   requireApproval: boolean;
-  /** Let the requester approve (and make other deletion decisions on) their own decommission. */
+  /** The requester may also be the approver (and resolve decisions that delete or may orphan key material). */
   allowSelfApproval: boolean;
 }
 
-/** Four-eyes: approval required, and never by the requester. */
+/**
+ * The policy of a worker that was not configured otherwise: four-eyes approval.
+ *
+ * The approval policy belongs to the deployment, never to the request. It is the control that stops a
+ * single person (or a single compromised credential) from destroying key material: if the request could
+ * carry it, whoever starts a run could switch the control off for that very run. The worker's operators
+ * set it (`DECOMMISSION_REQUIRE_APPROVAL`, `DECOMMISSION_ALLOW_SELF_APPROVAL`), the same way they choose
+ * the worker's AWS credentials, and every run on that worker loads it once, at its start, from the
+ * `loadPolicy` activity (so the value is recorded in the run's history and replays identically).
+ */
 export const DEFAULT_APPROVAL_POLICY: ApprovalPolicy = { requireApproval: true, allowSelfApproval: false };
