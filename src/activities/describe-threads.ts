@@ -146,7 +146,7 @@ export function createDescribeThreads(count: number, kmsConfig: ThreadKmsConfig 
   return {
     describeKey(keyId, signal) {
       if (signal?.aborted) return Promise.reject(signal.reason);
-      let thread = threads[0];
+      let thread = threads[0] as DescribeThread; // count >= 1, checked above
       for (const t of threads) if (t.pending.size < thread.pending.size) thread = t;
       const id = ++nextId;
       return new Promise((resolve, reject) => {

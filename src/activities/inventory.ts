@@ -165,7 +165,7 @@ export function createInventoryActivities(deps: ActivityDeps) {
             leave();
             break;
           }
-          const keyId = entries[i].KeyId as string;
+          const keyId = (entries[i] as KeyListEntry).KeyId as string; // i < entries.length
           unanswered++;
           calls.push(
             describeKey(deps, keyId, callOptions)

@@ -125,7 +125,7 @@ export async function mapWithConcurrency<I, O>(items: readonly I[], concurrency:
     while (next < items.length && !failure) {
       const index = next++;
       try {
-        results[index] = await work(items[index], index);
+        results[index] = await work(items[index] as I, index); // index < items.length
       } catch (error) {
         failure ??= { error };
       }

@@ -102,7 +102,7 @@ class OperationPace {
 
   /** Milliseconds until the next grant may happen: the later of the cadence and the rolling-second cap. */
   private delay(now: number): number {
-    return Math.max(0, this.nextSlot - now, this.recent[this.oldest] + WINDOW_MS - now);
+    return Math.max(0, this.nextSlot - now, (this.recent[this.oldest] as number) + WINDOW_MS - now); // oldest < recent.length
   }
 
   private grant(now: number): void {
@@ -122,7 +122,7 @@ class OperationPace {
     this.timer = undefined;
     const now = performance.now();
     while (this.waiting() > 0 && this.delay(now) === 0) {
-      const waiter = this.queue[this.queueHead++];
+      const waiter = this.queue[this.queueHead++] as Waiter; // waiting() > 0: the head is in the queue
       if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort);
       this.grant(now);
       waiter.resolve();
