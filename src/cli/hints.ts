@@ -35,9 +35,9 @@ export function resolveCommands(status: DecommissionStatus, cli: string): string
   return b.allowedActions.map((action) => `${cli} resolve ${status.customKeyStoreId} --blocker ${b.id} --action ${action} --by ${YOU}`);
 }
 
-/** The cancel command, when a cancel is accepted in the phase the run blocked in. */
+/** The cancel command, when a cancel is accepted in the phase the run blocked in (and none was accepted yet). */
 export function cancelCommand(status: DecommissionStatus, cli: string): string | undefined {
-  if (status.previousPhase && NO_CANCEL_IN.includes(status.previousPhase)) return undefined;
+  if (status.cancel || (status.previousPhase && NO_CANCEL_IN.includes(status.previousPhase))) return undefined;
   return `${cli} cancel ${status.customKeyStoreId} --by ${YOU} --reason "<why>"`;
 }
 

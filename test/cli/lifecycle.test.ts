@@ -1,10 +1,11 @@
+import { execFile } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { freePort } from '../../src/devtools/temporal-dev-server';
 import { type DecommissionReport, type DecommissionStatus, type DecommissionSummary } from '../../src/client';
 import { watchDecommission } from '../../src/cli/watch';
 import { eventually, startHarness, type Harness } from '../support/harness';
 import { fastInput, mutatingCalls, seedStore, waitForPhase } from '../support/scenario';
-import { mapLimit, runCli, spawnCli } from './cli-process';
+import { cliEnv, mapLimit, REPO_ROOT, runCli, spawnCli } from './cli-process';
 
 const DAY_MS = 300; // a 7-day window lasts 2.1 s
 
@@ -15,6 +16,17 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Runs a command line as an operator's shell would, from the clone (for commands the CLI printed). */
+function runShell(command: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('bash', ['-c', command], { cwd: REPO_ROOT, env: cliEnv(env), timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0, stdout, stderr });
+    });
+  });
+}
 
 /** Fast timings as flags, the way an operator would pass them. */
 function fastFlags(): string[] {
@@ -28,7 +40,9 @@ describe('operator CLI against the dev server', () => {
     const started = await runCli(['start', '--store', store.storeId, '--requested-by', 'alice', '--window', '7', '--ticket', 'CHG-1042', '--no-reconnect', '--task-queue', h.taskQueue, ...fastFlags()]);
     expect(started.code).toBe(0);
     expect(started.stdout).toContain(`Started decommission of ${store.storeId}: workflow kms-decommission-${store.storeId}`);
-    expect(started.stdout).toContain(`kms-decommission approve ${store.storeId} --approver <name>`);
+    expect(started.stdout).toContain('After the inventory it waits for approval by someone other than alice');
+    expect(started.stdout).toContain(`\n  npm run kms-decommission -- approve ${store.storeId} --approver "$USER"\n`);
+    expect(started.stdout).toContain(`Follow it: npm run kms-decommission -- watch ${store.storeId}\n`);
 
     // Watch from the start, as an operator would, in a separate process (stdout is a pipe: one line per change).
     const watch = spawnCli(['watch', store.storeId, '--interval', '200'], { timeoutMs: 90_000 });
@@ -59,12 +73,24 @@ describe('operator CLI against the dev server', () => {
     await waitForPhase(h, store.storeId, 'BLOCKED');
     const blocked = await runCli(['status', store.storeId]);
     expect(blocked.stdout).toMatch(/^Phase +BLOCKED \(in CONNECTING\)$/m);
-    expect(blocked.stdout).toMatch(/^Blocked +STORE_NOT_CONNECTED since \S+: Store is DISCONNECTED and reconnect=false/m);
-    expect(blocked.stdout).toMatch(/^Resolve with +reconnect, proceed /m);
+    expect(blocked.stdout).toMatch(/^Approval policy +approval required; deletion decisions by someone other than the requester \(four-eyes\)$/m);
+    expect(blocked.stdout).toMatch(/^Blocked +STORE_NOT_CONNECTED-1 since \S+: Store is DISCONNECTED and reconnect=false/m);
+    // One runnable command per allowed action, naming the blocker; then the cancel command.
+    const resolveCommand = (action: string) => `npm run kms-decommission -- resolve ${store.storeId} --blocker STORE_NOT_CONNECTED-1 --action ${action} --by "$USER"`;
+    expect(blocked.stdout).toMatch(new RegExp(`^Resolve with +${escapeRegExp(resolveCommand('reconnect'))}\n +${escapeRegExp(resolveCommand('proceed'))}$`, 'm'));
+    expect(blocked.stdout).toMatch(new RegExp(`^Or cancel +${escapeRegExp(`npm run kms-decommission -- cancel ${store.storeId} --by "$USER" --reason "<why>"`)}$`, 'm'));
     expect(await mutatingCalls(h, store)).toEqual([]);
-    const resolved = await runCli(['resolve', store.storeId, '--by', 'bob', '--action', 'reconnect', '--comment', 'store back online']);
-    expect(resolved.code).toBe(0);
-    expect(resolved.stdout).toContain('resolve accepted (phase BLOCKED): Resolved STORE_NOT_CONNECTED with reconnect');
+
+    // A resolve naming another blocker is rejected (exit 3) and changes nothing.
+    const stale = await runCli(['resolve', store.storeId, '--blocker', 'STORE_NOT_CONNECTED-2', '--by', 'bob', '--action', 'reconnect']);
+    expect(stale.code).toBe(3);
+    expect(stale.stderr).toMatch(/^error: resolve rejected: resolve names blocker STORE_NOT_CONNECTED-2, but the run is blocked on STORE_NOT_CONNECTED-1/);
+    expect((await h.decommissions.getStatus(store.storeId)).blocker?.id).toBe('STORE_NOT_CONNECTED-1');
+
+    // The printed command runs as printed, from the clone, by bob's shell.
+    const printed = await runShell(`${resolveCommand('reconnect')} --comment "store back online"`, { USER: 'bob' });
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toContain('resolve accepted (phase BLOCKED): Resolved STORE_NOT_CONNECTED-1 with reconnect');
 
     const watched = await watch.done;
     expect(watched.stderr).toBe('');
@@ -72,7 +98,9 @@ describe('operator CLI against the dev server', () => {
     const lines = watched.stdout.split('\n');
     expect(lines.some((l) => / AWAITING_APPROVAL · scheduled 0\/5 keys · deleted 0\/5/.test(l))).toBe(true);
     expect(lines.some((l) => / BLOCKED · scheduled 0\/5 keys/.test(l))).toBe(true);
-    expect(lines.some((l) => /^ {2}BLOCKED \(STORE_NOT_CONNECTED\): Store is DISCONNECTED .* Resolve with: reconnect, proceed \(kms-decommission resolve /.test(l))).toBe(true);
+    expect(lines.some((l) => /^ {2}BLOCKED \(STORE_NOT_CONNECTED-1, in CONNECTING\): Store is DISCONNECTED /.test(l))).toBe(true);
+    expect(lines).toContain(`    ${resolveCommand('reconnect')}`);
+    expect(lines).toContain(`    ${resolveCommand('proceed')}`);
     expect(lines.some((l) => / WAITING · scheduled 5\/5 keys \(\d+\.\d calls\/s\) · deleted 0\/5 · last DeletionDate \S+ \((in \S+|now)\)/.test(l))).toBe(true);
     expect(lines.some((l) => / COMPLETED$/.test(l))).toBe(true);
     expect(watched.stdout).toContain(`COMPLETED: decommission of ${store.storeId} (AWS_CLOUDHSM)`);
@@ -101,8 +129,8 @@ describe('operator CLI against the dev server', () => {
         ['start', '--store', store.storeId, '--requested-by', 'carol', '--task-queue', h.taskQueue],
         ['start', '--store', store.storeId, '--requested-by', 'carol', '--task-queue', h.taskQueue, '--fail-if-running'],
         ['approve', store.storeId, '--approver', 'Alice'],
-        ['resolve', store.storeId, '--by', 'bob', '--action', 'explode'],
-        ['resolve', store.storeId, '--by', 'bob', '--action', 'retry'],
+        ['resolve', store.storeId, '--blocker', 'STEP_FAILED-1', '--by', 'bob', '--action', 'explode'],
+        ['resolve', store.storeId, '--blocker', 'STEP_FAILED-1', '--by', 'bob', '--action', 'retry'],
         ['report', store.storeId],
       ],
       2,
@@ -120,7 +148,7 @@ describe('operator CLI against the dev server', () => {
     expect(unknownAction.code).toBe(2);
     expect(unknownAction.stderr).toContain('action (--action): must be one of schedule-new-keys, reschedule, reconnect, proceed, keep-waiting, retry, got "explode"');
     expect(notBlocked.code).toBe(3);
-    expect(notBlocked.stderr).toContain('resolve rejected: resolve is only accepted in phase BLOCKED; this run is in AWAITING_APPROVAL');
+    expect(notBlocked.stderr).toContain('resolve rejected: resolve is only accepted while BLOCKED; this run is in AWAITING_APPROVAL');
 
     expect(early.code).toBe(1);
     expect(early.stderr).toContain('is still running (phase AWAITING_APPROVAL); pass --wait');
@@ -191,11 +219,14 @@ describe('operator CLI against the dev server', () => {
 
   test('watchDecommission on a terminal: progress bars, phase log, blocker-free run to COMPLETED, report summary', async () => {
     const store = await seedStore(h, { enabled: 3, disabled: 0 });
-    await h.decommissions.startDecommission(fastInput(store.storeId, { requireApproval: false }));
+    await h.decommissions.startDecommission(fastInput(store.storeId));
     const out = Object.assign(new PassThrough(), { isTTY: true, columns: 160 });
     let text = '';
     out.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    const report = await watchDecommission(h.decommissions, store.storeId, { out, intervalMs: 100 });
+    const watching = watchDecommission(h.decommissions, store.storeId, { out, intervalMs: 100 });
+    await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
+    await h.decommissions.approve(store.storeId, { approver: 'bob' });
+    const report = await watching;
     expect(report.outcome).toBe('COMPLETED');
     expect(text).toContain('\x1b[?25l'); // cli-progress hid the cursor…
     expect(text).toContain('\x1b[?25h'); // …and restored it
@@ -203,5 +234,6 @@ describe('operator CLI against the dev server', () => {
     expect(text).toMatch(/Deleted {3}█+ 3\/3 keys/);
     expect(text).toMatch(/→ COMPLETED/);
     expect(text).toContain(`COMPLETED: decommission of ${store.storeId}`);
+    expect(text).toContain(`full report: npm run kms-decommission -- report ${store.storeId} --format markdown`);
   });
 });

@@ -131,6 +131,8 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
     const current = await status(store());
     expect(output).toContain(current.phase);
     expect(output).toContain(store().storeId);
+    // A blocked run's status names the blocker; the operator CLI prints the resolve command with it.
+    if (current.blocker) expect(output).toContain(sub ? `--blocker ${current.blocker.id}` : current.blocker.id);
     return;
   }
   if (/^temporal workflow describe /.test(text)) {
@@ -144,7 +146,8 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
     expect(after.approvedBy).toBe('bob');
     if (seq.stores.get(CONNECT_FAILS) === store()) {
       const blocked = await waitFor(store(), ['BLOCKED']);
-      expect(blocked.blocker).toMatchObject({ kind: 'CONNECT_FAILED', connectionErrorCode: 'USER_LOCKED_OUT', allowedActions: expect.arrayContaining(['reconnect']) });
+      // The id the README's resolve commands name: the run's first blocker.
+      expect(blocked.blocker).toMatchObject({ id: 'CONNECT_FAILED-1', kind: 'CONNECT_FAILED', connectionErrorCode: 'USER_LOCKED_OUT', allowedActions: expect.arrayContaining(['reconnect']) });
     }
     return;
   }
@@ -216,6 +219,7 @@ describe('README runbook', () => {
       '--name approve',
       '--name cancel',
       '--name resolve',
+      '"blockerId":"CONNECT_FAILED-1"',
       '--name status',
       "DecommissionPhase='WAITING'",
       'temporal workflow show',
@@ -223,6 +227,12 @@ describe('README runbook', () => {
       expect({ fragment, found: raw.some((t) => t.includes(fragment)) }).toEqual({ fragment, found: true });
     }
     expect(commands.some((c) => c.expectFailure === 'Four-eyes rule')).toBe(true);
+    // Every resolve, with either CLI, names the blocker it answers.
+    const resolves = commands.filter((c) => /--name resolve|kms-decommission -- resolve /.test(c.text));
+    expect(resolves.length).toBeGreaterThanOrEqual(2);
+    for (const c of resolves) expect({ line: c.line, namesBlocker: /"blockerId":"CONNECT_FAILED-1"|--blocker CONNECT_FAILED-1\b/.test(c.text) }).toEqual({ line: c.line, namesBlocker: true });
+    // The approval policy is the deployment's: no runbook command tries to set it per request.
+    for (const c of commands) expect({ line: c.line, setsPolicy: /requireApproval|allowSelfApproval|--no-approval|--allow-self-approval/.test(c.text) }).toEqual({ line: c.line, setsPolicy: false });
   });
 
   test('every Temporal CLI command runs against the dev server and moves the run as documented', async () => {
