@@ -10,8 +10,13 @@ let h: Harness;
 beforeAll(async () => {
   h = await startHarness({ emulator: { dayMs: DAY_MS } });
 });
+// A deployment whose approval policy has no approval step (the worker's setting, not the request's):
+// started on first use, for the one test that needs it.
+let noApproval: Promise<Harness> | undefined;
+const noApprovalHarness = () => (noApproval ??= startHarness({ emulator: { dayMs: DAY_MS }, deps: { policy: { requireApproval: false, allowSelfApproval: false } } }));
 afterAll(async () => {
   await h?.close();
+  await (await noApproval)?.close();
 });
 
 async function approveWhenReady(storeId: string, approver = 'bob'): Promise<void> {
@@ -124,13 +129,14 @@ describe('no change without approval', () => {
     expect(await mutatingCalls(h, store)).toEqual([]);
   });
 
-  test('expectedKeyCount guardrail stops before any change', async () => {
-    const store = await seedStore(h, { enabled: 3, disabled: 0 });
-    await h.decommissions.startDecommission(fastInput(store.storeId, { expectedKeyCount: 2, requireApproval: false }));
-    const report = await result(store.storeId);
+  test('expectedKeyCount guardrail stops before any change, even where the policy has no approval step', async () => {
+    const g = await noApprovalHarness();
+    const store = await seedStore(g, { enabled: 3, disabled: 0 });
+    await g.decommissions.startDecommission(fastInput(store.storeId, { expectedKeyCount: 2 }));
+    const report = await g.decommissions.getReport(store.storeId, { wait: true });
     expect(report.outcome).toBe('FAILED');
     expect(report.reason).toMatch(/expectedKeyCount is 2 but store .* holds 3 keys\. Nothing was changed in KMS/);
-    expect(await mutatingCalls(h, store)).toEqual([]);
+    expect(await mutatingCalls(g, store)).toEqual([]);
   });
 
   test('unknown store fails fast with nothing changed', async () => {
@@ -219,10 +225,14 @@ describe('store connection', () => {
     await h.decommissions.startDecommission(fastInput(store.storeId));
     await approveWhenReady(store.storeId);
     const blocked = await waitForPhase(h, store.storeId, 'BLOCKED');
-    expect(blocked.blocker).toMatchObject({ kind: 'CONNECT_FAILED', connectionErrorCode: 'USER_LOCKED_OUT', allowedActions: ['reconnect', 'proceed'] });
+    expect(blocked.blocker).toMatchObject({ id: 'CONNECT_FAILED-1', kind: 'CONNECT_FAILED', connectionErrorCode: 'USER_LOCKED_OUT', allowedActions: ['reconnect', 'proceed'] });
+    expect(blocked.previousPhase).toBe('CONNECTING');
     expect(await successfulCalls(h, 'ScheduleKeyDeletion', store.keyIds)).toEqual([]);
-    await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'keep-waiting' })).rejects.toThrow(/does not resolve CONNECT_FAILED; allowed: reconnect, proceed/);
-    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect' });
+    await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'keep-waiting', blockerId: 'CONNECT_FAILED-1' })).rejects.toThrow(/does not resolve CONNECT_FAILED; allowed: reconnect, proceed/);
+    // A resolve naming any blocker but the current one is refused, and changes nothing.
+    await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect', blockerId: 'CONNECT_FAILED-2' })).rejects.toThrow(UpdateRejectedError);
+    expect((await h.decommissions.getStatus(store.storeId)).blocker?.id).toBe('CONNECT_FAILED-1');
+    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect', blockerId: 'CONNECT_FAILED-1' });
     const report = await result(store.storeId, 'connect-failed-resolved');
     expect(report.outcome).toBe('COMPLETED');
     expect(report.storeConnectedThroughout).toBe(true);
@@ -237,16 +247,26 @@ describe('drift during the waiting period', () => {
     await waitForPhase(h, store.storeId, 'WAITING');
     const intruder = await createKeyOutOfBand(h, store.storeId);
     const blocked = await waitForPhase(h, store.storeId, 'BLOCKED');
-    expect(blocked.blocker?.kind).toBe('NEW_KEYS');
-    expect(blocked.blocker?.keyIds).toEqual([intruder]);
+    expect(blocked.blocker).toMatchObject({ id: 'NEW_KEYS-1', kind: 'NEW_KEYS', keyIds: [intruder], keyCount: 1 });
+    expect(blocked.previousPhase).toBe('WAITING');
     expect(blocked.blocker?.message).toMatch(/appeared in the store after approval/);
     expect(await keyState(h, intruder)).toBe('Enabled'); // not deleted without a decision
-    await expect(h.decommissions.resolve(store.storeId, { by: 'alice', action: 'schedule-new-keys' })).rejects.toThrow(/Four-eyes/);
-    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'schedule-new-keys' });
+    await expect(h.decommissions.resolve(store.storeId, { by: 'alice', action: 'schedule-new-keys', blockerId: 'NEW_KEYS-1' })).rejects.toThrow(/Four-eyes/);
+    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'schedule-new-keys', blockerId: 'NEW_KEYS-1' });
+    await waitForPhase(h, store.storeId, 'WAITING');
+
+    // A second key: the run's second blocker, counted from 1. Replaying the first decision is refused:
+    // it cannot delete the second key without someone deciding about it.
+    const second = await createKeyOutOfBand(h, store.storeId);
+    const again = await waitForPhase(h, store.storeId, 'BLOCKED');
+    expect(again.blocker).toMatchObject({ id: 'NEW_KEYS-2', kind: 'NEW_KEYS', keyIds: [second] });
+    await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'schedule-new-keys', blockerId: 'NEW_KEYS-1' })).rejects.toThrow(UpdateRejectedError);
+    expect(await keyState(h, second)).toBe('Enabled');
+    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'schedule-new-keys', blockerId: 'NEW_KEYS-2' });
     const report = await result(store.storeId, 'drift-new-key-resolved');
     expect(report.outcome).toBe('COMPLETED');
-    expect(report.counts.deleted).toBe(3);
-    expect(report.decisions.map((d) => d.what)).toEqual(['requested', 'approved', 'resolved']);
+    expect(report.counts.deleted).toBe(4);
+    expect(report.decisions.map((d) => d.what)).toEqual(['requested', 'approved', 'resolved', 'resolved']);
   });
 
   test('a key whose deletion someone cancelled blocks; reschedule completes', async () => {
@@ -256,8 +276,10 @@ describe('drift during the waiting period', () => {
     await waitForPhase(h, store.storeId, 'WAITING');
     await h.kms.send(new CancelKeyDeletionCommand({ KeyId: store.enabled[1] }));
     const blocked = await waitForPhase(h, store.storeId, 'BLOCKED');
-    expect(blocked.blocker).toMatchObject({ kind: 'KEYS_NOT_PENDING', keyIds: [store.enabled[1]], allowedActions: ['reschedule'] });
-    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reschedule' });
+    expect(blocked.blocker).toMatchObject({ id: 'KEYS_NOT_PENDING-1', kind: 'KEYS_NOT_PENDING', keyIds: [store.enabled[1]], allowedActions: ['reschedule'] });
+    // Rescheduling deletes the key again: four-eyes.
+    await expect(h.decommissions.resolve(store.storeId, { by: 'alice', action: 'reschedule', blockerId: 'KEYS_NOT_PENDING-1' })).rejects.toThrow(/Four-eyes/);
+    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reschedule', blockerId: 'KEYS_NOT_PENDING-1' });
     const report = await result(store.storeId);
     expect(report.outcome).toBe('COMPLETED');
     const scheduled = await successfulCalls(h, 'ScheduleKeyDeletion', [store.enabled[1]]);
@@ -271,9 +293,9 @@ describe('drift during the waiting period', () => {
     await waitForPhase(h, store.storeId, 'WAITING');
     await h.emulator.admin.setStoreState(store.storeId, { connectionState: 'DISCONNECTED' });
     const blocked = await waitForPhase(h, store.storeId, 'BLOCKED');
-    expect(blocked.blocker?.kind).toBe('STORE_NOT_CONNECTED');
+    expect(blocked.blocker).toMatchObject({ id: 'STORE_NOT_CONNECTED-1', kind: 'STORE_NOT_CONNECTED', connectionState: 'DISCONNECTED' });
     expect(blocked.blocker?.message).toMatch(/orphaned/);
-    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect' });
+    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect', blockerId: 'STORE_NOT_CONNECTED-1' });
     const report = await result(store.storeId);
     expect(report.outcome).toBe('COMPLETED');
     const deletions = (await h.emulator.admin.deletions()).filter((d) => d.customKeyStoreId === store.storeId);

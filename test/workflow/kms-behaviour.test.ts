@@ -3,6 +3,9 @@ import { createKmsRateLimiter } from '../../src/activities';
 import { startHarness, type Harness } from '../support/harness';
 import { createKeyOutOfBand, fastInput, keyState, seedStore, successfulCalls, waitForPhase } from '../support/scenario';
 
+/** These runs need no approval step: the deployment's policy (a worker setting) says so, not the request. */
+const NO_APPROVAL = { policy: { requireApproval: false, allowSelfApproval: false } };
+
 /** Counts successful ScheduleKeyDeletion calls per key: the one number that must be exactly 1. */
 async function schedulesPerKey(h: Harness, keyIds: string[]): Promise<Map<string, number>> {
   const perKey = new Map<string, number>(keyIds.map((id) => [id, 0]));
@@ -15,7 +18,7 @@ describe('KMS throttling', () => {
   beforeAll(async () => {
     // The emulator enforces a fifth of AWS's quotas (ScheduleKeyDeletion 3/s); the worker believes in
     // twice that, as if another caller shared the account: about half its calls get ThrottlingException.
-    h = await startHarness({ emulator: { dayMs: 400, quotaScale: 0.2 }, deps: { limiter: createKmsRateLimiter({ quotaScale: 0.4 }) } });
+    h = await startHarness({ emulator: { dayMs: 400, quotaScale: 0.2 }, deps: { ...NO_APPROVAL, limiter: createKmsRateLimiter({ quotaScale: 0.4 }) } });
   });
   afterAll(async () => {
     await h?.close();
@@ -24,7 +27,7 @@ describe('KMS throttling', () => {
   test('throttled calls are retried under the pace; every key is scheduled exactly once', async () => {
     const store = await seedStore(h, { enabled: 12, disabled: 0 });
     await h.emulator.admin.setFaults([{ operation: 'ScheduleKeyDeletion', errorRate: 0.3, errorType: 'ThrottlingException', count: 6 }]);
-    await h.decommissions.startDecommission(fastInput(store.storeId, { requireApproval: false }));
+    await h.decommissions.startDecommission(fastInput(store.storeId));
     const report = await h.decommissions.getReport(store.storeId, { wait: true });
     await h.emulator.admin.clearFaults();
     expect(report.outcome).toBe('COMPLETED');
@@ -39,7 +42,7 @@ describe('KMS throttling', () => {
 describe('eventual consistency and existing state', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ emulator: { dayMs: 400 } });
+    h = await startHarness({ emulator: { dayMs: 400 }, deps: NO_APPROVAL });
   });
   afterAll(async () => {
     await h?.close();
@@ -49,7 +52,7 @@ describe('eventual consistency and existing state', () => {
     const store = await seedStore(h, { enabled: 6, disabled: 2 });
     await h.emulator.admin.setFaults([{ operation: 'DescribeKey', staleReadMs: 600 }]);
     try {
-      await h.decommissions.startDecommission(fastInput(store.storeId, { requireApproval: false, pendingWindowInDays: 8 }));
+      await h.decommissions.startDecommission(fastInput(store.storeId, { pendingWindowInDays: 8 }));
       const report = await h.decommissions.getReport(store.storeId, { wait: true });
       expect(report.outcome).toBe('COMPLETED');
       expect(report.decisions.map((d) => d.what)).toEqual(['requested']); // no BLOCKED/resolve along the way
@@ -61,7 +64,7 @@ describe('eventual consistency and existing state', () => {
 
   test('keys already pending deletion count as scheduled with their own DeletionDate and are never scheduled again', async () => {
     const store = await seedStore(h, { enabled: 2, disabled: 0, pending: 3 });
-    await h.decommissions.startDecommission(fastInput(store.storeId, { requireApproval: false, pendingWindowInDays: 30 }));
+    await h.decommissions.startDecommission(fastInput(store.storeId, { pendingWindowInDays: 30 }));
     const report = await h.decommissions.getReport(store.storeId, { wait: true });
     expect(report.outcome).toBe('COMPLETED');
     expect(report.counts).toMatchObject({ inventoried: 5, scheduled: 2, alreadyPending: 3, deleted: 5 });
@@ -78,6 +81,7 @@ describe('DeleteCustomKeyStore race', () => {
   beforeAll(async () => {
     h = await startHarness({
       emulator: { dayMs: 400 },
+      deps: NO_APPROVAL,
       // Between the last verification and DeleteCustomKeyStore, someone reconnects the store, creates a
       // key and disconnects again: KMS answers CustomKeyStoreHasCMKsException.
       wrapActivities: (acts) => ({
@@ -100,15 +104,15 @@ describe('DeleteCustomKeyStore race', () => {
 
   test('HasCMKs sends the run back to verification, which finds the new key and asks before deleting it', async () => {
     const store = await seedStore(h, { enabled: 2, disabled: 0 });
-    await h.decommissions.startDecommission(fastInput(store.storeId, { requireApproval: false }));
+    await h.decommissions.startDecommission(fastInput(store.storeId));
     const blocked = await waitForPhase(h, store.storeId, 'BLOCKED', 60_000);
-    expect(blocked.blocker?.kind).toBe('NEW_KEYS');
-    const intruder = blocked.blocker?.keyIds?.[0] as string;
+    expect(blocked.blocker).toMatchObject({ id: 'NEW_KEYS-1', kind: 'NEW_KEYS', keyCount: 1 });
+    const intruder = blocked.blocker?.kind === 'NEW_KEYS' ? blocked.blocker.keyIds[0] : '';
     expect(await keyState(h, intruder)).toBe('Unavailable'); // untouched: the store is disconnected
     const deletes = (await h.emulator.admin.audit({ operation: 'DeleteCustomKeyStore' })).filter((e) => e.customKeyStoreId === store.storeId);
     expect(deletes.map((e) => e.outcome)).toEqual(['CustomKeyStoreHasCMKsException']);
 
-    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'schedule-new-keys' });
+    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'schedule-new-keys', blockerId: 'NEW_KEYS-1' });
     const report = await h.decommissions.getReport(store.storeId, { wait: true });
     expect(report.outcome).toBe('COMPLETED');
     expect(report.counts.deleted).toBe(3);

@@ -22,7 +22,8 @@ async function seedLargeStore(emulator: RunningEmulator, n: number, others: numb
 describe('scale', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ emulator: { dayMs: 1_000 } });
+    // No approval step (the deployment's policy, a worker setting): the run goes straight through.
+    h = await startHarness({ emulator: { dayMs: 1_000 }, deps: { policy: { requireApproval: false, allowSelfApproval: false } } });
   });
   afterAll(async () => {
     await h?.close();
@@ -37,7 +38,7 @@ describe('scale', () => {
     const storeId = await seedLargeStore(h.emulator, n, others);
     const started = Date.now();
     await h.decommissions.startDecommission(
-      fastInput(storeId, { requireApproval: false, timing: { storePollInterval: 200, driftCheckInterval, verifyInterval: 1_000, verifyPatience: 60_000 } }),
+      fastInput(storeId, { timing: { storePollInterval: 200, driftCheckInterval, verifyInterval: 1_000, verifyPatience: 60_000 } }),
     );
     const report = await h.decommissions.getReport(storeId, { wait: true });
     const wallSeconds = (Date.now() - started) / 1000;
