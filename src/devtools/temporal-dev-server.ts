@@ -32,7 +32,7 @@ export interface DevServerOptions {
 
 const repoRoot = path.resolve(__dirname, '..', '..');
 
-/** Resolves the Temporal CLI through the project's script (env override, PATH, cache, or a source build). */
+/** Resolves the Temporal CLI through the project's script (env override, PATH, cache, or a download of the prebuilt 1.9.1). */
 export function resolveTemporalCli(): string {
   const out = execFileSync('bash', [path.join(repoRoot, 'scripts', 'ensure-temporal.sh')], {
     encoding: 'utf8',
