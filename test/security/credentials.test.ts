@@ -20,6 +20,8 @@ import { sourcesContaining } from './helpers/secret-scan';
 const ACCESS_KEY = 'AKIARELIABILITYTEST1';
 const SECRET = `emuSecret${randomBytes(12).toString('hex')}`;
 const WRONG_SECRET = `wrongSecret${randomBytes(12).toString('hex')}`;
+/** These runs need no approval step: the deployment's approval policy, in the worker's environment. */
+const NO_APPROVAL_ENV = { DECOMMISSION_REQUIRE_APPROVAL: 'false', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false' };
 
 let emulator: RunningEmulator;
 let proxy: FaultProxy | undefined;
@@ -49,9 +51,9 @@ async function runExpectingFailure(credentials: { accessKeyId: string; secretAcc
   const taskQueue = `security-${name}-${store.storeId}`;
   const clients = await connectClients(taskQueue);
   closers.push(clients.close);
-  const worker = await startWorkerProcess({ temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: endpoint, ...credentials }, `worker-${name}`);
+  const worker = await startWorkerProcess({ temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: endpoint, ...credentials, env: NO_APPROVAL_ENV }, `worker-${name}`);
   const started = Date.now();
-  await clients.decommissions.startDecommission({ customKeyStoreId: store.storeId, requestedBy: 'alice', requireApproval: false, pendingWindowInDays: 7 });
+  await clients.decommissions.startDecommission({ customKeyStoreId: store.storeId, requestedBy: 'alice', pendingWindowInDays: 7 });
   const report = await clients.decommissions.getReport(store.storeId, { wait: true });
   const elapsedMs = Date.now() - started;
   expect(report.outcome).toBe('FAILED');
@@ -137,9 +139,9 @@ const emulatorInjectsAccessDenied = (() => {
   const taskQueue = `security-access-denied-${store.storeId}`;
   const clients = await connectClients(taskQueue);
   closers.push(clients.close);
-  const worker = await startWorkerProcess({ temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: own.url, accessKeyId: ACCESS_KEY, secretAccessKey: SECRET });
+  const worker = await startWorkerProcess({ temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: own.url, accessKeyId: ACCESS_KEY, secretAccessKey: SECRET, env: NO_APPROVAL_ENV });
   await own.admin.setFaults([ACCESS_DENIED_FAULT]);
-  await clients.decommissions.startDecommission({ customKeyStoreId: store.storeId, requestedBy: 'alice', requireApproval: false, pendingWindowInDays: 7 });
+  await clients.decommissions.startDecommission({ customKeyStoreId: store.storeId, requestedBy: 'alice', pendingWindowInDays: 7 });
   const report = await clients.decommissions.getReport(store.storeId, { wait: true });
   await worker.kill('SIGTERM');
   expect(report.outcome).toBe('FAILED');
