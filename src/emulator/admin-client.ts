@@ -7,6 +7,7 @@ import type {
   AuditQuery,
   ClockInfo,
   DeletionEvent,
+  DeletionHold,
   EmulatorStats,
   FailNextConnects,
   FaultSpec,
@@ -92,6 +93,25 @@ export class EmulatorAdminClient {
 
   stats(): Promise<EmulatorStats> {
     return this.call('GET', 'stats');
+  }
+
+  /**
+   * Test-only fault injection: no key is deleted before the emulated instant `until` (epoch ms); keys due
+   * meanwhile are deleted at `until`. Simulates KMS lagging beyond the documented 24 h; lifted by
+   * {@link releaseDeletions} or `reset`.
+   */
+  holdDeletions(until: number): Promise<DeletionHold> {
+    return this.call('PUT', 'deletion-hold', { until });
+  }
+
+  /** Lifts the deletion hold: keys already due are deleted before this resolves. */
+  releaseDeletions(): Promise<DeletionHold> {
+    return this.call('DELETE', 'deletion-hold');
+  }
+
+  /** The current deletion hold (`until: null` when none). */
+  deletionHold(): Promise<DeletionHold> {
+    return this.call('GET', 'deletion-hold');
   }
 
   /** Changes the quota multiplier at runtime (`0` disables throttling). */

@@ -115,6 +115,20 @@ export async function handleAdmin(core: EmulatorCore, req: IncomingMessage, res:
         core.processDue();
         reply(res, 200, core.stats());
         return;
+      case 'GET /__admin/deletion-hold':
+        reply(res, 200, core.deletionHold);
+        return;
+      case 'PUT /__admin/deletion-hold': {
+        const body = objectBody(await readJson(req));
+        if (!('until' in body)) throw new AdminError(400, 'until is required (epoch milliseconds, or null to lift the hold)');
+        core.setDeletionHold(body.until as number | null);
+        reply(res, 200, core.deletionHold);
+        return;
+      }
+      case 'DELETE /__admin/deletion-hold':
+        core.setDeletionHold(null);
+        reply(res, 200, core.deletionHold);
+        return;
       case 'POST /__admin/quota': {
         const body = objectBody(await readJson(req));
         core.setQuotaScale(body.scale as number);

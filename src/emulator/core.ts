@@ -13,7 +13,7 @@ import { QuotaManager } from './quotas';
 import { Rng } from './random';
 import { applySeed } from './seed';
 import { EmulatorState, type StoreRecord } from './state';
-import type { EmulatorStats, FaultSpec, SeedResult, SeedSpec, StoreStateChange } from './types';
+import type { DeletionHold, EmulatorStats, FaultSpec, SeedResult, SeedSpec, StoreStateChange } from './types';
 
 /** A request to the admin API that cannot be honoured (answered with 4xx). */
 export class AdminError extends Error {
@@ -38,6 +38,8 @@ export class EmulatorCore {
   private readonly persistence: Persistence | undefined;
   private timer: NodeJS.Timeout | undefined;
   private compacting = false;
+  /** Test-only fault injection ({@link setDeletionHold}): no key is deleted before this emulated instant. */
+  private deletionHoldUntil: number | undefined;
 
   constructor(readonly config: ResolvedConfig) {
     this.clock = new EmulatedClock(config.dayMs);
@@ -101,14 +103,16 @@ export class EmulatorCore {
         queue.pop();
         next = queue.peek();
       }
-      const deletion = next && next.at <= now ? next : undefined;
+      // A deletion held back by the deletion hold happens at the hold's end, after the transitions before it.
+      const deleteAt = next ? Math.max(next.at, this.deletionHoldUntil ?? -Infinity) : Infinity;
+      const deletion = next && deleteAt <= now ? next : undefined;
       if (!store && !deletion) break;
-      if (store && (!deletion || (store.transition as { at: number }).at <= deletion.at)) {
+      if (store && (!deletion || (store.transition as { at: number }).at <= deleteAt)) {
         completeTransition(this.state, store);
       } else if (deletion) {
         queue.pop();
         const key = this.state.keys.get(deletion.id);
-        if (key) executeDeletion(this.state, this.config, key, deletion.at);
+        if (key) executeDeletion(this.state, this.config, key, deleteAt);
       }
     }
     this.commit(true);
@@ -208,6 +212,24 @@ export class EmulatorCore {
     await this.durable();
   }
 
+  /**
+   * Test-only fault injection: holds every key deletion until the emulated instant `until` (epoch ms), or
+   * lifts the hold (`null`). Keys that become due meanwhile are deleted at `until`, in due order, with the
+   * store state of that moment. Simulates KMS lagging beyond the documented 24 h (deletionLagHours' cap).
+   * Not persisted, like faults; `reset` lifts it.
+   */
+  setDeletionHold(until: number | null): void {
+    if (until !== null && (typeof until !== 'number' || !Number.isFinite(until) || until < 0)) {
+      throw new AdminError(400, 'until must be an epoch millisecond number >= 0, or null to lift the hold');
+    }
+    this.deletionHoldUntil = until ?? undefined;
+    this.processDue();
+  }
+
+  get deletionHold(): DeletionHold {
+    return { until: this.deletionHoldUntil ?? null };
+  }
+
   setQuotaScale(scale: number): void {
     if (typeof scale !== 'number' || !Number.isFinite(scale) || scale < 0) throw new AdminError(400, 'scale must be a finite number >= 0');
     this.quotas.setScale(scale);
@@ -227,6 +249,7 @@ export class EmulatorCore {
     this.state.clear();
     this.clock.reset();
     this.clearFaults();
+    this.deletionHoldUntil = undefined;
     this.markers.rotate();
     this.quotas.setScale(this.quotas.quotaScale);
     this.requests.clear();

@@ -25,6 +25,7 @@ export type {
   ConnectionState,
   CustomKeyStoreType,
   DeletionEvent,
+  DeletionHold,
   EmulatorOptions,
   EmulatorStats,
   FailNextConnects,

@@ -183,6 +183,16 @@ export interface ClockInfo {
   dayMs: number;
 }
 
+/**
+ * `GET`/`PUT /__admin/deletion-hold`: test-only fault injection. While `until` (emulated epoch ms) lies in
+ * the future no key is deleted; keys whose `DeletionDate + deletionLagHours` passed meanwhile are deleted
+ * at `until`. It simulates KMS lagging longer than the up-to-24 h AWS documents (`deletionLagHours` stays
+ * capped at 24), so verification timeouts can be exercised. `null` = no hold.
+ */
+export interface DeletionHold {
+  until: number | null;
+}
+
 /** Body of `POST /__admin/stores/{id}/state`. */
 export interface StoreStateChange {
   connectionState: ConnectionState;
