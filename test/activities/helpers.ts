@@ -8,6 +8,7 @@ import type { Info } from '@temporalio/activity';
 import { DefaultLogger } from '@temporalio/worker';
 import { createActivities, createKmsRateLimiter, type ActivityDeps, type KmsOperation } from '../../src/activities';
 import type { AuditEntry, RunningEmulator, SeedKeys } from '../../src/emulator';
+import { kmsClient } from '../emulator/helpers';
 
 export const STORE = 'cks-activity0000001';
 
@@ -29,6 +30,23 @@ export function recordingEnv(info: Partial<Info> = {}): { env: MockActivityEnvir
   const beats: unknown[] = [];
   env.on('heartbeat', (details: unknown) => beats.push(details));
   return { env, beats };
+}
+
+/**
+ * A KMS client for the activities that records when each request leaves it (after signing, just before
+ * the HTTP send): what "no call starts after the cancel" is about, whatever the emulator's load.
+ */
+export function recordingClient(emu: RunningEmulator): { kms: KMSClient; sends: { operation: string; at: number }[] } {
+  const kms = kmsClient(emu);
+  const sends: { operation: string; at: number }[] = [];
+  kms.middlewareStack.add(
+    (next, context) => async (args) => {
+      sends.push({ operation: String(context.commandName).replace(/Command$/, ''), at: Date.now() });
+      return next(args);
+    },
+    { step: 'finalizeRequest', priority: 'low', name: 'recordSends' },
+  );
+  return { kms, sends };
 }
 
 /** State-changing KMS calls the emulator received, optionally of one operation. */
