@@ -20,8 +20,12 @@ beforeAll(async () => {
   // DISCONNECTING lasts 60 s, so a run can be held there to try a cancel after disconnect began.
   h = await startHarness({ emulator: { dayMs: 300, disconnectMs: 60_000 } });
 });
+// A deployment whose approval policy has no approval step (a worker setting): started on first use.
+let noApproval: Promise<Harness> | undefined;
+const noApprovalHarness = () => (noApproval ??= startHarness({ emulator: { dayMs: 300 }, deps: { policy: { requireApproval: false, allowSelfApproval: false } } }));
 afterAll(async () => {
   await h?.close();
+  await (await noApproval)?.close();
 });
 
 function cli(args: string[]): Promise<CliResult> {
@@ -79,6 +83,10 @@ const INPUT_CASES: InputCase[] = [
   { name: 'timing.verifyInterval "soon"', input: withField({ timing: { verifyInterval: 'soon' } }), expect: /timing\.verifyInterval: must be milliseconds or a duration/ },
   { name: 'timing.storePollInterval 10 ms', input: withField({ timing: { storePollInterval: 10 } }), expect: /timing\.storePollInterval: must be between 100 ms and 60 days, got number 10/ },
   { name: 'timing unknown field', input: withField({ timing: { pollEvery: '1s' } }), expect: /timing\.pollEvery: is not a known field/ },
+  { name: 'timing.connectionCheckInterval 10 ms', input: withField({ timing: { connectionCheckInterval: 10 } }), expect: /timing\.connectionCheckInterval: must be between 100 ms and 60 days, got number 10/ },
+  // The approval policy is the deployment's: a request trying to switch four-eyes off is refused, whatever the value.
+  { name: 'requireApproval false in the request', input: withField({ requireApproval: false }), expect: /requireApproval: is the deployment's approval policy, not part of a request \(the worker's DECOMMISSION_REQUIRE_APPROVAL setting decides it\)/ },
+  { name: 'allowSelfApproval true in the request', input: withField({ allowSelfApproval: true }), expect: /allowSelfApproval: is the deployment's approval policy, not part of a request \(the worker's DECOMMISSION_ALLOW_SELF_APPROVAL setting decides it\)/ },
   { name: 'input an array', input: '[]', expect: /\(input\): must be a JSON object, got an array/ },
   { name: 'input a bare string', input: '"cks-1234567890abcdef0"', expect: /\(input\): must be a JSON object, got "cks-1234567890abcdef0"/ },
   { name: 'input null', input: 'null', expect: /\(input\): must be a JSON object, got null/ },
@@ -162,9 +170,11 @@ test('raw Temporal CLI updates: every malformed or ill-timed approve, cancel and
     { name: 'unknown update name', update: 'approv', input: '{"approver":"bob"}', expect: /No registered handler for update: approv/ },
     { name: 'cancel: reason missing', update: 'cancel', input: '{"by":"bob"}', expect: /Invalid cancel request: reason: is required/ },
     { name: 'cancel: by empty', update: 'cancel', input: '{"by":"","reason":"x"}', expect: /Invalid cancel request: by: must not be empty/ },
-    { name: 'resolve: unknown action', update: 'resolve', input: '{"by":"bob","action":"explode"}', expect: /Invalid resolve request: action: must be one of schedule-new-keys, reschedule, reconnect, proceed, keep-waiting, retry, got "explode"/ },
-    { name: 'resolve: action missing', update: 'resolve', input: '{"by":"bob"}', expect: /Invalid resolve request: action: is required/ },
-    { name: 'resolve: when not blocked', update: 'resolve', input: '{"by":"bob","action":"retry"}', expect: /resolve is only accepted in phase BLOCKED; this run is in AWAITING_APPROVAL/ },
+    { name: 'resolve: unknown action', update: 'resolve', input: '{"by":"bob","action":"explode","blockerId":"STEP_FAILED-1"}', expect: /Invalid resolve request: action: must be one of schedule-new-keys, reschedule, reconnect, proceed, keep-waiting, retry, got "explode"/ },
+    { name: 'resolve: action missing', update: 'resolve', input: '{"by":"bob","blockerId":"STEP_FAILED-1"}', expect: /Invalid resolve request: action: is required/ },
+    { name: 'resolve: blockerId missing', update: 'resolve', input: '{"by":"bob","action":"retry"}', expect: /Invalid resolve request: blockerId: is required: the id of the blocker this decision answers \(status\.blocker\.id, e\.g\. "CONNECT_FAILED-1"\)/ },
+    { name: 'resolve: blockerId malformed', update: 'resolve', input: '{"by":"bob","action":"retry","blockerId":"step failed"}', expect: /Invalid resolve request: blockerId: must look like KIND-n \(e\.g\. "CONNECT_FAILED-1"\), got "step failed"/ },
+    { name: 'resolve: when not blocked', update: 'resolve', input: '{"by":"bob","action":"retry","blockerId":"STEP_FAILED-1"}', expect: /resolve is only accepted while BLOCKED; this run is in AWAITING_APPROVAL/ },
   ];
   const failures = await rejectAll(workflowId, awaiting);
   expect(failures).toEqual([]);
@@ -180,8 +190,8 @@ test('raw Temporal CLI updates: every malformed or ill-timed approve, cancel and
   // Held in DISCONNECTING (60 s in this emulator): too late to cancel, nothing to resolve, wrong phase to approve.
   await waitForPhase(h, store.storeId, 'DISCONNECTING', 60_000);
   const disconnecting: UpdateCase[] = [
-    { name: 'cancel after disconnect began', update: 'cancel', input: '{"by":"bob","reason":"changed my mind"}', expect: /Too late to cancel: every key is deleted and disconnecting the store began \(phase DISCONNECTING\)/ },
-    { name: 'resolve in DISCONNECTING', update: 'resolve', input: '{"by":"bob","action":"retry"}', expect: /resolve is only accepted in phase BLOCKED; this run is in DISCONNECTING/ },
+    { name: 'cancel after disconnect began', update: 'cancel', input: '{"by":"bob","reason":"changed my mind"}', expect: /cancel is refused in phase DISCONNECTING: every key of the store is already deleted/ },
+    { name: 'resolve in DISCONNECTING', update: 'resolve', input: '{"by":"bob","action":"retry","blockerId":"DISCONNECT_FAILED-1"}', expect: /resolve is only accepted while BLOCKED; this run is in DISCONNECTING/ },
   ];
   expect(await rejectAll(workflowId, disconnecting)).toEqual([]);
   const seqAtRejection = Math.max(...(await h.emulator.admin.audit()).map((e) => e.seq));
@@ -200,15 +210,16 @@ test('raw Temporal CLI updates: every malformed or ill-timed approve, cancel and
   printFigures('bad-input/raw-cli-updates', { cases: awaiting.length + second.length + disconnecting.length + closed.length, mutatingCallsFromRejected: 0 });
 }, 120_000);
 
-test('raw Temporal CLI: approve in the wrong phase (a run started without approval) is rejected', async () => {
-  const store = await seedStoreVia(h.emulator.admin, { enabled: 2 });
-  await h.decommissions.startDecommission({ customKeyStoreId: store.storeId, requestedBy: 'alice', requireApproval: false, pendingWindowInDays: 30, timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 200, verifyPatience: '60s' } });
-  await waitForPhase(h, store.storeId, 'WAITING');
+test('raw Temporal CLI: approve in the wrong phase (a deployment without an approval step) is rejected', async () => {
+  const g = await noApprovalHarness();
+  const store = await seedStoreVia(g.emulator.admin, { enabled: 2 });
+  await g.decommissions.startDecommission({ customKeyStoreId: store.storeId, requestedBy: 'alice', pendingWindowInDays: 30, timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 200, verifyPatience: '60s' } });
+  await waitForPhase(g, store.storeId, 'WAITING');
   const failures = await rejectAll(workflowIdFor(store.storeId), [
     { name: 'approve while WAITING', update: 'approve', input: '{"approver":"bob"}', expect: /approve is only accepted in phase AWAITING_APPROVAL; this run is in WAITING/ },
   ]);
   expect(failures).toEqual([]);
-  expect((await h.decommissions.getStatus(store.storeId)).approvedBy).toBeUndefined();
-  await h.decommissions.cancel(store.storeId, { by: 'alice', reason: 'test cleanup' });
-  expect((await h.decommissions.getReport(store.storeId, { wait: true })).outcome).toBe('CANCELLED');
+  expect((await g.decommissions.getStatus(store.storeId)).approvedBy).toBeUndefined();
+  await g.decommissions.cancel(store.storeId, { by: 'alice', reason: 'test cleanup' });
+  expect((await g.decommissions.getReport(store.storeId, { wait: true })).outcome).toBe('CANCELLED');
 }, 60_000);

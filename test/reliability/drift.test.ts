@@ -24,9 +24,12 @@ function harness(): Promise<Harness> {
   return waitHarness;
 }
 
-/** 1 s per day, and KMS deleting keys a full day (1 s) after their DeletionDate, as it may. */
+/**
+ * 1 s per day, and KMS deleting keys a full day (1 s) after their DeletionDate, as it may. No approval step:
+ * the deployment's approval policy (a worker setting) says so.
+ */
 function laggingHarness(): Promise<Harness> {
-  lagHarness ??= startHarness({ emulator: { dayMs: 1_000, deletionLagHours: 24 } });
+  lagHarness ??= startHarness({ emulator: { dayMs: 1_000, deletionLagHours: 24 }, deps: { policy: { requireApproval: false, allowSelfApproval: false } } });
   return lagHarness;
 }
 
@@ -74,15 +77,17 @@ test.concurrent('store FAILED during the wait: BLOCKED with its ConnectionErrorC
   await h.emulator.admin.setStoreState(store.storeId, { connectionState: 'FAILED', connectionErrorCode: 'USER_LOCKED_OUT' });
   const blocked = await waitForPhase(h, store.storeId, 'BLOCKED');
   const detectedMs = Date.now() - failedAt;
-  expect(blocked.blocker).toMatchObject({ kind: 'STORE_NOT_CONNECTED', connectionState: 'FAILED', connectionErrorCode: 'USER_LOCKED_OUT', allowedActions: ['reconnect', 'proceed'] });
-  expect(blocked.blocker?.message).toMatch(/Store is FAILED \(USER_LOCKED_OUT\) during the waiting period/);
+  expect(blocked.blocker).toMatchObject({ id: 'STORE_NOT_CONNECTED-1', kind: 'STORE_NOT_CONNECTED', connectionState: 'FAILED', connectionErrorCode: 'USER_LOCKED_OUT', allowedActions: ['reconnect', 'proceed'] });
+  expect(blocked.previousPhase).toBe('WAITING');
+  expect(blocked.blocker).toMatchObject({ lastSeenConnectedAt: expect.any(Number) });
+  expect(blocked.blocker?.message).toMatch(/Store is FAILED \(USER_LOCKED_OUT\); it was last seen CONNECTED at \S+\. If it is not CONNECTED when a key's DeletionDate passes, KMS cannot delete that key's HSM material/);
   expect(blocked.blocker?.message).toMatch(/orphaned/);
   // Parked: no KMS change of any kind before the operator decides.
   await new Promise((r) => setTimeout(r, 1_000));
   const whileBlocked = (await h.emulator.admin.audit({ sinceSeq: seqBefore })).filter((e) => e.mutating && e.customKeyStoreId === store.storeId);
   expect(whileBlocked).toEqual([]);
 
-  await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect', comment: 'kmsuser unlocked' });
+  await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect', blockerId: 'STORE_NOT_CONNECTED-1', comment: 'kmsuser unlocked' });
   const report = await h.decommissions.getReport(store.storeId, { wait: true });
   expect(report.outcome).toBe('COMPLETED');
   expect(report.storeConnectedThroughout).toBe(false);
@@ -99,7 +104,7 @@ test.concurrent('store FAILED during the wait: BLOCKED with its ConnectionErrorC
   expect(deletions.map((d) => d.backingKey)).toEqual(Array(4).fill('MATERIAL_DELETED'));
   expect(proveScheduledOnce(audit, store.keyIds).duplicates).toEqual([]);
   expectSafeOrdering(audit, deletions, store, store.keyIds);
-  printFigures('drift/store-failed', { detectedS: seconds(detectedMs), blocker: blocked.blocker?.kind, code: blocked.blocker?.connectionErrorCode, mutatingWhileBlocked: whileBlocked.length, orphaned: deletions.filter((d) => d.backingKey === 'ORPHANED').length, outcome: report.outcome, runS: seconds(Date.now() - t0) });
+  printFigures('drift/store-failed', { detectedS: seconds(detectedMs), blocker: blocked.blocker?.kind, code: blocked.blocker?.kind === 'STORE_NOT_CONNECTED' ? blocked.blocker.connectionErrorCode : undefined, mutatingWhileBlocked: whileBlocked.length, orphaned: deletions.filter((d) => d.backingKey === 'ORPHANED').length, outcome: report.outcome, runS: seconds(Date.now() - t0) });
 }, 90_000);
 
 test.concurrent('store disconnected during the wait and the operator proceeds: completes, and the report lists exactly the keys KMS orphaned', async () => {
@@ -112,10 +117,14 @@ test.concurrent('store disconnected during the wait and the operator proceeds: c
   await waitForPhase(h, store.storeId, 'WAITING');
   await h.emulator.admin.setStoreState(store.storeId, { connectionState: 'DISCONNECTED' });
   const blocked = await waitForPhase(h, store.storeId, 'BLOCKED');
-  expect(blocked.blocker).toMatchObject({ kind: 'STORE_NOT_CONNECTED', connectionState: 'DISCONNECTED', allowedActions: ['reconnect', 'proceed'] });
-  await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reschedule' })).rejects.toThrow(/does not resolve STORE_NOT_CONNECTED; allowed: reconnect, proceed/);
+  expect(blocked.blocker).toMatchObject({ id: 'STORE_NOT_CONNECTED-1', kind: 'STORE_NOT_CONNECTED', connectionState: 'DISCONNECTED', allowedActions: ['reconnect', 'proceed'] });
+  const blockerId = 'STORE_NOT_CONNECTED-1';
+  await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reschedule', blockerId })).rejects.toThrow(/does not resolve STORE_NOT_CONNECTED; allowed: reconnect, proceed/);
+  // Going on without the store may orphan HSM key material: the requester cannot decide that alone.
+  await expect(h.decommissions.resolve(store.storeId, { by: ' Alice ', action: 'proceed', blockerId })).rejects.toThrow(/Four-eyes/);
+  expect((await h.decommissions.getStatus(store.storeId)).blocker?.id).toBe(blockerId);
   const proceedSeq = Math.max(...(await h.emulator.admin.audit()).map((e) => e.seq));
-  await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'proceed', comment: 'cluster retired; orphaned material is accepted' });
+  await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'proceed', blockerId, comment: 'cluster retired; orphaned material is accepted' });
   const report = await h.decommissions.getReport(store.storeId, { wait: true });
 
   expect(report.outcome).toBe('COMPLETED');
@@ -144,7 +153,7 @@ test.concurrent('store deleted outside the workflow after its keys are gone: BLO
   const store = await seedStoreVia(h.emulator.admin, { enabled: 2 });
   const t0 = Date.now();
   await h.decommissions.startDecommission(
-    fastInput(store.storeId, { pendingWindowInDays: 7, requireApproval: false, timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 3_000, verifyPatience: '60s' } }),
+    fastInput(store.storeId, { pendingWindowInDays: 7, timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 3_000, verifyPatience: '60s' } }),
   );
   await waitForPhase(h, store.storeId, 'VERIFYING', 30_000);
   // The keys are past their DeletionDate but not yet deleted: KMS is lagging. Wait for it, then act.
@@ -162,9 +171,9 @@ test.concurrent('store deleted outside the workflow after its keys are gone: BLO
   const phaseWhenDeleted = (await h.decommissions.getStatus(store.storeId)).phase;
 
   const blocked = await waitForPhase(h, store.storeId, 'BLOCKED', 15_000);
-  expect(blocked.blocker).toMatchObject({ kind: 'STORE_DELETED', allowedActions: ['proceed'] });
-  expect(blocked.blocker?.message).toMatch(/no longer exists: it was deleted outside this workflow \(KMS only allows that once the store holds no keys\)/);
-  await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'proceed' });
+  expect(blocked.blocker).toMatchObject({ id: 'STORE_DELETED-1', kind: 'STORE_DELETED', allowedActions: ['proceed'] });
+  expect(blocked.blocker?.message).toMatch(/no longer exists .*: it was deleted outside this workflow, which KMS only allows once the store holds no keys/);
+  await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'proceed', blockerId: 'STORE_DELETED-1' });
   const report = await h.decommissions.getReport(store.storeId, { wait: true });
   expect(report.outcome).toBe('COMPLETED');
   expect(report.counts).toMatchObject({ deleted: 2, remaining: 0 });
