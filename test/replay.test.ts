@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { HISTORIES_DIR, historyVersionDirs } from './support/histories';
 import { workflowBundle } from './support/harness';
+import { workflowIdFor } from '../src/shared/messages';
 
 /**
  * Every released shape of the workflow must replay without non-determinism: runs last 7–40 days, so
@@ -20,9 +21,19 @@ test('every version directory holds recorded histories', () => {
   expect(versions.filter((version) => historiesOf(version).length === 0)).toEqual([]);
 });
 
+/**
+ * The run's own workflow ID (`kms-decommission-<store>`, from the request in its first event): 0.2.0
+ * checks it at start (one decommission per store), so a replay under another ID would diverge.
+ */
+function workflowIdOf(history: { events: { workflowExecutionStartedEventAttributes?: { input?: { payloads?: { data?: string }[] } } }[] }): string {
+  const data = history.events[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0]?.data;
+  const request = JSON.parse(Buffer.from(data ?? '', 'base64').toString('utf8')) as { customKeyStoreId: string };
+  return workflowIdFor(request.customKeyStoreId);
+}
+
 test.each(all)('replays %s deterministically', async (file) => {
   const history = JSON.parse(readFileSync(path.join(HISTORIES_DIR, file), 'utf8'));
-  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, `replay-${file}`);
+  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowIdOf(history));
 });
 
 test('the replayer does catch a history that no longer matches the code', async () => {

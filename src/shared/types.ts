@@ -292,8 +292,12 @@ export interface ReportKey {
   arn: string;
   aliases: string[];
   priorState: KeyState;
-  /** How the key came to be pending: scheduled by this run, or already pending before it. */
-  scheduledBy: 'this-run' | 'before-this-run' | 'not-scheduled';
+  /**
+   * How the key came to be pending: scheduled by this run; already pending before it; or found pending
+   * after approval although this run had not seen its ScheduleKeyDeletion answered (a lost response of
+   * this run's, or someone else's decision: a rollback restores it either way, reading it first).
+   */
+  scheduledBy: 'this-run' | 'before-this-run' | 'after-approval' | 'not-scheduled';
   deletionDate?: number;
   /** When the workflow confirmed DescribeKey answers NotFoundException. */
   confirmedDeletedAt?: number;

@@ -56,6 +56,15 @@ function startState(input: DecommissionInput): RunState {
   return initialState(cfg, Date.now());
 }
 
+/** A continued run's state: its own continue-as-new carried it (entry.ts checked), under the same workflow ID. */
+function resumedState(carried: CarriedRun): RunState {
+  const expected = workflowIdFor(carried.state.cfg.customKeyStoreId);
+  if (workflowInfo().workflowId !== expected) {
+    return failAtStart('OneDecommissionPerStore', `This decommission must run as workflow ID ${expected} (one decommission per store); it runs as ${workflowInfo().workflowId}. Nothing was changed.`);
+  }
+  return carried.state;
+}
+
 /**
  * Decommissions one AWS KMS custom key store in AWS's prescribed order, as an explicit phase machine
  * (`phases.ts` says what each phase does and what cancel, approve and resolve mean in it):
@@ -68,15 +77,15 @@ function startState(input: DecommissionInput): RunState {
  */
 export async function decommissionCustomKeyStore(input: DecommissionInput, carried?: CarriedRun, ...ledgerChunks: LedgerChunk[]): Promise<DecommissionReport> {
   // A resumed run keeps the configuration it was started with: a tightened validator never fails it.
-  const state = carried ? carried.state : startState(input);
+  const state = carried ? resumedState(carried) : startState(input);
   const run = new Run(input, state, KeyLedger.fromChunks(ledgerChunks));
   registerHandlers(run);
   run.publish();
   for (;;) {
-    noteIgnoredTemporalCancel(run);
     const phase = run.state.phase;
     if (phase === 'BLOCKED') throw ApplicationFailure.nonRetryable('BLOCKED is not a runbook phase', 'InvalidRunState');
     const transition = await run.runStep(STEPS[phase]);
+    noteIgnoredTemporalCancel(run, phase);
     if ('end' in transition) return finish(run, transition.end);
     // A cancel accepted in this phase is honoured at the transition, whatever the step chose next.
     const next = run.state.cancel && transition.to !== 'ROLLING_BACK' && transition.to !== 'CANCELLED' ? run.cancelTransition() : transition;
@@ -85,11 +94,15 @@ export async function decommissionCustomKeyStore(input: DecommissionInput, carri
   }
 }
 
-/** Temporal's cancel cannot be refused; once every key is deleted it is recorded and the teardown finishes. */
-function noteIgnoredTemporalCancel(run: Run): void {
-  if (run.state.cancel || run.state.temporalCancelIgnored || PHASES[run.state.phase].cancel.accepted || !run.temporalCancelRequested()) return;
+/**
+ * Temporal's cancel cannot be refused like the update; one that arrives in a phase that refuses cancel
+ * (every key already deleted) is recorded and used up: the run goes on, even if it later returns to a
+ * phase that would accept a cancel.
+ */
+function noteIgnoredTemporalCancel(run: Run, ranIn: Phase): void {
+  if (run.state.cancel || run.state.temporalCancelIgnored || PHASES[ranIn].cancel.accepted || !run.temporalCancelRequested()) return;
   run.state.temporalCancelIgnored = true;
-  const detail = `Temporal cancel requested in ${run.state.phase}: every key was already deleted, so there was nothing to restore; the store teardown finished`;
+  const detail = `Temporal cancel requested in ${ranIn}: every key was already deleted, so there was nothing to restore; recorded and not acted on, the run went on`;
   run.state.decisions.push({ what: 'cancel-ignored', by: 'temporal-cancel', at: Date.now(), detail });
   log.warn(detail);
 }

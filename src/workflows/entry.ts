@@ -1,4 +1,4 @@
-import { patched } from '@temporalio/workflow';
+import { ApplicationFailure, patched, workflowInfo } from '@temporalio/workflow';
 import type { DecommissionInput, DecommissionReport } from '../shared/types';
 import { decommissionCustomKeyStore as runPhaseMachine } from './decommission';
 import { decommissionCustomKeyStoreV0_1 } from './legacy/v0_1/decommission';
@@ -20,6 +20,15 @@ function startedBy010(resume: unknown): boolean {
  * runs always take the phase machine.
  */
 export async function decommissionCustomKeyStore(input: DecommissionInput, resume?: unknown, ...rest: unknown[]): Promise<DecommissionReport> {
+  // Continuation state is trusted only from the run's own continue-as-new: passed by hand to a raw
+  // `temporal workflow start`, it would skip validation, the one-run-per-store check and approval.
+  if (resume !== undefined && resume !== null && !workflowInfo().continuedFromExecutionRunId) {
+    throw ApplicationFailure.create({
+      type: 'InvalidDecommissionInput',
+      message: 'Invalid decommission input, nothing was changed: a decommission takes one argument (the request); continuation state is only accepted from its own continue-as-new',
+      nonRetryable: true,
+    });
+  }
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   if (startedBy010(resume) || !patched(PHASE_MACHINE_PATCH)) return decommissionCustomKeyStoreV0_1(input as any, resume as any, ...(rest as any[])) as any;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -23,8 +23,8 @@ function cancelAck(run: Run): string {
   const candidates = run.ledger.rollbackCandidates();
   const c = run.ledger.counts();
   if (!run.changedKeys()) {
-    return run.state.storeConnectedByRun
-      ? 'Cancelling: no key was changed; this run connected the store, which stays CONNECTED'
+    return run.state.connectRequested
+      ? 'Cancelling: no key was changed; this run asked KMS to connect the store, which stays as it is now (CONNECTING or CONNECTED)'
       : 'Cancelling: nothing was changed in KMS';
   }
   const parts: string[] = [];

@@ -40,7 +40,7 @@ export interface LedgerChunk {
   rows: CompactEntry[];
 }
 
-const SCHEDULED_BY: ReportKey['scheduledBy'][] = ['this-run', 'before-this-run', 'not-scheduled'];
+const SCHEDULED_BY: ReportKey['scheduledBy'][] = ['this-run', 'before-this-run', 'not-scheduled', 'after-approval'];
 
 /**
  * The run's record of every key of the store: what inventory found, what this run scheduled and when
@@ -117,9 +117,10 @@ export class KeyLedger {
   }
 
   /**
-   * Records schedule outcomes. A key that was not pending at inventory but is pending now counts as
-   * scheduled by this run: either an earlier attempt of the batch scheduled it before its result was
-   * lost, or someone scheduled it after approval. Either way rollback must restore the approved state.
+   * Records schedule outcomes. A key that was not pending at inventory but is found pending now
+   * (ALREADY_PENDING) is either this run's (an earlier attempt scheduled it before its result was lost)
+   * or someone else's decision after approval: the report says exactly that ('after-approval'), and a
+   * rollback still restores the approved state, because a deletion is the one change that cannot be undone.
    */
   applySchedule(outcomes: ScheduleOutcome[], notInStore: string[], now: number): void {
     for (const outcome of outcomes) {
@@ -132,7 +133,7 @@ export class KeyLedger {
         entry.confirmedDeletedAt = now;
         continue;
       }
-      entry.scheduledBy = 'this-run';
+      entry.scheduledBy = outcome.outcome === 'SCHEDULED' ? 'this-run' : 'after-approval';
       entry.deletionDate = outcome.deletionDate;
       entry.priorState = outcome.priorState ?? entry.inventoryState;
     }
@@ -182,8 +183,8 @@ export class KeyLedger {
   rollbackCandidates(): { keyId: string; priorState: KeyState; certain: boolean }[] {
     return this.all()
       .filter((e) => e.confirmedDeletedAt === undefined && e.rolledBack === undefined)
-      .filter((e) => e.scheduledBy === 'this-run' || (e.scheduledBy === 'not-scheduled' && e.attempted))
-      .map((e) => ({ keyId: e.keyId, priorState: e.priorState ?? e.inventoryState, certain: e.scheduledBy === 'this-run' }));
+      .filter((e) => e.scheduledBy === 'this-run' || e.scheduledBy === 'after-approval' || (e.scheduledBy === 'not-scheduled' && e.attempted))
+      .map((e) => ({ keyId: e.keyId, priorState: e.priorState ?? e.inventoryState, certain: e.scheduledBy !== 'not-scheduled' }));
   }
 
   /**
@@ -196,7 +197,7 @@ export class KeyLedger {
       if (!entry) continue;
       entry.rolledBack = outcome.outcome;
       if (outcome.actions?.length) entry.rollbackActions = outcome.actions;
-      if (outcome.actions?.includes('CancelKeyDeletion') && entry.scheduledBy === 'not-scheduled') entry.scheduledBy = 'this-run';
+      if (outcome.actions?.includes('CancelKeyDeletion') && entry.scheduledBy === 'not-scheduled') entry.scheduledBy = 'after-approval';
       if (outcome.outcome === 'GONE') entry.confirmedDeletedAt = now;
       if (outcome.outcome === 'CANCELLED') {
         entry.restoredState = outcome.restoredState;
@@ -228,7 +229,7 @@ export class KeyLedger {
     let rolledBack = 0;
     for (const e of this.entries.values()) {
       if (e.scheduledBy === 'this-run') scheduled++;
-      else if (e.scheduledBy === 'before-this-run') alreadyPending++;
+      else if (e.scheduledBy === 'before-this-run' || e.scheduledBy === 'after-approval') alreadyPending++;
       else if (e.confirmedDeletedAt === undefined && e.rolledBack === undefined) toSchedule++;
       if (e.confirmedDeletedAt !== undefined) deleted++;
       if (e.rolledBack === 'CANCELLED') rolledBack++;

@@ -47,8 +47,8 @@ export interface RunState {
   lastError?: string;
   /** The store was deleted outside this workflow and the operator chose to proceed. */
   storeDeleted?: boolean;
-  /** This run connected the store: a change in KMS even when no key was touched. */
-  storeConnectedByRun?: boolean;
+  /** This run asked KMS to connect the store: a change in KMS even when no key was touched. */
+  connectRequested?: boolean;
   /** Why the run failed (before any change): the FAILED phase fails the workflow with it. */
   failure?: { type: string; message: string };
   /** Temporal's cancel arrived after every key was deleted: recorded, and the teardown finished. */

@@ -162,6 +162,14 @@ export class Run {
     return CancellationScope.current().consideredCancelled;
   }
 
+  /**
+   * Temporal's cancel, unless it arrived once every key was deleted: then it was recorded as ignored and
+   * is used up — a later phase (a HasCMKs round trip back to VERIFYING) must not be cut short by it.
+   */
+  private temporalCancelPending(): boolean {
+    return !this.state.temporalCancelIgnored && this.temporalCancelRequested();
+  }
+
   /** Where an accepted cancel goes: restore what this run may have scheduled, or end at once. */
   cancelTransition(): PhaseTransition {
     return { to: this.ledger.rollbackCandidates().length > 0 ? 'ROLLING_BACK' : 'CANCELLED' };
@@ -193,18 +201,23 @@ export class Run {
 
   private async inStepScope<T>(cancellable: boolean, fn: () => Promise<T>): Promise<T> {
     if (!cancellable) return CancellationScope.nonCancellable(fn);
-    const scope = new CancellationScope();
-    this.stepScope = scope;
-    try {
-      return await scope.run(fn);
-    } finally {
-      this.stepScope = undefined;
-    }
+    const run = async () => {
+      const scope = new CancellationScope();
+      this.stepScope = scope;
+      try {
+        return await scope.run(fn);
+      } finally {
+        this.stepScope = undefined;
+      }
+    };
+    // After an ignored Temporal cancel the root scope stays cancelled: shield the step from it, while
+    // the step's own scope still answers an accepted cancel update.
+    return this.state.temporalCancelIgnored ? CancellationScope.nonCancellable(run) : run();
   }
 
   /** A cancellation caused by an accepted cancel or Temporal's cancel (not, say, an activity's own). */
   isCancelOfThisRun(err: unknown): boolean {
-    return isCancellation(err) && (this.state.cancel !== undefined || this.temporalCancelRequested());
+    return isCancellation(err) && (this.state.cancel !== undefined || this.temporalCancelPending());
   }
 
   private onCancelled(): PhaseTransition {
@@ -324,7 +337,7 @@ export class Run {
   /** Keeps history small on long runs: the request unchanged, the state and the ledger carried over. */
   async continueAsNewIfSuggested(): Promise<void> {
     const info = workflowInfo();
-    if (!info.continueAsNewSuggested || this.canDeferred || this.state.cancel || this.temporalCancelRequested()) return;
+    if (!info.continueAsNewSuggested || this.canDeferred || this.state.cancel || this.temporalCancelPending()) return;
     const chunks = this.ledger.chunks();
     const carriedBytes = chunks.reduce((sum, c) => sum + JSON.stringify(c).length, 0);
     if (carriedBytes > MAX_CARRIED_BYTES) {

@@ -11,14 +11,14 @@ const CONNECT_ATTEMPTS = 3;
 /** ConnectCustomKeyStore and wait (FAILED is disconnected first, bounded attempts). */
 export async function connectStore(run: Run, summary: string): Promise<ConnectionResult> {
   const poll = run.cfg.timing.storePollIntervalMs;
-  const wasConnected = run.state.store?.connectionState === 'CONNECTED';
+  // Set before the call: a cancel acknowledged while it runs must not claim that nothing changed.
+  run.state.connectRequested = true;
   const result = await run.attempt('connect', () =>
     storeWaitStub(poll, STORE_WAIT_TIMEOUT_MS).connectStore.executeWithOptions({ summary }, [
       { customKeyStoreId: run.cfg.customKeyStoreId, pollIntervalMs: poll, timeoutMs: STORE_WAIT_TIMEOUT_MS, maxAttempts: CONNECT_ATTEMPTS },
     ]),
   );
   run.setStore({ ...(run.state.store as StoreInfo), connectionState: result.connectionState, connectionErrorCode: result.connectionErrorCode });
-  if (result.connectionState === 'CONNECTED' && !wasConnected) run.state.storeConnectedByRun = true;
   return result;
 }
 

@@ -16,8 +16,8 @@ export async function cancelled(run: Run): Promise<Transition> {
   const cancel = run.state.cancel;
   if (!run.changedKeys()) {
     run.state.notes.push(
-      run.state.storeConnectedByRun
-        ? 'Cancelled before any key was scheduled: no key was changed; this run connected the store, which stays CONNECTED.'
+      run.state.connectRequested
+        ? 'Cancelled before any key was scheduled: no key was changed; this run asked KMS to connect the store, which was left as it was then (CONNECTING or CONNECTED).'
         : 'Cancelled before any key was scheduled: nothing was changed in KMS.',
     );
   } else if (!run.ledger.all().some((e) => e.rolledBack !== undefined)) {

@@ -24,6 +24,10 @@ export async function rollingBack(run: Run): Promise<Transition> {
       const outcomes = await mutating.rollbackKeys.executeWithOptions({ summary: `Roll back: cancel deletion and restore the prior state of ${range}` }, [{ keys }]);
       run.ledger.applyRollback(outcomes, Date.now());
       run.publish();
+      const sent = new Set(keys.map((k) => k.keyId));
+      const unanswered = run.ledger.rollbackCandidates().filter((k) => sent.has(k.keyId));
+      // The loop follows the ledger: a result without an outcome for a key would send it again forever.
+      if (unanswered.length > 0) throw new Error(`rollbackKeys returned no outcome for ${unanswered.length} key(s): ${unanswered.slice(0, 5).map((k) => k.keyId).join(', ')}`);
     } catch (err) {
       const error = describeFailure(err);
       run.state.lastError = `rollback: ${error}`;

@@ -1,3 +1,4 @@
+import { CancellationScope } from '@temporalio/workflow';
 import { mutating } from '../activity-stubs';
 import { count } from '../render';
 import type { Run, Transition } from '../run';
@@ -21,6 +22,8 @@ export async function scheduling(run: Run): Promise<Transition> {
     const done = total - todo.length;
     const range = `keys ${count(done + 1)}–${count(done + keyIds.length)} of ${count(total)}`;
     run.progress({ what: `Schedule deletion: ${range}` });
+    // A batch never starts once a cancel is in: its keys would join the rollback's scope for nothing.
+    if (CancellationScope.current().consideredCancelled) await CancellationScope.current().cancelRequested;
     run.ledger.markAttempted(keyIds);
     const result = await run.attempt('schedule', () =>
       mutating.scheduleKeys.executeWithOptions({ summary: `Schedule deletion: ${range} (${run.cfg.pendingWindowInDays}-day window)` }, [
@@ -28,6 +31,9 @@ export async function scheduling(run: Run): Promise<Transition> {
       ]),
     );
     run.ledger.applySchedule(result.outcomes, result.notInStore, Date.now());
+    const unanswered = keyIds.filter((id) => run.ledger.get(id)?.scheduledBy === 'not-scheduled' && run.ledger.get(id)?.confirmedDeletedAt === undefined);
+    // The loop follows the ledger: a result without an outcome for a key would send it again forever.
+    if (unanswered.length > 0) throw new Error(`scheduleKeys returned no outcome for ${unanswered.length} key(s): ${unanswered.slice(0, 5).join(', ')}`);
     if (result.notInStore.length) run.state.notes.push(`${result.notInStore.length} key(s) no longer belonged to the store and were not scheduled: ${result.notInStore.slice(0, 10).join(', ')}`);
     run.publish();
     if (run.ledger.toSchedule().length > 0) await run.continueAsNewIfSuggested();
