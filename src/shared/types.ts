@@ -322,6 +322,11 @@ export interface DecommissionReport {
   latestDeletionDate?: number;
   /** CloudHSM: was the store CONNECTED at every check through the waiting period? */
   storeConnectedThroughout?: boolean;
+  /**
+   * CloudHSM: windows in which the store may not have been CONNECTED (epoch ms), from the last check that
+   * saw it connected to the first that saw it connected again (`to` absent: it never reconnected).
+   */
+  disconnectedWindows?: { from: number; to?: number }[];
   /** CloudHSM keys whose HSM material may be orphaned (label = key ARN). */
   possiblyOrphanedKeyArns?: string[];
   /** Notes the operator must read: backups, external keys, anything done knowingly. */

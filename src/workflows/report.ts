@@ -53,6 +53,7 @@ export function buildReport({ outcome, reason, cfg, state, status, ledger, ended
     earliestDeletionDate: status.earliestDeletionDate,
     latestDeletionDate: status.latestDeletionDate,
     storeConnectedThroughout,
+    disconnectedWindows: store?.type === 'AWS_CLOUDHSM' && outcome !== 'DRY_RUN_COMPLETE' ? state.disconnectedIntervals.map(([from, to]) => (to === null ? { from } : { from, to })) : undefined,
     possiblyOrphanedKeyArns,
     notes,
     reason,

@@ -1,3 +1,4 @@
+import { DisconnectCustomKeyStoreCommand } from '@aws-sdk/client-kms';
 import { PHASE_MACHINE_PATCH } from '../../src/workflows/entry';
 import { workflowIdFor } from '../../src/shared/messages';
 import { startHarness, eventually, type Harness } from '../support/harness';
@@ -90,3 +91,32 @@ test('an error retrying cannot fix before any change fails the run closed, sayin
   expect((await historyOf(store.storeId)).filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
   expect(await mutatingCalls(h, store)).toEqual([]);
 }, 60_000);
+
+test('a CloudHSM store that disconnects between drift scans is noticed by the connection check and blocks before any DeletionDate', async () => {
+  const store = await seedStore(h, { enabled: 2 });
+  // Drift scans daily (never, in this run): only the connection watcher can notice the disconnect.
+  const input = fastInput(store.storeId, { pendingWindowInDays: 30, timing: { ...fastInput('x').timing, driftCheckInterval: '1 day', connectionCheckInterval: 200 } });
+  await h.decommissions.startDecommission(input);
+  await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
+  await h.decommissions.approve(store.storeId, { approver: 'bob' });
+  const waiting = await waitForPhase(h, store.storeId, 'WAITING');
+  const disconnectedAt = Date.now();
+  await h.kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: store.storeId }));
+  const blocked = await waitForPhase(h, store.storeId, 'BLOCKED', 10_000);
+  expect(Date.now() - disconnectedAt).toBeLessThan(5_000);
+  expect(blocked.blocker?.kind).toBe('STORE_NOT_CONNECTED');
+  const blocker = blocked.blocker as Extract<NonNullable<typeof blocked.blocker>, { kind: 'STORE_NOT_CONNECTED' }>;
+  expect(blocker.lastSeenConnectedAt).toBeGreaterThanOrEqual(waiting.startedAt);
+  expect(blocker.lastSeenConnectedAt).toBeLessThanOrEqual(disconnectedAt + 1_000);
+  expect(blocked.previousPhase).toBe('WAITING');
+  expect(blocked.latestDeletionDate).toBeGreaterThan(Date.now());
+  await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect', blockerId: blocker.id });
+  const report = await h.decommissions.getReport(store.storeId, { wait: true });
+  expect(report.outcome).toBe('COMPLETED');
+  expect(report.storeConnectedThroughout).toBe(false);
+  expect(report.disconnectedWindows).toHaveLength(1);
+  expect(report.disconnectedWindows?.[0]?.from).toBe(blocker.lastSeenConnectedAt);
+  expect(report.disconnectedWindows?.[0]?.to).toBeGreaterThan(disconnectedAt);
+  expect(report.possiblyOrphanedKeyArns).toEqual([]);
+  expect(report.decisions.map((d) => `${d.what}:${d.by}`)).toEqual(['requested:alice', 'approved:bob', 'resolved:bob']);
+}, 90_000);
