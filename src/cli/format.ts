@@ -102,10 +102,8 @@ export function formatReportSummary(report: DecommissionReport, cli: string = cl
 /** `list` rows as an aligned table. */
 export function formatList(rows: DecommissionSummary[]): string {
   if (rows.length === 0) return 'No decommissions match.\n';
-  const table = [
-    ['WORKFLOW ID', 'STORE', 'PHASE', 'STATUS', 'STARTED', 'CLOSED'],
-    ...rows.map((r) => [r.workflowId, r.customKeyStoreId ?? '—', r.phase ?? '—', r.status, formatDate(r.startTime), formatDate(r.closeTime)]),
-  ];
-  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
-  return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i])).join('  ').trimEnd()).join('\n') + '\n';
+  const header = ['WORKFLOW ID', 'STORE', 'PHASE', 'STATUS', 'STARTED', 'CLOSED'];
+  const table = [header, ...rows.map((r) => [r.workflowId, r.customKeyStoreId ?? '—', r.phase ?? '—', r.status, formatDate(r.startTime), formatDate(r.closeTime)])];
+  const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]?.length ?? 0)));
+  return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
 }

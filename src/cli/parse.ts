@@ -84,13 +84,16 @@ export const START_FLAGS: Readonly<Record<string, string>> = {
  * `start` flags that used to set the approval policy per request. It is the deployment's now (a requester
  * must not be able to switch four-eyes off for their own decommission): the worker's environment sets it.
  */
-export const REMOVED_POLICY_FLAGS: Readonly<Record<string, { flag: string; setting: string; value: string }>> = {
+export const REMOVED_POLICY_FLAGS = {
   approval: { flag: '--no-approval', setting: 'DECOMMISSION_REQUIRE_APPROVAL', value: 'false' },
   allowSelfApproval: { flag: '--allow-self-approval', setting: 'DECOMMISSION_ALLOW_SELF_APPROVAL', value: 'true' },
-};
+} as const satisfies Record<string, { flag: string; setting: string; value: string }>;
+
+/** Commander's option key of a removed policy flag. */
+export type RemovedPolicyOption = keyof typeof REMOVED_POLICY_FLAGS;
 
 /** The usage error for a removed policy flag: what decides it now, and where. */
-export function removedPolicyFlagMessage(option: keyof typeof REMOVED_POLICY_FLAGS): string {
+export function removedPolicyFlagMessage(option: RemovedPolicyOption): string {
   const { flag, setting, value } = REMOVED_POLICY_FLAGS[option];
   return `${flag} is no longer a start option: the approval policy is the deployment's, not the request's. It is set on the worker (${setting}=${value} in the worker's environment) and applies to every decommission that worker runs`;
 }

@@ -5,7 +5,7 @@ import { validateDecommissionInput } from '../../shared/validation';
 import { withClient, type GlobalOptions } from '../connect';
 import { UsageError } from '../exit-codes';
 import { cliCommand, YOU } from '../hints';
-import { describeProblems, inputFromFlags, integerArg, parseJsonInput, readInputFile, REMOVED_POLICY_FLAGS, removedPolicyFlagMessage, START_FLAGS, type StartFlags } from '../parse';
+import { describeProblems, inputFromFlags, integerArg, parseJsonInput, readInputFile, REMOVED_POLICY_FLAGS, removedPolicyFlagMessage, START_FLAGS, type RemovedPolicyOption, type StartFlags } from '../parse';
 
 const FIELD_FLAGS = [
   'store',
@@ -96,7 +96,7 @@ Examples:
   $ kms-decommission start --input-file request.json --task-queue kms-decommission`,
     )
     .action(async (flags: StartOptions, cmd: Command) => {
-      for (const option of Object.keys(REMOVED_POLICY_FLAGS)) {
+      for (const option of Object.keys(REMOVED_POLICY_FLAGS) as RemovedPolicyOption[]) {
         if (cmd.getOptionValueSource(option) === 'cli') throw new UsageError(removedPolicyFlagMessage(option));
       }
       const { raw, source } = readInput(flags);
