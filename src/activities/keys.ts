@@ -183,9 +183,11 @@ export function createKeyActivities(deps: ActivityDeps) {
         did('CancelKeyDeletion'); // sent earlier, answer lost: it is no longer pending, so it took effect
       }
       const ours = progress.actions.includes('CancelKeyDeletion');
-      // A key of a disconnected store reads Unavailable whatever it remembers: EnableKey is recorded and applied on
-      // reconnect. Only for keys this run certainly scheduled or cancelled: an uncertain one may never have been touched.
-      const wantsEnable = key.priorState === 'Enabled' && (state === 'Disabled' || (state === 'Unavailable' && (ours || key.certain)));
+      // Only for keys this run certainly scheduled or cancelled: an uncertain key that reads Disabled and not
+      // pending may have been disabled by someone else (a security team's deliberate act) — it is left as it is
+      // and reported. A key of a disconnected store reads Unavailable whatever it remembers: EnableKey is
+      // recorded and applied on reconnect.
+      const wantsEnable = key.priorState === 'Enabled' && (state === 'Disabled' || state === 'Unavailable') && (ours || key.certain);
       if (wantsEnable) {
         try {
           await send('EnableKey', (abortSignal) => deps.kms.send(new EnableKeyCommand({ KeyId: keyId }), { abortSignal }));
@@ -289,7 +291,12 @@ export function createKeyActivities(deps: ActivityDeps) {
         });
         return outcomes;
       } catch (err) {
-        throw toActivityFailure(err, 'rollback');
+        const failure = toActivityFailure(err, 'rollback');
+        if (!(failure instanceof ApplicationFailure)) throw failure;
+        // What this activity (across its attempts) did finish goes with the failure: the workflow records it
+        // before it blocks, so a retried rollback's report still says what the first one did.
+        const finished = [...checkpoint.values()].flatMap((p) => (p.outcome ? [p.outcome] : []));
+        throw ApplicationFailure.create({ type: failure.type ?? undefined, message: failure.message, nonRetryable: failure.nonRetryable ?? undefined, details: [finished], cause: failure.cause });
       }
     },
   };

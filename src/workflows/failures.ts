@@ -6,6 +6,12 @@ export function failureType(err: unknown): string | undefined {
   return cause instanceof ApplicationFailure ? (cause.type ?? undefined) : undefined;
 }
 
+/** The `details` of the ApplicationFailure behind an activity failure (what the activity attached to it). */
+export function failureDetails(err: unknown): unknown[] {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure ? (cause.details ?? []) : [];
+}
+
 /** "Type: message" of the failure's root cause, for status, blockers and the run's own failure. */
 export function describeFailure(err: unknown): string {
   const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;

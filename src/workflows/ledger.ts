@@ -17,6 +17,8 @@ export interface LedgerEntry {
   rolledBack?: RollbackOutcome['outcome'];
   /** KMS calls the rollback made for this key. */
   rollbackActions?: RollbackAction[];
+  /** The key's state as the rollback read it last. */
+  finalState?: string;
 }
 
 /** Keys per continue-as-new argument: about 90 bytes each in compact form keeps every payload under 128 KiB. */
@@ -197,10 +199,13 @@ export class KeyLedger {
       if (!entry) continue;
       entry.rolledBack = outcome.outcome;
       if (outcome.actions?.length) entry.rollbackActions = outcome.actions;
+      if (outcome.finalState !== undefined) entry.finalState = outcome.finalState;
       if (outcome.actions?.includes('CancelKeyDeletion') && entry.scheduledBy === 'not-scheduled') entry.scheduledBy = 'after-approval';
       if (outcome.outcome === 'GONE') entry.confirmedDeletedAt = now;
+      if (outcome.outcome === 'NOT_PENDING') entry.deletionDate = undefined;
       if (outcome.outcome === 'CANCELLED') {
-        entry.restoredState = outcome.restoredState;
+        // A batch that failed part-way reports what it finished without the final read-back.
+        entry.restoredState = outcome.restoredState ?? (outcome.finalState as KeyState | undefined);
         entry.deletionDate = undefined;
       }
     }

@@ -76,11 +76,29 @@ test('defect 6: an uncertain key whose CancelKeyDeletion answer was lost is re-e
   expect(await mutatingCalls(emu)).toHaveLength(2);
 });
 
-test('an uncertain key left Disabled by a cancel whose answer and checkpoint were both lost is re-enabled', async () => {
+test('an uncertain key that reads Disabled with no cancel of ours on record is left alone and reported as it is', async () => {
+  // It may be this run's cancel whose answer and checkpoint were both lost, or someone else's deliberate
+  // DisableKey (a security team's): re-enabling would undo the latter, so nothing is sent and the report says so.
   const [[keyId]] = await seedStore(emu, [{ keyState: 'Disabled' }]);
   const { result } = await rollback([{ keyId, priorState: 'Enabled', certain: false }]);
-  expect(await result).toEqual([expect.objectContaining({ keyId, outcome: 'CANCELLED', actions: ['EnableKey'], finalState: 'Enabled' })]);
-  expect(await keyState(kms, keyId)).toBe('Enabled');
+  expect(await result).toEqual([expect.objectContaining({ keyId, outcome: 'NOT_PENDING', actions: [], finalState: 'Disabled' })]);
+  expect(await keyState(kms, keyId)).toBe('Disabled');
+  expect(await mutatingCalls(emu)).toEqual([]);
+});
+
+test('a rollback that fails part-way carries what it finished in the failure, for the report', async () => {
+  const [[a, b]] = await seedStore(emu, [{ keyState: 'PendingDeletion', count: 2 }]);
+  // The first CancelKeyDeletion goes through, the second is denied (the two keys run concurrently: either may be first).
+  await emu.admin.setFaults([{ operation: 'CancelKeyDeletion', errorRate: 1, afterCount: 1, errorType: 'AccessDeniedException' }]);
+  const { result } = await rollback([
+    { keyId: a, priorState: 'Disabled', certain: true },
+    { keyId: b, priorState: 'Disabled', certain: true },
+  ]);
+  const { error } = await rejection(result);
+  expect(error).toMatchObject({ type: 'AccessDeniedException', nonRetryable: true });
+  const restored = (await keyState(kms, a)) === 'Disabled' ? a : b;
+  expect(await keyState(kms, restored === a ? b : a)).toBe('PendingDeletion');
+  expect((error as { details?: unknown[] }).details?.[0]).toEqual([expect.objectContaining({ keyId: restored, outcome: 'CANCELLED', actions: ['CancelKeyDeletion'] })]);
 });
 
 test('a lost EnableKey answer, within an attempt and across attempts: one EnableKey takes effect, CANCELLED either way', async () => {

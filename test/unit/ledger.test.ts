@@ -18,11 +18,17 @@ test('keys already pending count as scheduled before this run and are never roll
   expect(ledger.pendingDeletionDates().sort()).toEqual([5_000, 9_000]);
 });
 
-test('a key found pending at schedule time (lost response, or scheduled after approval) counts as this run\'s', () => {
+test('a key found pending at schedule time (lost response, or scheduled after approval) is reported as such, and is in the rollback\'s scope', () => {
   const ledger = new KeyLedger();
-  ledger.addInventoried([key(1)], PREFIX);
-  ledger.applySchedule([{ keyId: 'k1', outcome: 'ALREADY_PENDING', deletionDate: 7_000 }], [], 0);
-  expect(ledger.get('k1')).toMatchObject({ scheduledBy: 'this-run', priorState: 'Enabled', deletionDate: 7_000 });
+  ledger.addInventoried([key(1), key(2)], PREFIX);
+  ledger.applySchedule([{ keyId: 'k1', outcome: 'ALREADY_PENDING', deletionDate: 7_000 }, { keyId: 'k2', outcome: 'SCHEDULED', deletionDate: 8_000, priorState: 'Enabled' }], [], 0);
+  expect(ledger.get('k1')).toMatchObject({ scheduledBy: 'after-approval', priorState: 'Enabled', deletionDate: 7_000 });
+  expect(ledger.get('k2')).toMatchObject({ scheduledBy: 'this-run' });
+  expect(ledger.rollbackCandidates()).toEqual([
+    { keyId: 'k1', priorState: 'Enabled', certain: true },
+    { keyId: 'k2', priorState: 'Enabled', certain: true },
+  ]);
+  expect(ledger.counts()).toMatchObject({ scheduled: 1, alreadyPending: 1 });
 });
 
 test('checks record deletions and surface keys someone cancelled', () => {

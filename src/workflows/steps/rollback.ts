@@ -1,5 +1,6 @@
 import { mutating } from '../activity-stubs';
-import { describeFailure } from '../failures';
+import type { RollbackOutcome } from '../../shared/types';
+import { describeFailure, failureDetails } from '../failures';
 import { count } from '../render';
 import type { Run, Transition } from '../run';
 
@@ -29,22 +30,36 @@ export async function rollingBack(run: Run): Promise<Transition> {
       // The loop follows the ledger: a result without an outcome for a key would send it again forever.
       if (unanswered.length > 0) throw new Error(`rollbackKeys returned no outcome for ${unanswered.length} key(s): ${unanswered.slice(0, 5).map((k) => k.keyId).join(', ')}`);
     } catch (err) {
+      // What the failed activity did finish is recorded before blocking: the retry only sees it as "already restored".
+      const finished = failureDetails(err)[0];
+      if (Array.isArray(finished)) run.ledger.applyRollback(finished as RollbackOutcome[], Date.now());
+      const left = run.ledger.rollbackCandidates();
+      if (left.length === 0) continue;
       const error = describeFailure(err);
       run.state.lastError = `rollback: ${error}`;
       await run.block({
         kind: 'ROLLBACK_FAILED',
-        message: `Restoring keys failed: ${error}. ${count(candidates.length)} key(s) are not restored yet, and a key whose deletion is still scheduled will be deleted at its DeletionDate: ${candidates
+        message: `Restoring keys failed: ${error}. ${count(left.length)} key(s) are not restored yet, and a key whose deletion is still scheduled will be deleted at its DeletionDate: ${left
           .slice(0, 5)
           .map((k) => k.keyId)
-          .join(', ')}${candidates.length > 5 ? ', …' : ''}. Fix the cause (e.g. the kms:CancelKeyDeletion permission), then retry.`,
+          .join(', ')}${left.length > 5 ? ', …' : ''}. Fix the cause (e.g. the kms:CancelKeyDeletion permission), then retry.`,
         allowedActions: ['retry'],
-        keyIds: candidates.slice(0, BLOCKER_KEYS).map((k) => k.keyId),
-        keyCount: candidates.length,
+        keyIds: left.slice(0, BLOCKER_KEYS).map((k) => k.keyId),
+        keyCount: left.length,
         error,
       });
     }
   }
   const c = run.ledger.counts();
   run.state.notes.push(`Rollback restored ${count(c.rolledBack)} key(s) to their state before this run; ${count(c.deleted)} key(s) were already deleted by KMS and cannot be restored.`);
+  const differs = run.ledger.all().filter((e) => e.rolledBack === 'NOT_PENDING' && e.finalState !== undefined && e.finalState !== (e.priorState ?? e.inventoryState));
+  if (differs.length > 0) {
+    run.state.notes.push(
+      `${count(differs.length)} key(s) are not pending deletion but not in their state before this run either, and were left as they are (this run cannot tell its own lost call from someone else's change): ${differs
+        .slice(0, 10)
+        .map((e) => `${e.keyId} reads ${e.finalState}, was ${e.priorState ?? e.inventoryState}`)
+        .join('; ')}${differs.length > 10 ? '; …' : ''}.`,
+    );
+  }
   return { to: 'CANCELLED' };
 }
