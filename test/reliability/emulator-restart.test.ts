@@ -37,13 +37,14 @@ test('emulator SIGKILLed during scheduling and during the wait: nothing lost, ev
   const taskQueue = `emulator-restart-${store.storeId}`;
   const clients = await connectClients(taskQueue);
   closeClients = clients.close;
-  const worker = new SupervisedWorker({ temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: emulator.url, quotaScale: SCALE }, 'worker-emulator-restart');
+  // No approval step: the deployment's approval policy, in the worker's environment.
+  const env = { DECOMMISSION_REQUIRE_APPROVAL: 'false', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false' };
+  const worker = new SupervisedWorker({ temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: emulator.url, quotaScale: SCALE, env }, 'worker-emulator-restart');
   await worker.start();
 
   await clients.decommissions.startDecommission({
     customKeyStoreId: store.storeId,
     requestedBy: 'alice',
-    requireApproval: false,
     pendingWindowInDays: 7, // 14 s
     timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 200, verifyPatience: '60s' },
   });

@@ -47,13 +47,14 @@ test('Temporal stopped during scheduling and killed during the wait: the run res
   const taskQueue = `temporal-restart-${store.storeId}`;
   const clients = await connectClients(taskQueue, address);
   closeClients = clients.close;
-  const worker = new SupervisedWorker({ temporalAddress: address, taskQueue, kmsEndpoint: em.url, quotaScale: SCALE }, 'worker-temporal-restart');
+  // No approval step: the deployment's approval policy, in the worker's environment.
+  const env = { DECOMMISSION_REQUIRE_APPROVAL: 'false', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false' };
+  const worker = new SupervisedWorker({ temporalAddress: address, taskQueue, kmsEndpoint: em.url, quotaScale: SCALE, env }, 'worker-temporal-restart');
   await worker.start();
 
   await clients.decommissions.startDecommission({
     customKeyStoreId: store.storeId,
     requestedBy: 'alice',
-    requireApproval: false,
     pendingWindowInDays: 7, // 14 s at 2 s per day: long enough to restart Temporal inside the wait
     timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 200, verifyPatience: '60s' },
   });

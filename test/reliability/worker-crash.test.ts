@@ -21,6 +21,9 @@ import { connectClients, historyStats, waitForPhaseAttr } from './helpers/tempor
  * wall time down: a killed activity is only retried once its 20 s heartbeat timeout expires.
  */
 
+/** The deployment's approval policy for these runs (worker environment): no approval step. */
+const NO_APPROVAL_ENV = { DECOMMISSION_REQUIRE_APPROVAL: 'false', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false' };
+
 /** ScheduleKeyDeletion ≈ 50/s (15 × 10/3): 1,000 keys take ~21 s, long enough to be interrupted twice. */
 const SCALE_A = 10 / 3;
 /** Faster for run B, whose rollback (CancelKeyDeletion at 5 × scale per second) would otherwise take minutes. */
@@ -54,7 +57,7 @@ async function prepare(name: string, scale: number, emulatorOptions: Parameters<
   const taskQueue = `crash-${name}-${store.storeId}`;
   const c = await connectClients(taskQueue);
   clients.push(c);
-  const worker = new SupervisedWorker({ temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: emulator.url, quotaScale: scale }, `worker-${name}`);
+  const worker = new SupervisedWorker({ temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: emulator.url, quotaScale: scale, env: NO_APPROVAL_ENV }, `worker-${name}`);
   await worker.start();
   return { name, emulator, worker, decommissions: c.decommissions, temporal: c.temporal, store, audit: new AuditLog(() => emulator.admin), kills: [], endedAt: 0 };
 }
@@ -80,12 +83,11 @@ function storeKeySet(run: Run): Set<string> {
   return new Set(run.store.keyIds);
 }
 
-/** Both runs: no approval step, one long timer for the wait (no drift checks inside it), fast polls everywhere else. */
+/** Both runs: no approval step (the worker's policy, see {@link NO_APPROVAL_ENV}), one long timer for the wait (no drift checks inside it), fast polls everywhere else. */
 function crashRunInput(run: Run, pendingWindowInDays: number): DecommissionInput {
   return {
     customKeyStoreId: run.store.storeId,
     requestedBy: 'alice',
-    requireApproval: false,
     pendingWindowInDays,
     timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 200, verifyPatience: '60s' },
   };
