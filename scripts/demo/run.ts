@@ -1,17 +1,21 @@
 /**
  * The demo, step by step: local Temporal (SQLite, Web UI), the KMS emulator seeded with a realistic
- * account, the worker; then alice asks to retire the CloudHSM store, bob approves (alice may not), the
- * `watch` view follows the run to its end, and the report is printed and checked against the emulator.
+ * account, the worker (four-eyes approval policy); then alice asks to retire the CloudHSM store, bob
+ * approves (alice may not), the `watch` view follows the run to its end — during the waiting period the
+ * store is disconnected behind the workflow's back, the run blocks, and bob resolves that blocker by its
+ * id — and the report is printed and checked against the emulator.
  */
 import { DescribeCustomKeyStoresCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { Client, Connection } from '@temporalio/client';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { cliCommand } from '../../src/cli/hints';
 import { watchDecommission } from '../../src/cli/watch';
 import { DecommissionClient, renderReportMarkdown, UpdateRejectedError, workflowIdFor, type DecommissionInput, type DecommissionReport, type DecommissionStatus } from '../../src/client';
 import { startDevServer } from '../../src/devtools/temporal-dev-server';
 import { EmulatorAdminClient } from '../../src/emulator';
 import { spawnChild } from './children';
+import { demoOperator } from './operator';
 import { choosePort } from './ports';
 import { describeDemoAccount, seedDemoAccount, type DemoAccount } from './seed';
 import type { DemoStack } from './stack';
@@ -159,6 +163,9 @@ export async function runDemo(options: DemoOptions, stack: DemoStack, signal: Ab
       AWS_REGION: REGION,
       AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
       AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,
+      // The deployment's approval policy, explicit so that a developer's shell cannot relax it: four-eyes.
+      DECOMMISSION_REQUIRE_APPROVAL: 'true',
+      DECOMMISSION_ALLOW_SELF_APPROVAL: 'false',
     },
     cwd: options.root,
     logFile: path.join(logDir, 'worker.log'),
@@ -169,7 +176,7 @@ export async function runDemo(options: DemoOptions, stack: DemoStack, signal: Ab
   throwIfAborted(signal);
   say(out, `  Temporal     ${server.address} (SQLite ${rel(dbFile)}), Web UI ${uiBase}`);
   say(out, `  KMS emulator ${emulatorUrl} (1 emulated day = ${options.dayMs / 1000} s; log ${rel(emulator.logFile)})`);
-  say(out, `  Worker       task queue kms-decommission (log ${rel(worker.logFile)})`);
+  say(out, `  Worker       task queue kms-decommission, approval policy four-eyes (log ${rel(worker.logFile)})`);
 
   const died = stack.unexpectedExit();
   const guard = <T>(step: Promise<T>): Promise<T> => Promise.race([step, died]);
@@ -193,7 +200,7 @@ export async function runDemo(options: DemoOptions, stack: DemoStack, signal: Ab
     pendingWindowInDays: options.windowDays,
     ticket: 'CHG-2041',
     expectedKeyCount: account.cloudHsm.keyIds.length,
-    timing: { storePollInterval: '500ms', driftCheckInterval: '3s', verifyInterval: '1s', verifyPatience: '1m' },
+    timing: { storePollInterval: '500ms', driftCheckInterval: '3s', verifyInterval: '1s', verifyPatience: '1m', connectionCheckInterval: '1s' },
   };
   const workflowUrl = `${uiBase}/namespaces/default/workflows/${workflowIdFor(storeId)}`;
   say(out);
@@ -215,8 +222,12 @@ export async function runDemo(options: DemoOptions, stack: DemoStack, signal: Ab
   say(out, `  bob approves → ${ack.message}`);
   say(out);
 
-  // ---- the live view, to the end ----
-  const report = await guard(watchDecommission(client, storeId, { out, intervalMs: 500, signal }));
+  // ---- the live view, to the end; the operator answers what it shows ----
+  // Commands the demo prints run as printed from this clone while the demo's servers are up.
+  const cli = cliCommand(server.address === '127.0.0.1:7233' ? {} : { address: server.address });
+  const operator = demoOperator(client, new EmulatorAdminClient(emulatorUrl), storeId, cli);
+  const report = await guard(watchDecommission(client, storeId, { out, intervalMs: 500, signal, command: cli, onStatus: operator.onStatus }));
+  const operatorProblems = await operator.settle();
   const markdown = renderReportMarkdown(report);
   const reportFile = path.join(dataDir, `report-${storeId}.md`);
   writeFileSync(reportFile, markdown);
@@ -224,9 +235,11 @@ export async function runDemo(options: DemoOptions, stack: DemoStack, signal: Ab
   say(out, markdown);
 
   const check = await verifyAgainstEmulator(emulatorUrl, account, report);
+  const problems = [...operatorProblems, ...check.problems];
+  if (!report.decisions.some((d) => d.what === 'resolved' && d.by === 'bob')) problems.push('the report records no resolve by bob');
   say(out, `Checked against the emulator: ${check.summary}.`);
-  for (const problem of check.problems) say(out, `  PROBLEM: ${problem}`);
+  for (const problem of problems) say(out, `  PROBLEM: ${problem}`);
   say(out, `Report saved to ${rel(reportFile)}`);
   say(out, `Web UI: ${workflowUrl}`);
-  return { report, workflowUrl, reportFile, problems: check.problems };
+  return { report, workflowUrl, reportFile, problems };
 }

@@ -117,7 +117,7 @@ async function main(): Promise<void> {
   }
   const account = await seedDemoAccount(admin);
   for (const line of describeDemoAccount(account)) console.log(line);
-  console.log(`Decommission it: kms-decommission start --store ${account.cloudHsm.storeId} --requested-by alice --window 7`);
+  console.log(`Decommission it: npm run kms-decommission -- start --store ${account.cloudHsm.storeId} --requested-by alice --window 7`);
 }
 
 if (require.main === module) {
