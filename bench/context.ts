@@ -132,15 +132,15 @@ export async function startApprovedRun(env: Environment, store: string, name: st
 }
 
 /**
- * Decommission input for the benchmark: 7-day window (the emulator's day length decides the real wait),
- * an approval step (so concurrent runs can be released together), no drift check during a short wait.
+ * Decommission input for the benchmark: 7-day window (the emulator's day length decides the real wait), no
+ * drift check during a short wait. The approval step (so concurrent runs can be released together) is the
+ * bench worker's approval policy (see `startWorkerProcess`), not part of the request.
  */
 export function benchInput(customKeyStoreId: string, extra: Partial<DecommissionInput> = {}): DecommissionInput {
   return {
     customKeyStoreId,
     requestedBy: 'bench-requester',
     pendingWindowInDays: 7,
-    requireApproval: true,
     ticket: 'BENCH',
     timing: { storePollInterval: 200, driftCheckInterval: 3_600_000, verifyInterval: 1_000, verifyPatience: 300_000 },
     ...extra,
@@ -167,7 +167,7 @@ export async function waitForStatus(
     }
     if (last && done(last)) return last;
     if (last?.phase === 'BLOCKED' || last?.phase === 'FAILED') {
-      throw new Error(`${storeOrWorkflowId} is ${last.phase} while waiting for ${what}: ${last.blocker?.message ?? last.lastError ?? ''}`);
+      throw new Error(`${storeOrWorkflowId} is ${last.phase} while waiting for ${what}: ${last.blocker ? `${last.blocker.id}: ${last.blocker.message}` : (last.lastError ?? '')}`);
     }
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} of ${storeOrWorkflowId}; last phase ${last?.phase ?? 'unknown'}`);
     if (Date.now() - lastStuckCheck > 15_000) {

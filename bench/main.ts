@@ -16,13 +16,14 @@ import path from 'node:path';
 import { startDevServer } from '../src/devtools/temporal-dev-server';
 import { buildForBench, repoRoot } from './build';
 import { renderRateChart } from './chart';
-import { DEFAULT_SCALE, FULL_SIZES, QUICK_SIZES, SCENARIOS, type BenchConfig, type BenchSizes, type ScenarioName } from './config';
+import { DEFAULT_SCALE, DEFAULT_SCENARIOS, FULL_SIZES, QUICK_SIZES, SCENARIOS, type BenchConfig, type BenchSizes, type ScenarioName } from './config';
 import type { BenchContext } from './context';
 import { deriveFindings } from './findings';
 import { renderMarkdown, renderPerformanceDoc } from './report';
 import { runBaselines } from './scenarios/baselines';
 import { runConcurrent } from './scenarios/concurrent';
 import { runInventory } from './scenarios/inventory';
+import { runLagging } from './scenarios/lagging';
 import { runRss } from './scenarios/rss';
 import { runScheduleLarge } from './scenarios/schedule-large';
 import { runScheduleRollback } from './scenarios/schedule-rollback';
@@ -116,7 +117,7 @@ function parseArgs(argv: string[]): BenchConfig & { docs: boolean; out: string; 
     workerNodeFlags: o.workerNodeFlags ?? shippedNodeOptions(),
     workerEnv: o.workerEnv,
     profileWorker: o.profileWorker ?? false,
-    scenarios: o.scenarios ?? [...SCENARIOS],
+    scenarios: o.scenarios ?? [...DEFAULT_SCENARIOS],
     seed: o.seed,
     docs: o.docs ?? false,
     out: path.resolve(o.out),
@@ -227,6 +228,9 @@ async function main(): Promise<void> {
             break;
           case 'baselines':
             results.scenarios.push(...(await runBaselines(ctx)));
+            break;
+          case 'lagging':
+            results.scenarios.push(await runLagging(ctx));
             break;
         }
         for (const r of results.scenarios.slice(before)) {

@@ -154,6 +154,10 @@ export async function startWorkerProcess(build: BenchBuild, options: WorkerProce
     KMS_QUOTA_SCALE: String(options.quotaScale),
     KMS_QUOTA_UTILIZATION: String(options.utilization),
     WORKFLOW_BUNDLE_PATH: build.bundlePath,
+    // The approval policy every scenario relies on (runs wait for bench-approver), explicit so that a
+    // developer's shell cannot change it; `workerEnv` in the config may still override it.
+    DECOMMISSION_REQUIRE_APPROVAL: 'true',
+    DECOMMISSION_ALLOW_SELF_APPROVAL: 'false',
     ...options.extraEnv,
   };
   const { child, log } = spawnLogged(build.workerScript, [], env, options.logFile, options.nodeFlags?.split(/\s+/).filter(Boolean));

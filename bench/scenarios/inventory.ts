@@ -73,7 +73,7 @@ export async function runInventory(ctx: BenchContext): Promise<InventoryOutcome>
     const worker = await env.startWorker(profileDir ? `--cpu-prof --cpu-prof-dir=${profileDir}` : undefined);
     const cpu0 = { worker: worker.cpuSeconds(), emulator: env.emulator.cpuSeconds() };
     const t0 = Date.now();
-    const started = await env.decommissions.startDecommission(benchInput(store, { dryRun: true, requireApproval: false }));
+    const started = await env.decommissions.startDecommission(benchInput(store, { dryRun: true }));
     const status = await waitForStatus(env.decommissions, store, inPhase('DRY_RUN_COMPLETE'), 3_600_000, 'DRY_RUN_COMPLETE', 1_000);
     const totalSeconds = (Date.now() - t0) / 1000;
     const cpu1 = { worker: worker.cpuSeconds(), emulator: env.emulator.cpuSeconds() };
