@@ -1,6 +1,6 @@
 import { CancelKeyDeletionCommand, EnableKeyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { KeyCheck, KeyChecks, KeyState, RollbackOutcome, ScheduleOutcome } from '../shared/types';
 import { DEFAULT_DESCRIBE_CONCURRENCY, type ActivityDeps } from './deps';
 import { describeKey, epochMs } from './describe';
@@ -216,6 +216,16 @@ export function createKeyActivities(deps: ActivityDeps) {
         ((activityInfo().heartbeatDetails as [string, ScheduleOutcome | 'NOT_IN_STORE'][] | undefined) ?? []),
       );
       const todo = input.keyIds.filter((id) => !done.has(id));
+      const resultSoFar = (): ScheduleKeysResult => {
+        const outcomes: ScheduleOutcome[] = [];
+        const notInStore: string[] = [];
+        for (const keyId of input.keyIds) {
+          const result = done.get(keyId);
+          if (result === 'NOT_IN_STORE') notInStore.push(keyId);
+          else if (result) outcomes.push(result);
+        }
+        return { outcomes, notInStore };
+      };
       try {
         await mapWithConcurrency(todo, mutateConcurrency, async (keyId) => {
           // No key is started once a cancellation arrived: it arrives with a heartbeat answer, at most ~1 s after it was sent.
@@ -224,16 +234,13 @@ export function createKeyActivities(deps: ActivityDeps) {
           heartbeat([...done.entries()]);
         });
       } catch (err) {
-        throw toActivityFailure(err, 'ScheduleKeyDeletion');
+        const failure = toActivityFailure(err, 'ScheduleKeyDeletion');
+        // A cancelled batch hands back what it did schedule: the run's report then says which keys this run
+        // scheduled (and the rollback restores them as certain), not just that they became pending.
+        if (failure instanceof CancelledFailure) throw new CancelledFailure(failure.message, [resultSoFar()]);
+        throw failure;
       }
-      const outcomes: ScheduleOutcome[] = [];
-      const notInStore: string[] = [];
-      for (const keyId of input.keyIds) {
-        const result = done.get(keyId) as ScheduleOutcome | 'NOT_IN_STORE';
-        if (result === 'NOT_IN_STORE') notInStore.push(keyId);
-        else outcomes.push(result);
-      }
-      return { outcomes, notInStore };
+      return resultSoFar();
     },
 
     /** DescribeKey of scheduled keys: deleted (NotFound), still pending, or no longer pending (drift). */

@@ -1,4 +1,4 @@
-import { ActivityFailure, ApplicationFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancelledFailure } from '@temporalio/workflow';
 
 /** The ApplicationFailure type behind an activity failure (the KMS error name, for KMS errors). */
 export function failureType(err: unknown): string | undefined {
@@ -9,7 +9,7 @@ export function failureType(err: unknown): string | undefined {
 /** The `details` of the ApplicationFailure behind an activity failure (what the activity attached to it). */
 export function failureDetails(err: unknown): unknown[] {
   const cause = err instanceof ActivityFailure ? err.cause : err;
-  return cause instanceof ApplicationFailure ? (cause.details ?? []) : [];
+  return cause instanceof ApplicationFailure || cause instanceof CancelledFailure ? (cause.details ?? []) : [];
 }
 
 /** "Type: message" of the failure's root cause, for status, blockers and the run's own failure. */

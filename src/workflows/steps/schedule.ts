@@ -1,5 +1,7 @@
 import { CancellationScope } from '@temporalio/workflow';
+import type { ScheduleKeysResult } from '../../activities';
 import { mutating } from '../activity-stubs';
+import { failureDetails } from '../failures';
 import { count } from '../render';
 import type { Run, Transition } from '../run';
 
@@ -25,11 +27,19 @@ export async function scheduling(run: Run): Promise<Transition> {
     // A batch never starts once a cancel is in: its keys would join the rollback's scope for nothing.
     if (CancellationScope.current().consideredCancelled) await CancellationScope.current().cancelRequested;
     run.ledger.markAttempted(keyIds);
-    const result = await run.attempt('schedule', () =>
-      mutating.scheduleKeys.executeWithOptions({ summary: `Schedule deletion: ${range} (${run.cfg.pendingWindowInDays}-day window)` }, [
-        { customKeyStoreId: run.cfg.customKeyStoreId, keyIds, pendingWindowInDays: run.cfg.pendingWindowInDays },
-      ]),
-    );
+    let result: ScheduleKeysResult;
+    try {
+      result = await run.attempt('schedule', () =>
+        mutating.scheduleKeys.executeWithOptions({ summary: `Schedule deletion: ${range} (${run.cfg.pendingWindowInDays}-day window)` }, [
+          { customKeyStoreId: run.cfg.customKeyStoreId, keyIds, pendingWindowInDays: run.cfg.pendingWindowInDays },
+        ]),
+      );
+    } catch (err) {
+      // A cancelled batch reports what it did schedule before it stopped: record it for the rollback and report.
+      const partial = failureDetails(err)[0] as ScheduleKeysResult | undefined;
+      if (partial?.outcomes) run.ledger.applySchedule(partial.outcomes, partial.notInStore ?? [], Date.now());
+      throw err;
+    }
     run.ledger.applySchedule(result.outcomes, result.notInStore, Date.now());
     const unanswered = keyIds.filter((id) => run.ledger.get(id)?.scheduledBy === 'not-scheduled' && run.ledger.get(id)?.confirmedDeletedAt === undefined);
     // The loop follows the ledger: a result without an outcome for a key would send it again forever.
