@@ -42,7 +42,8 @@ export async function handleAdmin(core: EmulatorCore, req: IncomingMessage, res:
     const route = `${req.method ?? 'GET'} ${url.pathname.replace(/\/+$/, '')}`;
     const storeRoute = /^POST \/__admin\/stores\/([^/]+)\/(state|fail-next-connects)$/.exec(route);
     if (storeRoute) {
-      const id = decodeURIComponent(storeRoute[1]);
+      // Both groups are mandatory in the pattern, so a match always has them.
+      const id = decodeURIComponent(storeRoute[1] as string);
       const body = objectBody(await readJson(req));
       if (storeRoute[2] === 'state') {
         await core.setStoreState(id, body as unknown as StoreStateChange);
@@ -99,11 +100,11 @@ export async function handleAdmin(core: EmulatorCore, req: IncomingMessage, res:
         let hi = log.length;
         while (lo < hi) {
           const mid = (lo + hi) >>> 1;
-          if (log[mid].seq <= since) lo = mid + 1;
+          if ((log[mid] as AuditEntry).seq <= since) lo = mid + 1; // mid < hi <= log.length
           else hi = mid;
         }
         const entries: AuditEntry[] = [];
-        for (let i = lo; i < log.length; i++) if (!operation || log[i].operation === operation) entries.push(log[i]);
+        for (const entry of log.slice(lo)) if (!operation || entry.operation === operation) entries.push(entry);
         reply(res, 200, entries);
         return;
       }

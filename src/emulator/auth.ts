@@ -48,7 +48,9 @@ function headerValue(headers: IncomingHttpHeaders, name: string): string | undef
 function parseAmzDate(value: string): Date | undefined {
   const m = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/.exec(value);
   if (!m) return undefined;
-  const ms = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]);
+  // Every group is mandatory in the pattern.
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second);
   return Number.isNaN(ms) ? undefined : new Date(ms);
 }
 
@@ -80,11 +82,13 @@ function parseAuthorization(header: string): ParsedAuthorization {
   if (credential.length !== 5 || credential[4] !== 'aws4_request') {
     throw incomplete(`Credential should be of the form <AccessKeyId>/<date>/<region>/<service>/aws4_request, got '${params.get('Credential')}'.`);
   }
+  // The length check above guarantees five parts.
+  const [accessKeyId, scopeDate, scopeRegion, scopeService] = credential as [string, string, string, string, string];
   return {
-    accessKeyId: credential[0],
-    scopeDate: credential[1],
-    scopeRegion: credential[2],
-    scopeService: credential[3],
+    accessKeyId,
+    scopeDate,
+    scopeRegion,
+    scopeService,
     signedHeaders: (params.get('SignedHeaders') as string).split(';').map((h) => h.trim().toLowerCase()),
     signature: params.get('Signature') as string,
   };

@@ -58,8 +58,10 @@ export function parseKeyReference(config: ResolvedConfig, value: string): KeyRef
     const m = ARN.exec(value);
     if (!m) throw invalidArn(value);
     const foreign = m[1] !== config.region || m[2] !== config.account ? value : undefined;
-    if (m[3] === 'key') return { kind: 'key', id: m[4], foreignArn: foreign };
-    return { kind: 'alias', name: `alias/${m[4]}`, foreignArn: foreign };
+    // Group 4 is mandatory in ARN, so a match always has it.
+    const name = m[4] as string;
+    if (m[3] === 'key') return { kind: 'key', id: name, foreignArn: foreign };
+    return { kind: 'alias', name: `alias/${name}`, foreignArn: foreign };
   }
   if (value.startsWith('alias/')) return { kind: 'alias', name: value };
   return { kind: 'key', id: value };

@@ -83,7 +83,7 @@ export class OrderedIndex<T extends Sequenced> {
   page(fromSeq: number, limit: number, filter?: (item: T) => boolean): { items: T[]; next: number | undefined } {
     const items: T[] = [];
     for (let i = this.lowerBound(fromSeq); i < this.slots.length; i++) {
-      const value = this.slots[i].value;
+      const value = (this.slots[i] as Slot<T>).value; // i < slots.length
       if (value === undefined || (filter && !filter(value))) continue;
       if (items.length === limit) return { items, next: value.seq };
       items.push(value);
@@ -96,7 +96,7 @@ export class OrderedIndex<T extends Sequenced> {
     let hi = this.slots.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.slots[mid].seq < seq) lo = mid + 1;
+      if ((this.slots[mid] as Slot<T>).seq < seq) lo = mid + 1; // mid < hi <= slots.length
       else hi = mid;
     }
     return lo;

@@ -181,18 +181,18 @@ export class Persistence {
     const text = fs.readFileSync(file, 'utf8');
     if (!text.endsWith('\n')) throw new StateFileError(file, undefined, 'snapshot is truncated (no final newline)');
     const lines = text.slice(0, -1).split('\n');
-    const header = parseLine(file, 1, lines[0]);
+    const header = parseLine(file, 1, lines[0] ?? ''); // split always yields at least one line
     if (!isObj(header) || header.format !== SNAPSHOT_FORMAT) throw new StateFileError(file, 1, `not a ${SNAPSHOT_FORMAT} file`);
     if (header.version !== SNAPSHOT_VERSION) throw new StateFileError(file, 1, `unsupported snapshot version ${String(header.version)}`);
     if (!isNum(header.journalSeq) || !isNum(header.offsetMs) || !isNum(header.entitySeq) || !isStr(header.markerSecret)) {
       throw new StateFileError(file, 1, 'malformed snapshot header');
     }
-    const trailer = parseLine(file, lines.length, lines[lines.length - 1]);
+    const trailer = parseLine(file, lines.length, lines[lines.length - 1] ?? '');
     if (lines.length < 2 || !isObj(trailer) || trailer.end !== true || trailer.records !== lines.length - 2) {
       throw new StateFileError(file, lines.length, 'snapshot is incomplete (missing or wrong end record)');
     }
     for (let i = 1; i < lines.length - 1; i++) {
-      const record = parseLine(file, i + 1, lines[i]);
+      const record = parseLine(file, i + 1, lines[i] as string); // i < lines.length - 1
       const problem = changeProblem(record);
       if (problem) throw new StateFileError(file, i + 1, problem);
       state.apply(record as Change, () => undefined);

@@ -147,7 +147,7 @@ export function applySeed(deps: SeedDeps, spec: SeedSpec): SeedResult {
     for (let i = 0; i < count; i++) {
       let id: string;
       if (ids) {
-        id = ids[i];
+        id = ids[i] as string; // ids.length === count was checked; the type is checked next
         if (typeof id !== 'string' || !SEED_ID.test(id)) fail(`${where}.ids[${i}] must be 1-128 letters, digits, '_' or '-'`);
         if (state.keys.has(id) || newKeyIds.has(id)) fail(`${where}.ids[${i}] ${id} already exists`);
       } else {

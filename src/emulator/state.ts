@@ -96,9 +96,25 @@ interface HistoryEntry<T> {
   at: number;
 }
 
+interface HeapItem {
+  at: number;
+  id: string;
+}
+
 /** Min-heap of (time, id) used for key deletions; stale entries are skipped lazily by the consumer. */
 export class TimeHeap {
-  private readonly items: { at: number; id: string }[] = [];
+  private readonly items: HeapItem[] = [];
+
+  /** Item at an index the caller has checked against `items.length`. */
+  private at(i: number): HeapItem {
+    return this.items[i] as HeapItem;
+  }
+
+  private swap(i: number, j: number): void {
+    const a = this.at(i);
+    this.items[i] = this.at(j);
+    this.items[j] = a;
+  }
 
   get size(): number {
     return this.items.length;
@@ -110,8 +126,8 @@ export class TimeHeap {
     let i = items.length - 1;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (items[parent].at <= items[i].at) break;
-      [items[parent], items[i]] = [items[i], items[parent]];
+      if (this.at(parent).at <= this.at(i).at) break;
+      this.swap(parent, i);
       i = parent;
     }
   }
@@ -131,10 +147,10 @@ export class TimeHeap {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < items.length && items[l].at < items[m].at) m = l;
-        if (r < items.length && items[r].at < items[m].at) m = r;
+        if (l < items.length && this.at(l).at < this.at(m).at) m = l;
+        if (r < items.length && this.at(r).at < this.at(m).at) m = r;
         if (m === i) break;
-        [items[m], items[i]] = [items[i], items[m]];
+        this.swap(m, i);
         i = m;
       }
     }

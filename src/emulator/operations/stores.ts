@@ -221,8 +221,9 @@ export function describeCustomKeyStores(
       .sort((a, b) => a.seq - b.seq);
     if (name !== undefined) {
       candidates = candidates.filter((s) => s.name === name);
-      if (candidates.length === 0) throw storeNotFound(`named ${name}`);
-      ctx.audit.customKeyStoreId = candidates[0].id;
+      const first = candidates[0];
+      if (!first) throw storeNotFound(`named ${name}`);
+      ctx.audit.customKeyStoreId = first.id;
     }
   }
   const scope = `${id ?? ''}\u0000${name ?? ''}`;
