@@ -11,6 +11,8 @@ import type {
   EmulatorStats,
   FailNextConnects,
   FaultSpec,
+  KeyUsageTracking,
+  QuotaInfo,
   SeedResult,
   SeedSpec,
   StoreStateChange,
@@ -117,6 +119,31 @@ export class EmulatorAdminClient {
   /** Changes the quota multiplier at runtime (`0` disables throttling). */
   async setQuotaScale(scale: number): Promise<void> {
     await this.call('POST', 'quota', { scale });
+  }
+
+  /** The quota scale and every quota's rate before scaling. */
+  quotas(): Promise<QuotaInfo> {
+    return this.call('GET', 'quota');
+  }
+
+  /**
+   * Replaces every per-quota override (requests per second before the scale), e.g.
+   * `{ GetKeyLastUsage: 10, LookupEvents: 4 }`; `{}` restores AWS's defaults.
+   */
+  setQuotaOverrides(overrides: Record<string, number>): Promise<QuotaInfo> {
+    return this.call('PUT', 'quota/overrides', overrides);
+  }
+
+  /**
+   * GetKeyLastUsage tracking start (emulated epoch ms or ISO 8601; `null` = tracking predates every key).
+   * Keys created before it report it as their TrackingStartDate; uses before it are not reported.
+   */
+  setKeyUsageTrackingStart(startDate: number | string | null): Promise<KeyUsageTracking> {
+    return this.call('PUT', 'key-usage-tracking', { startDate });
+  }
+
+  keyUsageTracking(): Promise<KeyUsageTracking> {
+    return this.call('GET', 'key-usage-tracking');
   }
 
   /** Empties stores, keys, aliases, audit log, deletion events and faults; resets the clock offset. */

@@ -136,6 +136,24 @@ export async function handleAdmin(core: EmulatorCore, req: IncomingMessage, res:
         reply(res, 200, { ok: true });
         return;
       }
+      case 'GET /__admin/quota':
+        reply(res, 200, { scale: core.quotas.quotaScale, rates: core.quotas.currentRates });
+        return;
+      case 'PUT /__admin/quota/overrides': {
+        core.setQuotaOverrides(objectBody(await readJson(req)));
+        reply(res, 200, { scale: core.quotas.quotaScale, rates: core.quotas.currentRates });
+        return;
+      }
+      case 'GET /__admin/key-usage-tracking':
+        reply(res, 200, { startDate: core.settings.trackingStartDate ?? null });
+        return;
+      case 'PUT /__admin/key-usage-tracking': {
+        const body = objectBody(await readJson(req));
+        if (!('startDate' in body)) throw new AdminError(400, 'startDate is required (epoch milliseconds, ISO 8601, or null)');
+        core.setTrackingStartDate(body.startDate as number | string | null);
+        reply(res, 200, { startDate: core.settings.trackingStartDate ?? null });
+        return;
+      }
       case 'POST /__admin/reset':
         await core.reset();
         reply(res, 200, { ok: true });

@@ -2,6 +2,7 @@
  * Option defaults and validation, shared by `startEmulator` and the CLI so both reject the same values
  * with the same wording.
  */
+import { validateQuotaOverrides } from './quotas';
 import type { EmulatorOptions } from './types';
 
 export interface ResolvedConfig {
@@ -19,6 +20,8 @@ export interface ResolvedConfig {
   secretKey: string;
   shortPages: boolean;
   seed: number | undefined;
+  trackingStartDate: number | undefined;
+  quotaOverrides: Record<string, number>;
 }
 
 /** A rejected option; `option` is the EmulatorOptions field name. */
@@ -47,6 +50,14 @@ function numberIn(option: string, value: number, min: number, max: number): numb
   return value;
 }
 
+/** Epoch ms from a number or an ISO 8601 string; undefined when neither. */
+export function parseInstant(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : undefined;
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}/.test(value)) return undefined;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
 /** Applies defaults and validates every field; throws {@link OptionError}. */
 export function resolveOptions(options: EmulatorOptions = {}): ResolvedConfig {
   const region = options.region ?? 'us-east-1';
@@ -57,6 +68,19 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedConfig {
   if (!/^[A-Za-z0-9]{1,128}$/.test(accessKey)) throw new OptionError('accessKey', 'must be 1-128 letters or digits', accessKey);
   const secretKey = options.secretKey ?? 'test';
   if (secretKey.length < 1) throw new OptionError('secretKey', 'must not be empty', secretKey);
+  let trackingStartDate: number | undefined;
+  if (options.trackingStartDate !== undefined) {
+    trackingStartDate = parseInstant(options.trackingStartDate);
+    if (trackingStartDate === undefined) throw new OptionError('trackingStartDate', 'must be epoch milliseconds or an ISO 8601 date', options.trackingStartDate);
+  }
+  let quotaOverrides: Record<string, number> = {};
+  if (options.quotaOverrides !== undefined) {
+    try {
+      quotaOverrides = validateQuotaOverrides(options.quotaOverrides, region);
+    } catch (e) {
+      throw new OptionError('quotaOverrides', (e as Error).message, options.quotaOverrides);
+    }
+  }
   const host = options.host ?? '127.0.0.1';
   if (host.trim() === '') throw new OptionError('host', 'must not be empty', host);
   return {
@@ -74,5 +98,7 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedConfig {
     secretKey,
     shortPages: options.shortPages ?? false,
     seed: options.seed === undefined ? undefined : integerIn('seed', options.seed, 0, 2 ** 32 - 1),
+    trackingStartDate,
+    quotaOverrides,
   };
 }

@@ -16,6 +16,25 @@ export interface AuditScratch {
   customKeyStoreId?: string;
 }
 
+/** The request being served, as CloudTrail and GetKeyLastUsage see it. */
+export interface RequestInfo {
+  /** `x-amzn-RequestId` of the answer (KMS's request id). */
+  requestId: string;
+  /** CloudTrail `eventID` of the event recording this request. */
+  eventId: string;
+  /** Emulated epoch ms when the request arrived (CloudTrail's `eventTime`). */
+  time: number;
+}
+
+/** Settings that the admin API can change at runtime. */
+export interface RuntimeSettings {
+  /**
+   * Emulated epoch ms from which KMS tracks key usage for GetKeyLastUsage; `undefined` = since before any
+   * key existed (every key's TrackingStartDate is its creation date).
+   */
+  trackingStartDate: number | undefined;
+}
+
 export interface OpContext {
   readonly state: EmulatorState;
   readonly clock: EmulatedClock;
@@ -26,6 +45,9 @@ export interface OpContext {
   /** >0 when a stale-read fault applies to this request. */
   readonly staleReadMs: number;
   readonly audit: AuditScratch;
+  readonly settings: RuntimeSettings;
+  /** Absent only outside the HTTP pipeline. */
+  readonly request?: RequestInfo;
 }
 
 export function keyArn(config: ResolvedConfig, keyId: string): string {

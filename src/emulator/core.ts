@@ -3,13 +3,14 @@
  * asynchronous store transitions and key deletions in emulated-time order.
  */
 import { EmulatedClock } from './clock';
-import type { ResolvedConfig } from './config';
+import { parseInstant, type ResolvedConfig } from './config';
+import type { RuntimeSettings } from './context';
 import { FaultInjector } from './faults';
 import { executeDeletion } from './operations/deletion';
 import { beginDisconnect, completeTransition, CONNECTION_ERROR_CODES, CONNECTION_STATES, FAST_FAIL_CONNECT_ERRORS } from './operations/stores';
 import { MarkerCodec } from './pagination';
 import { COMPACT_THRESHOLD_BYTES, Persistence } from './persistence';
-import { QuotaManager } from './quotas';
+import { QuotaManager, validateQuotaOverrides } from './quotas';
 import { Rng } from './random';
 import { applySeed } from './seed';
 import { EmulatorState, type StoreRecord } from './state';
@@ -35,6 +36,8 @@ export class EmulatorCore {
   readonly rng: Rng;
   readonly requests = new Map<string, number>();
   readonly throttled = new Map<string, number>();
+  /** Runtime-changeable settings (admin API); start from the options, not persisted. */
+  readonly settings: RuntimeSettings;
   private readonly persistence: Persistence | undefined;
   private timer: NodeJS.Timeout | undefined;
   private compacting = false;
@@ -43,7 +46,8 @@ export class EmulatorCore {
 
   constructor(readonly config: ResolvedConfig) {
     this.clock = new EmulatedClock(config.dayMs);
-    this.quotas = new QuotaManager(config.quotaScale);
+    this.quotas = new QuotaManager(config.quotaScale, undefined, config.region, config.quotaOverrides);
+    this.settings = { trackingStartDate: config.trackingStartDate };
     this.faults = new FaultInjector(config.seed === undefined ? undefined : config.seed ^ 0x5eed);
     this.rng = new Rng(config.seed);
     this.persistence = config.statePath ? new Persistence(config.statePath) : undefined;
@@ -235,6 +239,29 @@ export class EmulatorCore {
     this.quotas.setScale(scale);
   }
 
+  /**
+   * GetKeyLastUsage tracking start (emulated epoch ms or ISO 8601), or `null` for "before every key".
+   * Not persisted: a restart goes back to the `trackingStartDate` option.
+   */
+  setTrackingStartDate(value: number | string | null): void {
+    if (value === null) {
+      this.settings.trackingStartDate = undefined;
+      return;
+    }
+    const ms = parseInstant(value);
+    if (ms === undefined) throw new AdminError(400, 'startDate must be epoch milliseconds, an ISO 8601 date, or null');
+    this.settings.trackingStartDate = ms;
+  }
+
+  /** Replaces every per-quota override (requests per second before the scale); `{}` restores the defaults. */
+  setQuotaOverrides(overrides: unknown): void {
+    try {
+      this.quotas.setOverrides(validateQuotaOverrides(overrides, this.config.region));
+    } catch (e) {
+      throw new AdminError(400, (e as Error).message);
+    }
+  }
+
   stats(): EmulatorStats {
     return {
       stores: this.state.stores.size,
@@ -250,6 +277,7 @@ export class EmulatorCore {
     this.clock.reset();
     this.clearFaults();
     this.deletionHoldUntil = undefined;
+    this.settings.trackingStartDate = this.config.trackingStartDate;
     this.markers.rotate();
     this.quotas.setScale(this.quotas.quotaScale);
     this.requests.clear();

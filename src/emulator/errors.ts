@@ -67,6 +67,16 @@ export function pendingDeletion(arn: string): KmsError {
   return new KmsError('KMSInvalidStateException', `${arn} is pending deletion.`);
 }
 
+/** Cryptographic operation on a Disabled key (key-state table, footnote 1). */
+export function disabled(arn: string): KmsError {
+  return new KmsError('DisabledException', `${arn} is disabled.`);
+}
+
+/** Cryptographic operation on a key whose custom key store is not connected (footnote 11). */
+export function unavailable(arn: string): KmsError {
+  return new KmsError('KMSInvalidStateException', `${arn} is unavailable.`);
+}
+
 export function notPendingDeletion(arn: string): KmsError {
   return new KmsError('KMSInvalidStateException', `${arn} is not pending deletion.`);
 }

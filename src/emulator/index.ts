@@ -32,6 +32,8 @@ export type {
   FaultSpec,
   InjectedErrorType,
   KeyState,
+  KeyUsageTracking,
+  QuotaInfo,
   SeedKeys,
   SeedResult,
   SeedSpec,

@@ -123,6 +123,43 @@ export class Input {
     return new Input(value as JsonObject, this.member(name));
   }
 
+  /**
+   * A blob member (base64 in JSON 1.1). Its value is never echoed in a validation message: blobs hold
+   * plaintext or ciphertext, which AWS keeps out of error texts too.
+   */
+  blob(name: string, rule: { required?: boolean; min?: number; max?: number } = {}): Buffer | undefined {
+    const value = this.body[name];
+    const member = this.member(name);
+    if (value === undefined || value === null) {
+      if (rule.required) constraint(value, member, 'Member must not be null');
+      return undefined;
+    }
+    if (typeof value !== 'string' || value.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(value)) {
+      throw serialization(`Unexpected value for member ${name}: expected a base64-encoded blob.`);
+    }
+    const bytes = Buffer.from(value, 'base64');
+    if (rule.min !== undefined && bytes.length < rule.min) {
+      throw validation(`1 validation error detected: Value at '${member}' failed to satisfy constraint: Member must have length greater than or equal to ${rule.min}`);
+    }
+    if (rule.max !== undefined && bytes.length > rule.max) {
+      throw validation(`1 validation error detected: Value at '${member}' failed to satisfy constraint: Member must have length less than or equal to ${rule.max}`);
+    }
+    return bytes;
+  }
+
+  /** A map of string to string (EncryptionContext). */
+  stringMap(name: string): Record<string, string> | undefined {
+    const value = this.body[name];
+    if (value === undefined || value === null) return undefined;
+    if (typeof value !== 'object' || Array.isArray(value)) throw serialization(`Unexpected type for member ${name}: expected a map.`);
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(value as JsonObject)) {
+      if (typeof v !== 'string') throw serialization(`Unexpected type for member ${name}.${k}: expected a string.`);
+      out[k] = v;
+    }
+    return out;
+  }
+
   /** A list whose items are only type-checked (GrantTokens, Tags: accepted and ignored). */
   list(name: string, maxItems?: number): unknown[] | undefined {
     const value = this.body[name];

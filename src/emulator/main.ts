@@ -4,7 +4,7 @@
  * cannot be loaded exits 1; SIGINT/SIGTERM close the server, write the snapshot and exit 0.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { OptionError, resolveOptions } from './config';
+import { OptionError, parseInstant, resolveOptions } from './config';
 import { startEmulator } from './index';
 import type { EmulatorOptions } from './types';
 
@@ -32,6 +32,23 @@ function pattern(flag: string, re: RegExp, rule: string): (value: string) => str
   };
 }
 
+function instant(flag: string): (value: string) => number {
+  return (value) => {
+    const ms = /^\d+$/.test(value.trim()) ? Number(value) : parseInstant(value);
+    if (ms === undefined || !Number.isFinite(ms)) throw new InvalidArgumentError(`${flag} must be epoch milliseconds or an ISO 8601 date.`);
+    return ms;
+  };
+}
+
+/** `--quota Name=rps`, repeatable; collects into one object. */
+function quotaOverride(value: string, previous: Record<string, number> | undefined): Record<string, number> {
+  const m = /^([A-Za-z]+)=(\d+(?:\.\d+)?)$/.exec(value.trim());
+  const name = m?.[1];
+  const rate = Number(m?.[2]);
+  if (!name || !(rate > 0)) throw new InvalidArgumentError('--quota must look like <QuotaName>=<requests per second>, e.g. GetKeyLastUsage=10.');
+  return { ...previous, [name]: rate };
+}
+
 /** Builds the commander program (exported for tests and `--help` generation). */
 export function buildProgram(): Command {
   return new Command('kms-emulator')
@@ -50,6 +67,8 @@ export function buildProgram(): Command {
     .addOption(new Option('--secret-key <secret>', 'secret access key used to verify signatures').argParser(pattern('--secret-key', /^.+$/, 'must not be empty')).default('test'))
     .addOption(new Option('--short-pages', 'return about half of the requested page size (still truncated), as KMS may'))
     .addOption(new Option('--seed <n>', 'seed for generated ids and fault randomness (reproducible runs)').argParser(integer('--seed', 0, 2 ** 32 - 1)))
+    .addOption(new Option('--tracking-start <date>', 'GetKeyLastUsage tracking start (epoch ms or ISO 8601); keys created earlier report it as TrackingStartDate').argParser(instant('--tracking-start')))
+    .addOption(new Option('--quota <name=rps>', 'override one request quota (before --quota-scale), repeatable, e.g. GetKeyLastUsage=10 or LookupEvents=4').argParser(quotaOverride))
     .helpOption('-h, --help', 'show this help')
     .showHelpAfterError(false)
     .exitOverride();
@@ -70,6 +89,8 @@ interface CliFlags {
   secretKey: string;
   shortPages?: boolean;
   seed?: number;
+  trackingStart?: number;
+  quota?: Record<string, number>;
 }
 
 /** Parses argv (without `node script`) into EmulatorOptions; throws CommanderError/OptionError. */
@@ -94,7 +115,16 @@ export function parseCli(args: string[]): EmulatorOptions {
     shortPages: f.shortPages ?? false,
     seed: f.seed,
   };
-  resolveOptions(options);
+  // New options only appear when given, so the mapping of the original flags stays exactly as it was.
+  if (f.trackingStart !== undefined) options.trackingStartDate = f.trackingStart;
+  if (f.quota !== undefined) options.quotaOverrides = f.quota;
+  try {
+    resolveOptions(options);
+  } catch (e) {
+    // Option errors of the new flags name the flag, like commander's own messages.
+    if (e instanceof OptionError && e.option === 'quotaOverrides') throw new InvalidArgumentError(`--quota: ${e.message}`);
+    throw e;
+  }
   return options;
 }
 

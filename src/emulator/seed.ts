@@ -136,6 +136,10 @@ export function applySeed(deps: SeedDeps, spec: SeedSpec): SeedResult {
     if (!Number.isInteger(window) || window < MIN_WINDOW_DAYS || window > MAX_WINDOW_DAYS) {
       fail(`${where}.pendingWindowInDays must be an integer between ${MIN_WINDOW_DAYS} and ${MAX_WINDOW_DAYS}`);
     }
+    const creationDate = k.creationDate ?? now;
+    if (typeof creationDate !== 'number' || !Number.isFinite(creationDate) || creationDate < 0 || creationDate > now) {
+      fail(`${where}.creationDate must be an emulated epoch millisecond number not after now (${now})`);
+    }
     const description = k.description ?? '';
     if (typeof description !== 'string' || description.length > 8192) fail(`${where}.description must be a string of at most 8192 characters`);
     if (k.aliasPrefix !== undefined && (typeof k.aliasPrefix !== 'string' || aliasNameProblem(`${k.aliasPrefix}-0`))) {
@@ -155,7 +159,7 @@ export function applySeed(deps: SeedDeps, spec: SeedSpec): SeedResult {
         while (newKeyIds.has(id));
       }
       newKeyIds.add(id);
-      const key: KeyRecord = { id, seq: 0, creationDate: now, description, origin, enabled: keyState !== 'Disabled' };
+      const key: KeyRecord = { id, seq: 0, creationDate, description, origin, enabled: keyState !== 'Disabled' };
       if (store) {
         key.customKeyStoreId = store.id;
         if (origin === 'EXTERNAL_KEY_STORE') key.xksKeyId = `xks-${id}`;

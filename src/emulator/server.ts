@@ -77,6 +77,7 @@ export class KmsHttpServer {
   private async handleKms(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const core = this.core;
     const requestId = randomUUID();
+    const eventId = randomUUID();
     const target = req.headers['x-amz-target'];
     const targetText = Array.isArray(target) ? target[0] : target;
     const operation = targetText?.startsWith(TARGET_PREFIX) ? targetText.slice(TARGET_PREFIX.length) : (targetText ?? '');
@@ -125,6 +126,8 @@ export class KmsHttpServer {
         rng: core.rng,
         staleReadMs: STALE_READ_OPERATIONS.has(operation) ? fault.staleReadMs : 0,
         audit,
+        settings: core.settings,
+        request: { requestId, eventId, time: admittedAt },
       };
       const output = def.handler(ctx, input);
       // No output shape → empty body; output shapes without members are sent as `{}` (reference §1.2).

@@ -54,6 +54,17 @@ export interface KeyDeletion {
   deleteAt: number;
 }
 
+/** The last successful cryptographic operation with a key (what GetKeyLastUsage reports). */
+export interface KeyLastUsageRecord {
+  operation: string;
+  /** Emulated epoch ms of the request. */
+  at: number;
+  /** CloudTrail eventID of that request. */
+  eventId: string;
+  /** KMS request id of that request. */
+  requestId: string;
+}
+
 export interface KeyRecord {
   id: string;
   seq: number;
@@ -68,6 +79,7 @@ export interface KeyRecord {
    */
   enabled: boolean;
   deletion?: KeyDeletion;
+  lastUsage?: KeyLastUsageRecord;
 }
 
 export interface AliasRecord {

@@ -42,6 +42,18 @@ export interface EmulatorOptions {
   shortPages?: boolean;
   /** Seed for generated ids and fault randomness; omit for non-deterministic runs. */
   seed?: number;
+  /**
+   * GetKeyLastUsage: emulated instant (epoch ms, or an ISO 8601 string) from which KMS tracks key usage.
+   * Keys created before it report it as TrackingStartDate, and uses before it are not reported.
+   * Default: none (tracking predates every key: TrackingStartDate = KeyCreationDate).
+   */
+  trackingStartDate?: number | string;
+  /**
+   * Per-quota rate overrides in requests per second (before `quotaScale`), e.g. `{ GetKeyLastUsage: 10 }`.
+   * Names: any KMS operation with a quota, `CryptographicOperationsSymmetric`,
+   * `CustomKeyStoreCryptographicOperations`, `LookupEvents`.
+   */
+  quotaOverrides?: Record<string, number>;
 }
 
 /** Store to create through the admin seed endpoint (no validation of CloudHSM/XKS reachability, no quotas). */
@@ -74,6 +86,8 @@ export interface SeedKeys {
   ids?: string[];
   /** When set (must start with `alias/`), alias `${aliasPrefix}-${i}` (i from 0) is created for every key. */
   aliasPrefix?: string;
+  /** CreationDate, emulated epoch ms, not after now (e.g. keys older than the usage-tracking start). Default now. */
+  creationDate?: number;
 }
 
 /** Body of `POST /__admin/seed`. */
@@ -191,6 +205,17 @@ export interface ClockInfo {
  */
 export interface DeletionHold {
   until: number | null;
+}
+
+/** `GET`/`PUT /__admin/key-usage-tracking`: GetKeyLastUsage tracking start, emulated epoch ms (`null` = none). */
+export interface KeyUsageTracking {
+  startDate: number | null;
+}
+
+/** `GET /__admin/quota`: the scale and every quota's rate before scaling (defaults plus overrides). */
+export interface QuotaInfo {
+  scale: number;
+  rates: Record<string, number>;
 }
 
 /** Body of `POST /__admin/stores/{id}/state`. */

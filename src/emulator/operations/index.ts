@@ -5,6 +5,7 @@
 import type { OpContext } from '../context';
 import type { JsonObject } from '../input';
 import { createAlias, deleteAlias, listAliases } from './aliases';
+import { decrypt, encrypt, generateDataKey, generateDataKeyWithoutPlaintext, getKeyLastUsage } from './crypto';
 import { cancelKeyDeletion, scheduleKeyDeletion } from './deletion';
 import { createKey, describeKey, disableKey, enableKey, listKeys } from './keys';
 import {
@@ -40,6 +41,12 @@ export const OPERATIONS: Readonly<Record<string, OperationDef>> = {
   CreateAlias: { handler: createAlias, mutating: true },
   DeleteAlias: { handler: deleteAlias, mutating: true },
   ListAliases: { handler: listAliases, mutating: false },
+  // Cryptographic operations change no KMS state; the usage they leave for GetKeyLastUsage is journaled lazily.
+  Encrypt: { handler: encrypt, mutating: false },
+  Decrypt: { handler: decrypt, mutating: false },
+  GenerateDataKey: { handler: generateDataKey, mutating: false },
+  GenerateDataKeyWithoutPlaintext: { handler: generateDataKeyWithoutPlaintext, mutating: false },
+  GetKeyLastUsage: { handler: getKeyLastUsage, mutating: false },
 };
 
 /** Only these reads honour stale-read faults. */
