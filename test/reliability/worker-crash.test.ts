@@ -159,7 +159,12 @@ test('SIGKILLed workers, 8 times across two 1,000-key runs: every key scheduled 
   expect(a.store.keyIds).toHaveLength(1_000);
   expect(b.store.keyIds).toHaveLength(1_000);
 
-  const [reportA, reportB] = await Promise.all([driveRunA(a), driveRunB(b)]);
+  // Both drives run to their end before anything is judged: a failing one must not leave the other calling
+  // Temporal after afterAll closed its connection (its retry timer would then fail whichever suite runs next).
+  const [reportA, reportB] = (await Promise.allSettled([driveRunA(a), driveRunB(b)])).map((r) => {
+    if (r.status === 'rejected') throw r.reason;
+    return r.value;
+  });
   const wallMs = Date.now() - started;
   await Promise.all([a.audit.refresh(), b.audit.refresh()]);
 
