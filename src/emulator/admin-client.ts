@@ -10,12 +10,18 @@ import type {
   DeletionHold,
   EmulatorStats,
   FailNextConnects,
+  CloudTrailAdminEvent,
+  CloudTrailInfo,
   FaultSpec,
+  IdentityInfo,
+  IdentitySpec,
   KeyUsageTracking,
   QuotaInfo,
   SeedResult,
   SeedSpec,
   StoreStateChange,
+  UsageSimulatorInfo,
+  UsageSimulatorSpec,
 } from './types';
 
 export class EmulatorAdminClient {
@@ -144,6 +150,65 @@ export class EmulatorAdminClient {
 
   keyUsageTracking(): Promise<KeyUsageTracking> {
     return this.call('GET', 'key-usage-tracking');
+  }
+
+  /**
+   * Registers another caller: give an ARN (IAM user, role session or root of the emulator's account), get
+   * back its access key and secret (generated unless given). It signs KMS and CloudTrail requests like
+   * the configured key and appears in CloudTrail as that principal. Removed by `reset`.
+   */
+  addIdentity(spec: IdentitySpec): Promise<IdentityInfo> {
+    return this.call('POST', 'identities', spec);
+  }
+
+  identities(): Promise<IdentityInfo[]> {
+    return this.call('GET', 'identities');
+  }
+
+  async removeIdentity(accessKeyId: string): Promise<void> {
+    await this.call('DELETE', `identities/${encodeURIComponent(accessKeyId)}`);
+  }
+
+  /**
+   * Starts "an application still using key X": a periodic caller inside the emulator that runs the
+   * operations (default Encrypt then Decrypt) on the key every `everyMs` real ms as `principal`, through the
+   * real SDK client — its successes and failures (DisabledException, KMSInvalidStateException, …) land in
+   * CloudTrail. Stopped by {@link stopUsage}, `reset` or closing the emulator.
+   */
+  startUsage(spec: UsageSimulatorSpec): Promise<UsageSimulatorInfo> {
+    return this.call('POST', 'usage', spec);
+  }
+
+  /** Running simulators with their call counts per outcome. */
+  usage(): Promise<UsageSimulatorInfo[]> {
+    return this.call('GET', 'usage');
+  }
+
+  /** Stops one simulator (after its round in flight); resolves to its final counts. */
+  stopUsage(id: string): Promise<UsageSimulatorInfo> {
+    return this.call('DELETE', `usage/${encodeURIComponent(id)}`);
+  }
+
+  async stopAllUsage(): Promise<void> {
+    await this.call('DELETE', 'usage');
+  }
+
+  /** CloudTrail delivery settings and event counts. */
+  cloudTrail(): Promise<CloudTrailInfo> {
+    return this.call('GET', 'cloudtrail');
+  }
+
+  /**
+   * Changes CloudTrail delivery for events recorded from now on: `delayMs` (emulated ms until LookupEvents
+   * returns an event), `jitterMs`, `maxEvents`. `reset` restores the options.
+   */
+  setCloudTrailDelivery(change: { delayMs?: number; jitterMs?: number; maxEvents?: number }): Promise<Omit<CloudTrailInfo, 'events' | 'undelivered'>> {
+    return this.call('PUT', 'cloudtrail/delivery', change);
+  }
+
+  /** Every stored CloudTrail event with `seq > sinceSeq`, delivered or not, as its record (no quota, no delay). */
+  cloudTrailEvents(sinceSeq = 0): Promise<CloudTrailAdminEvent[]> {
+    return this.call('GET', `cloudtrail/events?sinceSeq=${sinceSeq}`);
   }
 
   /** Empties stores, keys, aliases, audit log, deletion events and faults; resets the clock offset. */

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AdminError, type EmulatorCore } from './core';
 import { validateFaultSpec } from './faults';
 import { SeedError } from './seed';
-import type { AuditEntry, FaultSpec, SeedSpec, StoreStateChange } from './types';
+import type { AuditEntry, FaultSpec, IdentitySpec, SeedSpec, StoreStateChange, UsageSimulatorSpec } from './types';
 
 const LOOPBACK = /^(127\.|::1$|::ffff:127\.)/;
 
@@ -40,6 +40,20 @@ export async function handleAdmin(core: EmulatorCore, req: IncomingMessage, res:
     if (!LOOPBACK.test(remote)) throw new AdminError(403, 'the admin API only accepts loopback clients');
     const url = new URL(req.url ?? '/', 'http://admin.invalid');
     const route = `${req.method ?? 'GET'} ${url.pathname.replace(/\/+$/, '')}`;
+    const itemRoute = /^DELETE \/__admin\/(identities|usage)\/([^/]+)$/.exec(route);
+    if (itemRoute) {
+      // Both groups are mandatory in the pattern.
+      const id = decodeURIComponent(itemRoute[2] as string);
+      if (itemRoute[1] === 'identities') {
+        core.removeIdentity(id);
+        reply(res, 200, { ok: true });
+      } else {
+        const stopped = await core.usage.stop(id);
+        if (!stopped) throw new AdminError(404, `no usage simulator ${id}`);
+        reply(res, 200, stopped);
+      }
+      return;
+    }
     const storeRoute = /^POST \/__admin\/stores\/([^/]+)\/(state|fail-next-connects)$/.exec(route);
     if (storeRoute) {
       // Both groups are mandatory in the pattern, so a match always has them.
@@ -152,6 +166,42 @@ export async function handleAdmin(core: EmulatorCore, req: IncomingMessage, res:
         if (!('startDate' in body)) throw new AdminError(400, 'startDate is required (epoch milliseconds, ISO 8601, or null)');
         core.setTrackingStartDate(body.startDate as number | string | null);
         reply(res, 200, { startDate: core.settings.trackingStartDate ?? null });
+        return;
+      }
+      case 'GET /__admin/identities':
+        reply(res, 200, core.identities.list());
+        return;
+      case 'POST /__admin/identities':
+        reply(res, 200, core.addIdentity(objectBody(await readJson(req)) as unknown as IdentitySpec));
+        return;
+      case 'GET /__admin/usage':
+        reply(res, 200, core.usage.list());
+        return;
+      case 'POST /__admin/usage': {
+        const spec = objectBody(await readJson(req)) as unknown as UsageSimulatorSpec;
+        try {
+          reply(res, 200, core.usage.start(spec));
+        } catch (e) {
+          throw new AdminError(400, (e as Error).message);
+        }
+        return;
+      }
+      case 'DELETE /__admin/usage':
+        await core.usage.stopAll();
+        reply(res, 200, { ok: true });
+        return;
+      case 'GET /__admin/cloudtrail':
+        core.processDue();
+        reply(res, 200, core.cloudTrailInfo());
+        return;
+      case 'PUT /__admin/cloudtrail/delivery':
+        reply(res, 200, core.setCloudTrailDelivery(objectBody(await readJson(req))));
+        return;
+      case 'GET /__admin/cloudtrail/events': {
+        core.processDue();
+        const since = Number(url.searchParams.get('sinceSeq') ?? '0');
+        if (!Number.isFinite(since)) throw new AdminError(400, 'sinceSeq must be a number');
+        reply(res, 200, core.cloudTrailEvents(since));
         return;
       }
       case 'POST /__admin/reset':

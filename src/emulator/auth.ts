@@ -20,13 +20,14 @@ export interface SignedRequest {
 }
 
 export interface AuthConfig {
-  accessKey: string;
-  secretKey: string;
   region: string;
+  /** Secret of a known access key id, undefined for unknown ones. */
+  secretFor: (accessKeyId: string) => string | undefined;
 }
 
 /** Maximum clock skew AWS accepts between `x-amz-date` and the server. */
 const MAX_SKEW_MS = 15 * 60 * 1000;
+/** SigV4 signing name of the KMS API; the CloudTrail endpoint uses `cloudtrail`. */
 const SERVICE = 'kms';
 const SIGNATURE_MISMATCH =
   'The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.';
@@ -95,31 +96,36 @@ function parseAuthorization(header: string): ParsedAuthorization {
 }
 
 export class SigV4Verifier {
-  private readonly signer: SignatureV4;
+  /** One signer per secret (the signer holds the credentials). */
+  private readonly signers = new Map<string, SignatureV4>();
 
   constructor(
     private readonly config: AuthConfig,
     private readonly realNow: () => number = Date.now,
-  ) {
-    // applyChecksum=false: clients such as botocore do not sign x-amz-content-sha256, and the signer must not add it.
-    this.signer = new SignatureV4({
-      credentials: { accessKeyId: config.accessKey, secretAccessKey: config.secretKey },
-      region: config.region,
-      service: SERVICE,
-      sha256: Sha256,
-      applyChecksum: false,
-    });
+  ) {}
+
+  private signerFor(accessKeyId: string, secretAccessKey: string): SignatureV4 {
+    const cacheKey = `${accessKeyId}\u0000${secretAccessKey}`;
+    let signer = this.signers.get(cacheKey);
+    if (!signer) {
+      // applyChecksum=false: clients such as botocore do not sign x-amz-content-sha256, and the signer must not add it.
+      signer = new SignatureV4({ credentials: { accessKeyId, secretAccessKey }, region: this.config.region, service: SERVICE, sha256: Sha256, applyChecksum: false });
+      this.signers.set(cacheKey, signer);
+    }
+    return signer;
   }
 
   /**
-   * Verifies the request's signature; resolves to the access key id, throws the KMS auth error otherwise
-   * (MissingAuthenticationToken 403, UnrecognizedClient / InvalidSignature / IncompleteSignature 400).
+   * Verifies the request's signature for `service` (its SigV4 signing name); resolves to the access key id,
+   * throws the auth error otherwise (MissingAuthenticationToken 403, UnrecognizedClient / InvalidSignature /
+   * IncompleteSignature 400).
    */
-  async verify(request: SignedRequest): Promise<string> {
+  async verify(request: SignedRequest, service: string = SERVICE): Promise<string> {
     const authorization = headerValue(request.headers, 'authorization');
     if (!authorization) throw new KmsError('MissingAuthenticationTokenException', 'Missing Authentication Token', 403);
     const auth = parseAuthorization(authorization);
-    if (auth.accessKeyId !== this.config.accessKey) {
+    const secret = this.config.secretFor(auth.accessKeyId);
+    if (secret === undefined) {
       throw new KmsError('UnrecognizedClientException', 'The security token included in the request is invalid.');
     }
     const amzDate = headerValue(request.headers, 'x-amz-date');
@@ -134,7 +140,7 @@ export class SigV4Verifier {
       throw invalidSignature(`Signature expired: ${amzDate} is now ${relation} than ${bound} (${formatAmzDate(now)} ${sign} 15 min.)`);
     }
     if (auth.scopeRegion !== this.config.region) throw invalidSignature(`Credential should be scoped to a valid region, not '${auth.scopeRegion}'.`);
-    if (auth.scopeService !== SERVICE) throw invalidSignature(`Credential should be scoped to correct service: '${SERVICE}'.`);
+    if (auth.scopeService !== service) throw invalidSignature(`Credential should be scoped to correct service: '${service}'.`);
     if (!auth.signedHeaders.includes('host')) throw invalidSignature("'Host' must be a 'SignedHeader' in the AWS Authorization.");
 
     const headers: Record<string, string> = {};
@@ -155,7 +161,7 @@ export class SigV4Verifier {
       const existing = query[k];
       query[k] = existing === undefined ? v : Array.isArray(existing) ? [...existing, v] : [existing, v];
     }
-    const expected = await this.signer.sign(
+    const expected = await this.signerFor(auth.accessKeyId, secret).sign(
       new HttpRequest({ method: request.method, protocol: 'http:', hostname: 'emulator.invalid', path: url.pathname, query, headers, body: request.body }),
       { signingDate, signableHeaders: new Set(auth.signedHeaders), signingRegion: auth.scopeRegion, signingService: auth.scopeService },
     );

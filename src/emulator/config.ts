@@ -3,7 +3,9 @@
  * with the same wording.
  */
 import { validateQuotaOverrides } from './quotas';
-import type { EmulatorOptions } from './types';
+import { IdentityRegistry } from './identities';
+import type { EmulatorOptions, IdentitySpec, UsageSimulatorSpec } from './types';
+import { validateUsageSpec } from './usage';
 
 export interface ResolvedConfig {
   host: string;
@@ -22,6 +24,12 @@ export interface ResolvedConfig {
   seed: number | undefined;
   trackingStartDate: number | undefined;
   quotaOverrides: Record<string, number>;
+  principalArn: string;
+  identities: IdentitySpec[];
+  cloudTrailDelayMs: number;
+  cloudTrailDelayJitterMs: number;
+  cloudTrailMaxEvents: number;
+  usage: UsageSimulatorSpec[];
 }
 
 /** A rejected option; `option` is the EmulatorOptions field name. */
@@ -81,6 +89,26 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedConfig {
       throw new OptionError('quotaOverrides', (e as Error).message, options.quotaOverrides);
     }
   }
+  const principalArn = options.principalArn ?? `arn:aws:iam::${account}:user/${accessKey}`;
+  const identities: IdentitySpec[] = [{ arn: principalArn, accessKeyId: accessKey, secretAccessKey: secretKey }, ...(options.identities ?? [])];
+  // Validates ARNs, accounts and key uniqueness the same way the running emulator will.
+  try {
+    new IdentityRegistry(account, identities.slice(0, 1));
+  } catch (e) {
+    throw new OptionError('principalArn', (e as Error).message, principalArn);
+  }
+  if (options.identities !== undefined && !Array.isArray(options.identities)) throw new OptionError('identities', 'must be an array', options.identities);
+  try {
+    new IdentityRegistry(account, identities);
+  } catch (e) {
+    throw new OptionError('identities', (e as Error).message, options.identities);
+  }
+  const usage = options.usage ?? [];
+  if (!Array.isArray(usage)) throw new OptionError('usage', 'must be an array of usage simulator specs', usage);
+  usage.forEach((spec, i) => {
+    const problem = validateUsageSpec(spec, account);
+    if (problem) throw new OptionError(`usage[${i}]`, problem, spec);
+  });
   const host = options.host ?? '127.0.0.1';
   if (host.trim() === '') throw new OptionError('host', 'must not be empty', host);
   return {
@@ -100,5 +128,11 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedConfig {
     seed: options.seed === undefined ? undefined : integerIn('seed', options.seed, 0, 2 ** 32 - 1),
     trackingStartDate,
     quotaOverrides,
+    principalArn,
+    identities,
+    cloudTrailDelayMs: integerIn('cloudTrailDelayMs', options.cloudTrailDelayMs ?? 0, 0, 86_400_000),
+    cloudTrailDelayJitterMs: integerIn('cloudTrailDelayJitterMs', options.cloudTrailDelayJitterMs ?? 0, 0, 86_400_000),
+    cloudTrailMaxEvents: integerIn('cloudTrailMaxEvents', options.cloudTrailMaxEvents ?? 1_000_000, 1, 100_000_000),
+    usage,
   };
 }

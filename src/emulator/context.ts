@@ -14,6 +14,9 @@ import type { EmulatorState, KeyRecord } from './state';
 export interface AuditScratch {
   keyId?: string;
   customKeyStoreId?: string;
+  /** Name and CloudHSM cluster of the store the request resolved to (CloudTrail `additionalEventData`). */
+  storeName?: string;
+  clusterId?: string;
 }
 
 /** The request being served, as CloudTrail and GetKeyLastUsage see it. */

@@ -6,6 +6,7 @@ import { EmulatedClock } from './clock';
 import { parseInstant, type ResolvedConfig } from './config';
 import type { RuntimeSettings } from './context';
 import { FaultInjector } from './faults';
+import { IdentityRegistry } from './identities';
 import { executeDeletion } from './operations/deletion';
 import { beginDisconnect, completeTransition, CONNECTION_ERROR_CODES, CONNECTION_STATES, FAST_FAIL_CONNECT_ERRORS } from './operations/stores';
 import { MarkerCodec } from './pagination';
@@ -14,7 +15,9 @@ import { QuotaManager, validateQuotaOverrides } from './quotas';
 import { Rng } from './random';
 import { applySeed } from './seed';
 import { EmulatorState, type StoreRecord } from './state';
-import type { DeletionHold, EmulatorStats, FaultSpec, SeedResult, SeedSpec, StoreStateChange } from './types';
+import { type DeliverySettings, renderRecord } from './trail';
+import type { CloudTrailAdminEvent, CloudTrailInfo, DeletionHold, EmulatorStats, FaultSpec, IdentityInfo, IdentitySpec, SeedResult, SeedSpec, StoreStateChange } from './types';
+import { UsageSimulators } from './usage';
 
 /** A request to the admin API that cannot be honoured (answered with 4xx). */
 export class AdminError extends Error {
@@ -38,6 +41,10 @@ export class EmulatorCore {
   readonly throttled = new Map<string, number>();
   /** Runtime-changeable settings (admin API); start from the options, not persisted. */
   readonly settings: RuntimeSettings;
+  /** Callers (access key → secret and principal) for SigV4 and CloudTrail. */
+  readonly identities: IdentityRegistry;
+  /** "Applications still using a key" (periodic callers). */
+  readonly usage: UsageSimulators;
   private readonly persistence: Persistence | undefined;
   private timer: NodeJS.Timeout | undefined;
   private compacting = false;
@@ -48,6 +55,10 @@ export class EmulatorCore {
     this.clock = new EmulatedClock(config.dayMs);
     this.quotas = new QuotaManager(config.quotaScale, undefined, config.region, config.quotaOverrides);
     this.settings = { trackingStartDate: config.trackingStartDate };
+    this.identities = new IdentityRegistry(config.account, config.identities);
+    this.usage = new UsageSimulators(this.identities, config.account, config.region);
+    Object.assign(this.state.trail.settings, this.configuredDelivery());
+    this.state.trail.seedJitter(config.seed);
     this.faults = new FaultInjector(config.seed === undefined ? undefined : config.seed ^ 0x5eed);
     this.rng = new Rng(config.seed);
     this.persistence = config.statePath ? new Persistence(config.statePath) : undefined;
@@ -75,9 +86,14 @@ export class EmulatorCore {
     return warnings;
   }
 
+  private configuredDelivery(): DeliverySettings {
+    return { delayMs: this.config.cloudTrailDelayMs, jitterMs: this.config.cloudTrailDelayJitterMs, maxEvents: this.config.cloudTrailMaxEvents };
+  }
+
   private tick(): void {
     try {
       this.processDue();
+      this.state.trail.prune(this.clock.now());
       this.state.pruneHistory();
       this.quotas.pruneHotKeys();
       const p = this.persistence;
@@ -262,6 +278,56 @@ export class EmulatorCore {
     }
   }
 
+  /** Registers a caller at runtime (admin API); removed again by `reset`. */
+  addIdentity(spec: IdentitySpec): IdentityInfo {
+    try {
+      return { ...this.identities.add(spec) };
+    } catch (e) {
+      throw new AdminError(400, (e as Error).message);
+    }
+  }
+
+  removeIdentity(accessKeyId: string): void {
+    let removed: boolean;
+    try {
+      removed = this.identities.remove(accessKeyId);
+    } catch (e) {
+      throw new AdminError(400, (e as Error).message);
+    }
+    if (!removed) throw new AdminError(404, `no identity with access key ${accessKeyId}`);
+  }
+
+  /** CloudTrail delivery: only events recorded afterwards get the new delay. Not persisted; `reset` restores the options. */
+  setCloudTrailDelivery(change: Partial<DeliverySettings>): DeliverySettings {
+    if (change === null || typeof change !== 'object') throw new AdminError(400, 'body must be an object');
+    const next = { ...this.state.trail.settings };
+    for (const name of ['delayMs', 'jitterMs', 'maxEvents'] as const) {
+      const v = change[name];
+      if (v === undefined) continue;
+      const min = name === 'maxEvents' ? 1 : 0;
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < min) throw new AdminError(400, `${name} must be an integer >= ${min}`);
+      next[name] = v;
+    }
+    Object.assign(this.state.trail.settings, next);
+    return { ...next };
+  }
+
+  cloudTrailInfo(): CloudTrailInfo {
+    const now = this.clock.now();
+    let undelivered = 0;
+    for (const e of this.state.trail.all()) if (e.deliverAt > now) undelivered++;
+    return { ...this.state.trail.settings, events: this.state.trail.size, undelivered };
+  }
+
+  /** Every stored event as its CloudTrail record, oldest first, delivered or not (admin view, no quota). */
+  cloudTrailEvents(sinceSeq = 0): CloudTrailAdminEvent[] {
+    const now = this.clock.now();
+    return this.state.trail
+      .all()
+      .filter((e) => e.seq > sinceSeq)
+      .map((e) => ({ seq: e.seq, deliverAt: e.deliverAt, delivered: e.deliverAt <= now, record: renderRecord(e, this.config) }));
+  }
+
   stats(): EmulatorStats {
     return {
       stores: this.state.stores.size,
@@ -273,6 +339,9 @@ export class EmulatorCore {
 
   /** Empties everything: state, audit, deletions, faults, counters, clock offset; old markers stop working. */
   async reset(): Promise<void> {
+    await this.usage.stopAll();
+    this.identities.resetToPermanent();
+    Object.assign(this.state.trail.settings, this.configuredDelivery());
     this.state.clear();
     this.clock.reset();
     this.clearFaults();
@@ -286,6 +355,7 @@ export class EmulatorCore {
   }
 
   async close(): Promise<void> {
+    await this.usage.stopAll();
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (this.persistence) {

@@ -9,7 +9,7 @@
  * ```
  */
 import { EmulatorAdminClient } from './admin-client';
-import { resolveOptions } from './config';
+import { OptionError, resolveOptions } from './config';
 import { EmulatorCore } from './core';
 import { KmsHttpServer } from './server';
 import type { EmulatorOptions } from './types';
@@ -21,6 +21,8 @@ export type {
   AuditEntry,
   AuditQuery,
   BackingKeyOutcome,
+  CloudTrailAdminEvent,
+  CloudTrailInfo,
   ClockInfo,
   ConnectionState,
   CustomKeyStoreType,
@@ -30,15 +32,21 @@ export type {
   EmulatorStats,
   FailNextConnects,
   FaultSpec,
+  IdentityInfo,
+  IdentitySpec,
   InjectedErrorType,
   KeyState,
   KeyUsageTracking,
   QuotaInfo,
+  SeedKeyUsage,
   SeedKeys,
   SeedResult,
   SeedSpec,
   SeedStore,
+  SimulatedOperation,
   StoreStateChange,
+  UsageSimulatorInfo,
+  UsageSimulatorSpec,
 } from './types';
 
 /** A started emulator. */
@@ -73,6 +81,14 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   // A wildcard bind is still reachable on loopback, which is also what the admin API requires.
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  core.usage.baseUrl = url;
+  try {
+    for (const spec of config.usage) core.usage.start(spec);
+  } catch (e) {
+    await http.close();
+    await core.close();
+    throw new OptionError('usage', (e as Error).message, config.usage);
+  }
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -82,6 +98,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     admin: new EmulatorAdminClient(url),
     close(): Promise<void> {
       closing ??= (async () => {
+        // Simulated applications first: they call this server.
+        await core.usage.stopAll();
         await http.close();
         await core.close();
       })();

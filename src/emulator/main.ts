@@ -6,7 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { OptionError, parseInstant, resolveOptions } from './config';
 import { startEmulator } from './index';
-import type { EmulatorOptions } from './types';
+import type { EmulatorOptions, IdentitySpec, UsageSimulatorSpec } from './types';
 
 function integer(flag: string, min: number, max: number): (value: string) => number {
   return (value) => {
@@ -49,6 +49,32 @@ function quotaOverride(value: string, previous: Record<string, number> | undefin
   return { ...previous, [name]: rate };
 }
 
+/** `--identity <accessKeyId>:<secret>:<principal ARN>`, repeatable (the secret must not contain ':'). */
+function identity(value: string, previous: IdentitySpec[] | undefined): IdentitySpec[] {
+  const first = value.indexOf(':');
+  const second = first < 0 ? -1 : value.indexOf(':', first + 1);
+  if (first <= 0 || second <= first + 1 || !value.slice(second + 1).startsWith('arn:')) {
+    throw new InvalidArgumentError('--identity must look like <accessKeyId>:<secretAccessKey>:<principal ARN>.');
+  }
+  return [...(previous ?? []), { accessKeyId: value.slice(0, first), secretAccessKey: value.slice(first + 1, second), arn: value.slice(second + 1) }];
+}
+
+const USAGE_FIELDS: Record<string, string> = { key: 'keyId', every: 'everyMs', as: 'principal', ops: 'operations', from: 'sourceAddress', agent: 'userAgent' };
+
+/** `--usage key=<key>,every=<ms>,as=<name|ARN>,ops=Encrypt+Decrypt,from=<127.x.y.z>,agent=<text>`, repeatable. */
+function usageSpec(value: string, previous: UsageSimulatorSpec[] | undefined): UsageSimulatorSpec[] {
+  const spec: Record<string, unknown> = {};
+  for (const part of value.split(',')) {
+    const eq = part.indexOf('=');
+    const field = USAGE_FIELDS[part.slice(0, eq).trim()];
+    if (eq <= 0 || !field) throw new InvalidArgumentError(`--usage takes ${Object.keys(USAGE_FIELDS).join(', ')} as name=value pairs separated by commas (got '${part}').`);
+    const v = part.slice(eq + 1).trim();
+    spec[field] = field === 'everyMs' ? Number(v) : field === 'operations' ? v.split('+') : v;
+  }
+  if (spec.keyId === undefined) throw new InvalidArgumentError('--usage needs key=<key id, ARN or alias>.');
+  return [...(previous ?? []), spec as unknown as UsageSimulatorSpec];
+}
+
 /** Builds the commander program (exported for tests and `--help` generation). */
 export function buildProgram(): Command {
   return new Command('kms-emulator')
@@ -68,11 +94,25 @@ export function buildProgram(): Command {
     .addOption(new Option('--short-pages', 'return about half of the requested page size (still truncated), as KMS may'))
     .addOption(new Option('--seed <n>', 'seed for generated ids and fault randomness (reproducible runs)').argParser(integer('--seed', 0, 2 ** 32 - 1)))
     .addOption(new Option('--tracking-start <date>', 'GetKeyLastUsage tracking start (epoch ms or ISO 8601); keys created earlier report it as TrackingStartDate').argParser(instant('--tracking-start')))
+    .addOption(new Option('--principal-arn <arn>', 'CloudTrail principal of --access-key (default arn:aws:iam::<account>:user/<access key>)'))
+    .addOption(new Option('--identity <key:secret:arn>', 'another accepted caller and its principal ARN, repeatable').argParser(identity))
+    .addOption(new Option('--cloudtrail-delay-ms <ms>', 'emulated ms before an event is visible to LookupEvents (real CloudTrail: about 5-15 min)').argParser(integer('--cloudtrail-delay-ms', 0, 86_400_000)))
+    .addOption(new Option('--cloudtrail-jitter-ms <ms>', 'uniform extra CloudTrail delivery delay per event, emulated ms').argParser(integer('--cloudtrail-jitter-ms', 0, 86_400_000)))
+    .addOption(new Option('--cloudtrail-max-events <n>', 'CloudTrail events kept (oldest dropped beyond it)').argParser(integer('--cloudtrail-max-events', 1, 100_000_000)))
+    .addOption(new Option('--usage <spec>', 'an application still using a key: key=<key>,every=<ms>,as=<name|ARN>[,ops=Encrypt+Decrypt][,from=127.0.0.5][,agent=<text>], repeatable').argParser(usageSpec))
     .addOption(new Option('--quota <name=rps>', 'override one request quota (before --quota-scale), repeatable, e.g. GetKeyLastUsage=10 or LookupEvents=4').argParser(quotaOverride))
     .helpOption('-h, --help', 'show this help')
     .showHelpAfterError(false)
     .exitOverride();
 }
+
+/** The flag behind each option whose validation happens in resolveOptions. */
+const FLAG_OF_OPTION: Record<string, string> = {
+  quotaOverrides: '--quota',
+  principalArn: '--principal-arn',
+  identities: '--identity',
+  usage: '--usage',
+};
 
 interface CliFlags {
   host: string;
@@ -91,6 +131,12 @@ interface CliFlags {
   seed?: number;
   trackingStart?: number;
   quota?: Record<string, number>;
+  principalArn?: string;
+  identity?: IdentitySpec[];
+  cloudtrailDelayMs?: number;
+  cloudtrailJitterMs?: number;
+  cloudtrailMaxEvents?: number;
+  usage?: UsageSimulatorSpec[];
 }
 
 /** Parses argv (without `node script`) into EmulatorOptions; throws CommanderError/OptionError. */
@@ -118,11 +164,18 @@ export function parseCli(args: string[]): EmulatorOptions {
   // New options only appear when given, so the mapping of the original flags stays exactly as it was.
   if (f.trackingStart !== undefined) options.trackingStartDate = f.trackingStart;
   if (f.quota !== undefined) options.quotaOverrides = f.quota;
+  if (f.principalArn !== undefined) options.principalArn = f.principalArn;
+  if (f.identity !== undefined) options.identities = f.identity;
+  if (f.cloudtrailDelayMs !== undefined) options.cloudTrailDelayMs = f.cloudtrailDelayMs;
+  if (f.cloudtrailJitterMs !== undefined) options.cloudTrailDelayJitterMs = f.cloudtrailJitterMs;
+  if (f.cloudtrailMaxEvents !== undefined) options.cloudTrailMaxEvents = f.cloudtrailMaxEvents;
+  if (f.usage !== undefined) options.usage = f.usage;
   try {
     resolveOptions(options);
   } catch (e) {
     // Option errors of the new flags name the flag, like commander's own messages.
-    if (e instanceof OptionError && e.option === 'quotaOverrides') throw new InvalidArgumentError(`--quota: ${e.message}`);
+    const flag = e instanceof OptionError ? FLAG_OF_OPTION[e.option.replace(/\[\d+\]$/, '')] : undefined;
+    if (flag) throw new InvalidArgumentError(`${flag}: ${(e as Error).message}`);
     throw e;
   }
   return options;

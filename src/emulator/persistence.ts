@@ -89,6 +89,10 @@ function changeProblem(c: unknown): string | undefined {
       return isObj(v) && isNum(v.seq) && isNum(v.time) && isStr(v.operation) && isStr(v.outcome) ? undefined : 'malformed audit record';
     case 'deletion':
       return isObj(v) && isStr(v.keyId) && isNum(v.time) && isStr(v.backingKey) ? undefined : 'malformed deletion event';
+    case 'trail':
+      return isObj(v) && isNum(v.seq) && isStr(v.eventId) && isNum(v.eventTime) && isNum(v.deliverAt) && isStr(v.eventName) && isStr(v.eventSource) && isStr(v.eventType)
+        ? undefined
+        : 'malformed CloudTrail event';
     case 'store-':
     case 'key-':
       return isStr(c.id) ? undefined : `malformed ${c.k} record`;
@@ -268,6 +272,7 @@ export class Persistence {
       for (const v of state.aliases.values()) emit({ k: 'alias', v });
       for (const v of state.audit) emit({ k: 'audit', v });
       for (const v of state.deletions) emit({ k: 'deletion', v });
+      for (const v of state.trail.all()) emit({ k: 'trail', v });
       chunk += `${JSON.stringify({ end: true, records })}\n`;
       fs.writeSync(fd, chunk);
       fs.fsyncSync(fd);

@@ -5,14 +5,19 @@
  */
 import type { EmulatedClock } from './clock';
 import type { ResolvedConfig } from './config';
-import { parseKeyReference } from './context';
+import { randomUUID } from 'node:crypto';
+import { isIP } from 'node:net';
+import { keyArn, parseKeyReference } from './context';
+import { parsePrincipalArn } from './identities';
+import { TRACKED_OPERATIONS } from './operations/crypto';
+import { KMS_EVENT_SOURCE } from './trail';
 import { aliasNameProblem } from './operations/aliases';
 import { DEFAULT_WINDOW_DAYS, deletionFor, MAX_WINDOW_DAYS, MIN_WINDOW_DAYS } from './operations/deletion';
 import { newKeyId } from './operations/keys';
 import { CLUSTER_ID_PATTERN, CONNECTION_ERROR_CODES, CONNECTION_STATES, MAX_STORES, newStoreId } from './operations/stores';
 import type { Rng } from './random';
 import type { EmulatorState, KeyOrigin, KeyRecord, StoreRecord } from './state';
-import type { SeedKeys, SeedResult, SeedSpec, SeedStore } from './types';
+import type { SeedKeyUsage, SeedKeys, SeedResult, SeedSpec, SeedStore } from './types';
 
 /** A seed spec the admin API must reject with 400. */
 export class SeedError extends Error {}
@@ -118,6 +123,7 @@ export function applySeed(deps: SeedDeps, spec: SeedSpec): SeedResult {
   const newAliases = new Map<string, string>();
   const now = deps.clock.now();
   const batches: { keys: KeyRecord[]; aliasPrefix?: string }[] = [];
+  const usages: { key: KeyRecord; usage: SeedKeyUsage }[] = [];
   keySpecs.forEach((k, index) => {
     const where = `keys[${index}]`;
     if (k === null || typeof k !== 'object') fail(`${where} must be an object`);
@@ -139,6 +145,26 @@ export function applySeed(deps: SeedDeps, spec: SeedSpec): SeedResult {
     const creationDate = k.creationDate ?? now;
     if (typeof creationDate !== 'number' || !Number.isFinite(creationDate) || creationDate < 0 || creationDate > now) {
       fail(`${where}.creationDate must be an emulated epoch millisecond number not after now (${now})`);
+    }
+    let usage: SeedKeyUsage | undefined;
+    if (k.lastUsage !== undefined) {
+      usage = k.lastUsage;
+      if (usage === null || typeof usage !== 'object') fail(`${where}.lastUsage must be an object`);
+      if (typeof usage.at !== 'number' || !Number.isFinite(usage.at) || usage.at < creationDate || usage.at > now) {
+        fail(`${where}.lastUsage.at must be an emulated epoch millisecond number between the creationDate and now`);
+      }
+      if (usage.operation !== undefined && !(TRACKED_OPERATIONS as readonly string[]).includes(usage.operation)) {
+        fail(`${where}.lastUsage.operation must be one of ${TRACKED_OPERATIONS.join(', ')}`);
+      }
+      if (usage.principalArn !== undefined) {
+        try {
+          if (parsePrincipalArn(usage.principalArn).account !== config.account) fail(`${where}.lastUsage.principalArn must be in account ${config.account}`);
+        } catch (e) {
+          if (e instanceof SeedError) throw e;
+          fail(`${where}.lastUsage.${(e as Error).message}`);
+        }
+      }
+      if (usage.sourceIPAddress !== undefined && (typeof usage.sourceIPAddress !== 'string' || isIP(usage.sourceIPAddress) === 0)) fail(`${where}.lastUsage.sourceIPAddress must be an IP address`);
     }
     const description = k.description ?? '';
     if (typeof description !== 'string' || description.length > 8192) fail(`${where}.description must be a string of at most 8192 characters`);
@@ -165,6 +191,7 @@ export function applySeed(deps: SeedDeps, spec: SeedSpec): SeedResult {
         if (origin === 'EXTERNAL_KEY_STORE') key.xksKeyId = `xks-${id}`;
       }
       if (deletion) key.deletion = deletion;
+      if (usage) usages.push({ key, usage });
       if (k.aliasPrefix !== undefined) {
         const name = `${k.aliasPrefix}-${i}`;
         if (state.aliases.has(name) || newAliases.has(name)) fail(`${where}: alias ${name} already exists`);
@@ -192,6 +219,27 @@ export function applySeed(deps: SeedDeps, spec: SeedSpec): SeedResult {
     for (const s of newStores) state.putStore({ ...s, seq: state.nextSeq() });
     for (const batch of batches) for (const key of batch.keys) state.putKey(((key.seq = state.nextSeq()), key));
     for (const [name, target] of newAliases) state.putAlias({ name, seq: state.nextSeq(), targetKeyId: target, creationDate: now, lastUpdatedDate: now });
+    for (const { key, usage } of usages) {
+      const operation = usage.operation ?? 'Decrypt';
+      const arn = keyArn(config, key.id);
+      const event = state.appendTrail({
+        eventId: randomUUID(),
+        eventTime: usage.at,
+        eventSource: KMS_EVENT_SOURCE,
+        eventName: operation,
+        eventType: 'AwsApiCall',
+        readOnly: true,
+        principalArn: usage.principalArn ?? config.principalArn,
+        sourceIPAddress: usage.sourceIPAddress ?? '10.0.0.1',
+        userAgent: 'kms-emulator-seed',
+        requestId: randomUUID(),
+        requestParameters: { keyId: arn, ...(operation === 'Encrypt' || operation === 'Decrypt' ? { encryptionAlgorithm: 'SYMMETRIC_DEFAULT' } : {}) },
+        responseElements: null,
+        ...(key.customKeyStoreId !== undefined ? { additionalEventData: { customKeyStoreId: key.customKeyStoreId, ...(key.xksKeyId !== undefined ? { xksKeyId: key.xksKeyId } : {}) } } : {}),
+        resources: [arn],
+      });
+      state.putKey({ ...key, lastUsage: { operation, at: usage.at, eventId: event.eventId, requestId: event.requestId as string } });
+    }
   });
   return { storeIds: newStores.map((s) => s.id), keyIds: batches.map((b) => b.keys.map((k) => k.id)) };
 }

@@ -1,6 +1,8 @@
 /**
- * HTTP front end: routes `/__admin/*` to the admin API and everything else to the KMS JSON 1.1 pipeline
- * (auth → quota → faults → operation → journal → response), routing purely on `x-amz-target`.
+ * HTTP front end: routes `/__admin/*` to the admin API and everything else to the JSON 1.1 pipeline
+ * (auth → quota → faults → operation → audit + CloudTrail → journal → response), routing purely on
+ * `x-amz-target`: `TrentService.*` is KMS (SigV4 name `kms`), the CloudTrail_20131101 targets are
+ * CloudTrail (SigV4 name `cloudtrail`).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -9,11 +11,11 @@ import { SigV4Verifier } from './auth';
 import type { AuditScratch, OpContext } from './context';
 import type { EmulatorCore } from './core';
 import { internalError, KmsError, throttling } from './errors';
-import { parseBody } from './input';
-import { OPERATIONS, STALE_READ_OPERATIONS } from './operations';
+import { type JsonObject, parseBody } from './input';
+import { STALE_READ_OPERATIONS } from './operations';
+import { type CallRecord, cloudTrailThrottling, headerText, recordTrailEvent, routeTarget, sourceIp } from './recording';
 
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
-const TARGET_PREFIX = 'TrentService.';
 /** KMS requests are small; anything larger is not a KMS call. */
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -53,7 +55,7 @@ export class KmsHttpServer {
   private readonly verifier: SigV4Verifier;
 
   constructor(private readonly core: EmulatorCore) {
-    this.verifier = new SigV4Verifier(core.config);
+    this.verifier = new SigV4Verifier({ region: core.config.region, secretFor: (accessKeyId) => core.identities.secretFor(accessKeyId) });
     this.server = createServer((req, res) => {
       this.route(req, res).catch((e: unknown) => {
         process.stderr.write(`kms-emulator: unhandled error: ${(e as Error).stack ?? String(e)}\n`);
@@ -80,43 +82,50 @@ export class KmsHttpServer {
     const eventId = randomUUID();
     const target = req.headers['x-amz-target'];
     const targetText = Array.isArray(target) ? target[0] : target;
-    const operation = targetText?.startsWith(TARGET_PREFIX) ? targetText.slice(TARGET_PREFIX.length) : (targetText ?? '');
-    const def = OPERATIONS[operation];
+    const route = routeTarget(targetText);
+    const { operation, def } = route;
     const audit: AuditScratch = {};
-    let admittedAt: number | undefined;
-    let accessKeyId: string | undefined;
+    const call: CallRecord = { operation, service: route.service, requestId, eventId, audit, mutating: def?.mutating ?? false };
     let injectedAfter: { error?: KmsError; reset: boolean } | undefined;
-    let injectedBefore = false;
     let status = 200;
     let body = '';
-    let outcome = 'OK';
 
     try {
       const raw = await readBody(req);
       core.processDue();
-      accessKeyId = await this.verifier.verify({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body: raw });
+      call.accessKeyId = await this.verifier.verify({ method: req.method ?? 'POST', url: req.url ?? '/', headers: req.headers, body: raw }, route.signingName);
       if (!def || req.method !== 'POST') {
         throw new KmsError('UnknownOperationException', targetText ? `Unknown operation ${targetText}` : 'Missing X-Amz-Target header');
       }
-      admittedAt = core.clock.now();
-      if (!core.quotas.tryTake(operation)) throw throttling();
+      call.admittedAt = core.clock.now();
+      call.source = { ip: sourceIp(req), userAgent: headerText(req.headers['user-agent']) };
+      // A body that does not parse is reported after quota and faults, as before; CloudTrail then logs no parameters.
+      let parseError: unknown;
+      try {
+        call.input = parseBody(raw.toString('utf8'));
+      } catch (e) {
+        parseError = e;
+      }
+      if (!core.quotas.tryTake(operation)) throw route.service === 'cloudtrail' ? cloudTrailThrottling() : throttling();
       const fault = core.faults.decide(operation);
       if (fault.latencyMs > 0) {
         await sleep(fault.latencyMs);
         core.processDue();
       }
       if (fault.when === 'before' && (fault.reset || fault.error)) {
-        injectedBefore = true;
+        call.injected = true;
         if (fault.reset) {
-          this.finish(operation, requestId, audit, 'ConnectionReset', def.mutating, accessKeyId, true, admittedAt);
+          call.outcome = 'ConnectionReset';
+          this.finish(call);
           req.socket.destroy();
           return;
         }
-        throw fault.error as KmsError;
+        throw route.service === 'cloudtrail' && fault.error?.name === 'ThrottlingException' ? cloudTrailThrottling() : (fault.error as KmsError);
       }
       if (fault.when === 'after' && (fault.reset || fault.error)) injectedAfter = { error: fault.error, reset: fault.reset };
 
-      const input = parseBody(raw.toString('utf8'));
+      if (parseError !== undefined) throw parseError;
+      const input = call.input as JsonObject;
       const ctx: OpContext = {
         state: core.state,
         clock: core.clock,
@@ -127,9 +136,10 @@ export class KmsHttpServer {
         staleReadMs: STALE_READ_OPERATIONS.has(operation) ? fault.staleReadMs : 0,
         audit,
         settings: core.settings,
-        request: { requestId, eventId, time: admittedAt },
+        request: { requestId, eventId, time: call.admittedAt },
       };
       const output = def.handler(ctx, input);
+      call.output = output;
       // No output shape → empty body; output shapes without members are sent as `{}` (reference §1.2).
       body = output === undefined ? '' : JSON.stringify(output);
     } catch (e) {
@@ -137,11 +147,15 @@ export class KmsHttpServer {
       if (!(e instanceof KmsError)) process.stderr.write(`kms-emulator: ${operation} failed: ${(e as Error).stack ?? String(e)}\n`);
       status = err.status;
       body = JSON.stringify(err.toBody());
-      outcome = err.name;
+      call.error = err;
     }
 
-    const finalOutcome = injectedAfter ? (injectedAfter.reset ? 'ConnectionReset' : (injectedAfter.error as KmsError).name) : outcome;
-    this.finish(operation, requestId, audit, finalOutcome, def?.mutating ?? false, accessKeyId, injectedBefore || injectedAfter !== undefined, admittedAt);
+    if (injectedAfter) {
+      // The call ran (CloudTrail records what really happened); the client sees the injected answer.
+      call.injected = true;
+      call.replacedOutcome = injectedAfter.reset ? 'ConnectionReset' : (injectedAfter.error as KmsError).name;
+    }
+    this.finish(call);
     try {
       await core.durable();
     } catch (e) {
@@ -160,33 +174,27 @@ export class KmsHttpServer {
     send(res, status, requestId, body);
   }
 
-  /** Records the request in the audit log and stats, and journals everything it changed. */
-  private finish(
-    operation: string,
-    requestId: string,
-    scratch: AuditScratch,
-    outcome: string,
-    mutating: boolean,
-    accessKeyId: string | undefined,
-    injected: boolean,
-    admittedAt: number | undefined,
-  ): void {
+  /** Records the request in the audit log, stats and CloudTrail, and journals everything it changed. */
+  private finish(call: CallRecord): void {
     const core = this.core;
+    const { operation, audit: scratch } = call;
+    const outcome = call.replacedOutcome ?? call.outcome ?? call.error?.name ?? 'OK';
     core.requests.set(operation, (core.requests.get(operation) ?? 0) + 1);
-    if (outcome === 'ThrottlingException' && !injected) core.throttled.set(operation, (core.throttled.get(operation) ?? 0) + 1);
+    if (outcome === 'ThrottlingException' && !call.injected) core.throttled.set(operation, (core.throttled.get(operation) ?? 0) + 1);
     core.state.appendAudit({
       time: core.clock.now(),
-      ...(admittedAt !== undefined ? { admittedAt } : {}),
+      ...(call.admittedAt !== undefined ? { admittedAt: call.admittedAt } : {}),
       operation,
-      requestId,
+      requestId: call.requestId,
       ...(scratch.keyId !== undefined ? { keyId: scratch.keyId } : {}),
       ...(scratch.customKeyStoreId !== undefined ? { customKeyStoreId: scratch.customKeyStoreId } : {}),
       outcome,
-      mutating,
-      ...(accessKeyId !== undefined ? { accessKeyId } : {}),
-      ...(injected ? { injectedFault: true } : {}),
+      mutating: call.mutating,
+      ...(call.accessKeyId !== undefined ? { accessKeyId: call.accessKeyId } : {}),
+      ...(call.injected ? { injectedFault: true } : {}),
     });
-    core.commit(mutating);
+    recordTrailEvent(core, call);
+    core.commit(call.mutating);
   }
 
   listen(port: number, host: string): Promise<number> {

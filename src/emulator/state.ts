@@ -6,6 +6,7 @@
  * Records are treated as immutable values: a write replaces the whole record.
  */
 import { OrderedIndex } from './ordered-index';
+import { type NewTrailEvent, TrailLog, type TrailEvent } from './trail';
 import type { AuditEntry, ConnectionState, CustomKeyStoreType, DeletionEvent } from './types';
 
 export type XksConnectivity = 'PUBLIC_ENDPOINT' | 'VPC_ENDPOINT_SERVICE';
@@ -100,6 +101,7 @@ export type Change =
   | { k: 'alias-'; name: string }
   | { k: 'audit'; v: AuditEntry }
   | { k: 'deletion'; v: DeletionEvent }
+  | { k: 'trail'; v: TrailEvent }
   | { k: 'clock'; offsetMs: number };
 
 interface HistoryEntry<T> {
@@ -188,6 +190,8 @@ export class EmulatorState {
   readonly audit: AuditEntry[] = [];
   readonly deletions: DeletionEvent[] = [];
   readonly deletionQueue = new TimeHeap();
+  /** CloudTrail event history (see trail.ts). */
+  readonly trail = new TrailLog();
 
   private readonly aliasesByKey = new Map<string, Set<string>>();
   private readonly keyCountByStore = new Map<string, number>();
@@ -269,6 +273,9 @@ export class EmulatorState {
           break;
         case 'deletion':
           this.appendDeletion(change.v);
+          break;
+        case 'trail':
+          this.trail.insert(change.v);
           break;
         case 'clock':
           onClock(change.offsetMs);
@@ -444,6 +451,13 @@ export class EmulatorState {
     this.record({ k: 'deletion', v: event });
   }
 
+  /** Records a CloudTrail event (journaled like every other change). */
+  appendTrail(event: NewTrailEvent): TrailEvent {
+    const full = this.trail.create(event);
+    this.record({ k: 'trail', v: full });
+    return full;
+  }
+
   // ---- whole-state operations -------------------------------------------------------------------
 
   /** Empties everything (admin reset). */
@@ -454,6 +468,7 @@ export class EmulatorState {
     this.audit.length = 0;
     this.deletions.length = 0;
     this.deletionQueue.clear();
+    this.trail.clear();
     this.aliasesByKey.clear();
     this.keyCountByStore.clear();
     this.xksKeyOwners.clear();

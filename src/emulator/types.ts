@@ -54,6 +54,98 @@ export interface EmulatorOptions {
    * `CustomKeyStoreCryptographicOperations`, `LookupEvents`.
    */
   quotaOverrides?: Record<string, number>;
+  /**
+   * Principal of the configured `accessKey` in CloudTrail: an IAM user, role session or root ARN of the
+   * emulator's account. Default `arn:aws:iam::<account>:user/<accessKey>`.
+   */
+  principalArn?: string;
+  /** More callers the emulator accepts (each signs with its own key and shows up as its own principal). */
+  identities?: IdentitySpec[];
+  /**
+   * Emulated ms between a call and its event becoming visible to LookupEvents. Default `0`; real CloudTrail
+   * delivers within about 5–15 minutes (AWS documents "typically within 15 minutes").
+   */
+  cloudTrailDelayMs?: number;
+  /** Uniform extra delivery delay per event in [0, jitter] emulated ms (events then arrive out of order). Default `0`. */
+  cloudTrailDelayJitterMs?: number;
+  /** Oldest CloudTrail events beyond this count are dropped. Default `1_000_000`. */
+  cloudTrailMaxEvents?: number;
+  /** Applications still using keys, started with the emulator (see {@link UsageSimulatorSpec}). */
+  usage?: UsageSimulatorSpec[];
+}
+
+/** A caller given in options or added through the admin API. */
+export interface IdentitySpec {
+  /**
+   * `arn:aws:iam::<account>:user/<name>`, `arn:aws:sts::<account>:assumed-role/<role>/<session>` or
+   * `arn:aws:iam::<account>:root`, in the emulator's account.
+   */
+  arn: string;
+  /** Generated (`AKIA…`, or `ASIA…` for role sessions) when omitted. */
+  accessKeyId?: string;
+  /** Generated when omitted. */
+  secretAccessKey?: string;
+}
+
+/** A registered caller, as the admin API lists it (secrets included: loopback-only test interface). */
+export interface IdentityInfo {
+  arn: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  type: 'IAMUser' | 'AssumedRole' | 'Root';
+  /** LookupEvents `Username`: user name, role session name or `root`. */
+  username: string;
+}
+
+/** A running usage simulator and what its calls got so far (`GET /__admin/usage`). */
+export interface UsageSimulatorInfo {
+  id: string;
+  keyId: string;
+  everyMs: number;
+  principalArn: string;
+  accessKeyId: string;
+  operations: SimulatedOperation[];
+  sourceAddress?: string;
+  /** Real time, ISO 8601. */
+  startedAt: string;
+  rounds: number;
+  calls: number;
+  /** Calls per outcome: `OK` or the error name (`DisabledException`, `KMSInvalidStateException`, …). */
+  outcomes: Record<string, number>;
+  lastError?: { operation: string; name: string; message: string; at: string };
+}
+
+/** Cryptographic operations a usage simulator can perform. */
+export type SimulatedOperation = 'Encrypt' | 'Decrypt' | 'GenerateDataKey';
+
+/**
+ * "An application still using key X": every `everyMs` real ms it calls the operations in order on the key,
+ * through the real SDK client and the whole pipeline (auth, quotas, faults, CloudTrail), as `principalArn`.
+ */
+export interface UsageSimulatorSpec {
+  /** Key id, key ARN, alias name or alias ARN. */
+  keyId: string;
+  /** Real ms between two rounds of calls; 50 to 86,400,000. Default 1000. */
+  everyMs?: number;
+  /**
+   * Who calls: a principal ARN of the emulator's account, or a bare name for
+   * `arn:aws:iam::<account>:user/<name>`. Default `arn:aws:iam::<account>:user/still-using-app`.
+   */
+  principal?: string;
+  /**
+   * Per round, in order. `Decrypt` decrypts the latest ciphertext the simulator produced (with Encrypt or
+   * GenerateDataKey), or is skipped before there is one. Default `['Encrypt', 'Decrypt']`.
+   */
+  operations?: SimulatedOperation[];
+  /** Encryption context sent with every call. Default `{ app: <name> }`. */
+  encryptionContext?: Record<string, string>;
+  /**
+   * Local address the simulator's connections come from, so CloudTrail shows its own `sourceIPAddress`:
+   * any 127.x.y.z on Linux. Default: the system's choice (127.0.0.1).
+   */
+  sourceAddress?: string;
+  /** `User-Agent` suffix recorded by CloudTrail (`app/<name>` by default). */
+  userAgent?: string;
 }
 
 /** Store to create through the admin seed endpoint (no validation of CloudHSM/XKS reachability, no quotas). */
@@ -88,6 +180,23 @@ export interface SeedKeys {
   aliasPrefix?: string;
   /** CreationDate, emulated epoch ms, not after now (e.g. keys older than the usage-tracking start). Default now. */
   creationDate?: number;
+  /**
+   * A past successful cryptographic operation on every key of the batch (GetKeyLastUsage reports it; a
+   * matching CloudTrail event is recorded, visible to LookupEvents if within its 90 days).
+   */
+  lastUsage?: SeedKeyUsage;
+}
+
+/** A seeded past use of a key. */
+export interface SeedKeyUsage {
+  /** Emulated epoch ms, between the key's creationDate and now. */
+  at: number;
+  /** Default `Decrypt`. */
+  operation?: 'Encrypt' | 'Decrypt' | 'GenerateDataKey' | 'GenerateDataKeyWithoutPlaintext';
+  /** Caller's principal ARN (emulator's account). Default: the principal of the configured access key. */
+  principalArn?: string;
+  /** Default `10.0.0.1`. */
+  sourceIPAddress?: string;
 }
 
 /** Body of `POST /__admin/seed`. */
@@ -216,6 +325,30 @@ export interface KeyUsageTracking {
 export interface QuotaInfo {
   scale: number;
   rates: Record<string, number>;
+}
+
+/** `GET /__admin/cloudtrail`: delivery settings and event counts. */
+export interface CloudTrailInfo {
+  /** Emulated ms between an event and its visibility in LookupEvents. */
+  delayMs: number;
+  /** Uniform extra delay per event in [0, jitterMs] emulated ms. */
+  jitterMs: number;
+  /** Oldest events beyond this count are dropped. */
+  maxEvents: number;
+  /** Events stored (LookupEvents still filters by its 90-day window). */
+  events: number;
+  /** Events not yet delivered to LookupEvents. */
+  undelivered: number;
+}
+
+/** `GET /__admin/cloudtrail/events`: a stored event, its delivery and its CloudTrail record. */
+export interface CloudTrailAdminEvent {
+  seq: number;
+  /** Emulated epoch ms from which LookupEvents returns it. */
+  deliverAt: number;
+  delivered: boolean;
+  /** The record LookupEvents returns as the `CloudTrailEvent` JSON string. */
+  record: Record<string, unknown>;
 }
 
 /** Body of `POST /__admin/stores/{id}/state`. */

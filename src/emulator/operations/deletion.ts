@@ -2,12 +2,14 @@
  * ScheduleKeyDeletion / CancelKeyDeletion and the deletion itself when the waiting period (+ lag) ends
  * (reference §3.4, §3.5, §5).
  */
+import { createHash, randomUUID } from 'node:crypto';
 import type { EmulatedClock } from '../clock';
 import type { ResolvedConfig } from '../config';
 import { epochSeconds, KEY_ID_RULE, keyArn, requireKey, type OpContext } from '../context';
 import { notPendingDeletion, pendingDeletion, validation } from '../errors';
 import { Input, type JsonObject } from '../input';
 import type { EmulatorState, KeyDeletion, KeyRecord } from '../state';
+import { AWS_INTERNAL, KMS_EVENT_SOURCE, type NewTrailEvent } from '../trail';
 import type { BackingKeyOutcome, DeletionEvent } from '../types';
 
 export const MIN_WINDOW_DAYS = 7;
@@ -81,6 +83,49 @@ export function executeDeletion(state: EmulatorState, config: ResolvedConfig, ke
     event.backingKey = backingKey;
   }
   state.deleteKey(key.id);
+  // The CloudTrail DeleteKey service event (found by LookupEvents ResourceName = key ARN, EventName = DeleteKey).
+  state.appendTrail(deleteKeyServiceEvent(config, key, event, store?.cloudHsmClusterId));
   state.appendDeletion(event);
   return event;
+}
+
+/** Stable stand-ins for the HSM key's handle and id attribute (the emulator models no HSM). */
+export function backingKeyOf(keyId: string): { keyHandle: string; backingKeyId: string } {
+  const digest = createHash('sha256').update(`backing-key/${keyId}`).digest();
+  return { keyHandle: String(digest.readUInt32BE(0) % 1_000_000), backingKeyId: digest.subarray(4, 20).toString('hex') };
+}
+
+/**
+ * KMS's own CloudTrail entry at the end of the waiting period (Developer Guide, "DeleteKey"): an
+ * AwsServiceEvent invoked by "AWS Internal", the key ARN in `resources` and `responseElements.keyId`; for a
+ * CloudHSM key the store, cluster and backing key with its deletion status (SUCCESS only if the store was
+ * CONNECTED), as JSON strings like the documented entry; for an XKS key the store and external key id.
+ */
+function deleteKeyServiceEvent(config: ResolvedConfig, key: KeyRecord, deletion: DeletionEvent, clusterId: string | undefined): NewTrailEvent {
+  let additionalEventData: Record<string, unknown> | undefined;
+  if (deletion.customKeyStoreType === 'AWS_CLOUDHSM') {
+    const backing = backingKeyOf(key.id);
+    additionalEventData = {
+      customKeyStoreId: key.customKeyStoreId,
+      ...(clusterId !== undefined ? { clusterId } : {}),
+      backingKeys: JSON.stringify([backing]),
+      backingKeysDeletionStatus: JSON.stringify([{ ...backing, deletionStatus: deletion.backingKey === 'MATERIAL_DELETED' ? 'SUCCESS' : 'FAILURE' }]),
+    };
+  } else if (deletion.customKeyStoreType === 'EXTERNAL_KEY_STORE') {
+    additionalEventData = { customKeyStoreId: key.customKeyStoreId, ...(key.xksKeyId !== undefined ? { xksKeyId: key.xksKeyId } : {}) };
+  }
+  return {
+    eventId: randomUUID(),
+    eventTime: deletion.time,
+    eventSource: KMS_EVENT_SOURCE,
+    eventName: 'DeleteKey',
+    eventType: 'AwsServiceEvent',
+    readOnly: false,
+    sourceIPAddress: AWS_INTERNAL,
+    userAgent: AWS_INTERNAL,
+    requestParameters: null,
+    responseElements: { keyId: deletion.keyArn },
+    ...(additionalEventData ? { additionalEventData } : {}),
+    resources: [deletion.keyArn],
+  };
 }

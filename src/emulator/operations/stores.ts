@@ -77,6 +77,8 @@ export function requireStore(ctx: OpContext, id: string): StoreRecord {
   ctx.audit.customKeyStoreId = id;
   const store = ctx.state.stores.get(id);
   if (!store) throw storeNotFound(id);
+  ctx.audit.storeName = store.name;
+  if (store.cloudHsmClusterId !== undefined) ctx.audit.clusterId = store.cloudHsmClusterId;
   return store;
 }
 
