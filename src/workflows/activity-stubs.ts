@@ -56,13 +56,14 @@ export function storeWaitStub(pollIntervalMs: number, timeoutMs: number) {
 }
 
 /**
- * The connection watcher runs until the next drift check (up to a day) and heartbeats once per check:
- * a worker that dies is noticed within about two check intervals, and the retry resumes watching.
+ * The connection watcher runs until the next drift check (up to a day). It heartbeats every second,
+ * between checks too, so a worker that dies (or a deploy that stops it) is noticed within the heartbeat
+ * timeout, whatever the check interval, and the retry resumes watching on another worker.
  */
 export function watchStub(untilInMs: number, pollIntervalMs: number) {
   return proxyActivities<DecommissionActivities>({
     startToCloseTimeout: Math.max(untilInMs, 0) + Math.max(2 * pollIntervalMs, 60_000) + 60_000,
-    heartbeatTimeout: Math.max(2 * pollIntervalMs + 30_000, 10_000),
+    heartbeatTimeout: 20_000,
     retry,
   });
 }

@@ -18,7 +18,9 @@ export async function connectStore(run: Run, summary: string): Promise<Connectio
       { customKeyStoreId: run.cfg.customKeyStoreId, pollIntervalMs: poll, timeoutMs: STORE_WAIT_TIMEOUT_MS, maxAttempts: CONNECT_ATTEMPTS },
     ]),
   );
-  run.setStore({ ...(run.state.store as StoreInfo), connectionState: result.connectionState, connectionErrorCode: result.connectionErrorCode });
+  run.state.store = { ...(run.state.store as StoreInfo), connectionState: result.connectionState, connectionErrorCode: result.connectionErrorCode };
+  // A failed attempt opens no "not connected" window by itself: the blocker that follows decides (proceed opens one).
+  if (result.connectionState === 'CONNECTED') run.markConnected();
   return result;
 }
 
