@@ -15,6 +15,7 @@ export function failureDetails(err: unknown): unknown[] {
 /** "Type: message" of the failure's root cause, for status, blockers and the run's own failure. */
 export function describeFailure(err: unknown): string {
   const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  if (cause instanceof ApplicationFailure) return `${cause.type ?? 'Error'}: ${cause.message}`;
+  // Activities already name the AWS error in their message ("rollback: AccessDeniedException: …"): say it once.
+  if (cause instanceof ApplicationFailure) return cause.type && !cause.message.includes(`${cause.type}:`) ? `${cause.type}: ${cause.message}` : cause.message;
   return cause instanceof Error ? cause.message : String(cause);
 }

@@ -24,7 +24,7 @@ function cancelAck(run: Run): string {
   const c = run.ledger.counts();
   if (!run.changedKeys()) {
     return run.state.connectRequested
-      ? 'Cancelling: no key was changed; this run asked KMS to connect the store, which stays as it is now (CONNECTING or CONNECTED)'
+      ? `Cancelling: no key was changed; this run asked KMS to connect the store and leaves it in whatever state that request left it (last read: ${run.state.store?.connectionState ?? 'unknown'})`
       : 'Cancelling: nothing was changed in KMS';
   }
   const parts: string[] = [];

@@ -6,8 +6,8 @@ import { eventually } from '../support/harness';
 /**
  * Adversarial: cancel while the connect activity is in flight (ConnectCustomKeyStore already sent, the
  * store CONNECTING). The contract: "the acknowledgement message is always literally true (never
- * 'nothing was changed' if something was)". handlers.ts cancelAck looks only at storeConnectedByRun,
- * which is set after the connect activity returns.
+ * 'nothing was changed' if something was)". Found: the ack looked at a flag set only after the connect
+ * activity returned. Now the run records the connect request before sending it.
  */
 
 let h: Harness;
@@ -18,7 +18,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-test('cancel during CONNECTING after ConnectCustomKeyStore was sent: the ack and the report say "nothing was changed in KMS"', async () => {
+test('cancel during CONNECTING after ConnectCustomKeyStore was sent: the ack and the report do not claim "nothing was changed in KMS"', async () => {
   const store = await seedStore(h, { enabled: 2, disabled: 0, bystanders: 0, aliases: false, connectionState: 'DISCONNECTED' });
   await h.decommissions.startDecommission(fastInput(store.storeId));
   await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');

@@ -38,8 +38,6 @@ export interface Harness {
 export interface HarnessOptions {
   emulator?: EmulatorOptions;
   deps?: Partial<ActivityDeps>;
-  /** Start no worker (for tests that run their own worker process). */
-  noWorker?: boolean;
   /** Wrap activities to interleave "someone else's" actions at exact points of a run. */
   wrapActivities?: (activities: DecommissionActivities) => DecommissionActivities;
 }
@@ -72,7 +70,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     activities: options.wrapActivities ? options.wrapActivities(activities) : activities,
     ...WORKER_TUNING,
   });
-  const running = options.noWorker ? Promise.resolve() : worker.run();
+  const running = worker.run();
   return {
     emulator,
     kms,
@@ -81,7 +79,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     taskQueue,
     worker,
     async close() {
-      if (!options.noWorker && worker.getState() === 'RUNNING') worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
       await nativeConnection.close();
       await connection.close();

@@ -17,7 +17,7 @@ export async function cancelled(run: Run): Promise<Transition> {
   if (!run.changedKeys()) {
     run.state.notes.push(
       run.state.connectRequested
-        ? 'Cancelled before any key was scheduled: no key was changed; this run asked KMS to connect the store, which was left as it was then (CONNECTING or CONNECTED).'
+        ? `Cancelled before any key was scheduled: no key was changed; this run asked KMS to connect the store and left it in whatever state that request left it (last read: ${run.state.store?.connectionState ?? 'unknown'}).`
         : 'Cancelled before any key was scheduled: nothing was changed in KMS.',
     );
   } else if (!run.ledger.all().some((e) => e.rolledBack !== undefined)) {
