@@ -57,6 +57,7 @@ Examples:
   $ kms-decommission watch cks-1234567890abcdef0
   $ kms-decommission report cks-1234567890abcdef0 --format markdown
   $ kms-decommission list --phase BLOCKED
+  $ kms-decommission resolve cks-1234567890abcdef0 --blocker CONNECT_FAILED-1 --by bob --action reconnect
   $ TEMPORAL_ADDRESS=temporal.internal:7233 kms-decommission status cks-1234567890abcdef0
 
 ${EXIT_CODE_HELP}`,
