@@ -4,6 +4,7 @@
  */
 import { validateQuotaOverrides } from './quotas';
 import { IdentityRegistry } from './identities';
+import { DEFAULT_MAX_EVENTS } from './trail';
 import type { EmulatorOptions, IdentitySpec, UsageSimulatorSpec } from './types';
 import { validateUsageSpec } from './usage';
 
@@ -132,7 +133,7 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedConfig {
     identities,
     cloudTrailDelayMs: integerIn('cloudTrailDelayMs', options.cloudTrailDelayMs ?? 0, 0, 86_400_000),
     cloudTrailDelayJitterMs: integerIn('cloudTrailDelayJitterMs', options.cloudTrailDelayJitterMs ?? 0, 0, 86_400_000),
-    cloudTrailMaxEvents: integerIn('cloudTrailMaxEvents', options.cloudTrailMaxEvents ?? 1_000_000, 1, 100_000_000),
+    cloudTrailMaxEvents: integerIn('cloudTrailMaxEvents', options.cloudTrailMaxEvents ?? DEFAULT_MAX_EVENTS, 1, 100_000_000),
     usage,
   };
 }

@@ -83,9 +83,17 @@ export function userIdentity(arn: string, accessKeyId: string | undefined): Reco
   }
 }
 
-/** LookupEvents `Username` of a principal. */
+const usernames = new Map<string, string>();
+
+/** LookupEvents `Username` of a principal (cached: every recorded event asks). */
 export function usernameOf(arn: string): string {
-  return parsePrincipalArn(arn).username;
+  let name = usernames.get(arn);
+  if (name === undefined) {
+    name = parsePrincipalArn(arn).username;
+    if (usernames.size >= 10_000) usernames.clear();
+    usernames.set(arn, name);
+  }
+  return name;
 }
 
 export class IdentityRegistry {

@@ -15,7 +15,7 @@ import type { EmulatorCore } from './core';
 import { KmsError } from './errors';
 import type { JsonObject } from './input';
 import { OPERATIONS, type OperationDef } from './operations';
-import { CLOUDTRAIL_EVENT_SOURCE, KMS_EVENT_SOURCE, requestParameters, responseElements } from './trail';
+import { CLOUDTRAIL_EVENT_SOURCE, flat, KMS_EVENT_SOURCE, requestParameters, responseElements } from './trail';
 
 const KMS_TARGET_PREFIX = 'TrentService.';
 
@@ -59,14 +59,25 @@ export function cloudTrailThrottling(): KmsError {
   return new KmsError('ThrottlingException', CLOUDTRAIL_THROTTLING_MESSAGE);
 }
 
+/** One shared copy of recurring strings (user agents, addresses): every stored event refers to them. */
+const interned = new Map<string, string>();
+
+function intern(s: string): string {
+  const known = interned.get(s);
+  if (known !== undefined) return known;
+  if (interned.size >= 1000) interned.clear();
+  interned.set(flat(s), s);
+  return s;
+}
+
 export function headerText(value: string | string[] | undefined): string {
-  return (Array.isArray(value) ? value.join(' ') : value) ?? '';
+  return intern((Array.isArray(value) ? value.join(' ') : value) ?? '');
 }
 
 /** The caller's address as CloudTrail prints it (IPv4-mapped IPv6 addresses unwrapped). */
 export function sourceIp(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? '';
-  return address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address;
+  return intern(address.startsWith('::ffff:') ? address.slice('::ffff:'.length) : address);
 }
 
 /** Everything the pipeline learned about one request. */
@@ -107,6 +118,7 @@ export function recordTrailEvent(core: EmulatorCore, call: CallRecord): void {
   } else if (STORE_OPERATIONS.has(call.operation) && scratch.storeName !== undefined) {
     additionalEventData = { customKeyStoreName: scratch.storeName, ...(scratch.clusterId !== undefined ? { clusterId: scratch.clusterId } : {}) };
   }
+  // Every field in one literal (absent ones undefined): no spreads on the hot path.
   core.state.appendTrail({
     eventId: call.eventId,
     eventTime: call.admittedAt,
@@ -114,15 +126,16 @@ export function recordTrailEvent(core: EmulatorCore, call: CallRecord): void {
     eventName: call.operation,
     eventType: 'AwsApiCall',
     readOnly,
-    ...(identity ? { principalArn: identity.arn } : {}),
-    ...(call.accessKeyId !== undefined ? { accessKeyId: call.accessKeyId } : {}),
+    principalArn: identity?.arn,
+    accessKeyId: call.accessKeyId,
     sourceIPAddress: call.source?.ip ?? '',
     userAgent: call.source?.userAgent ?? '',
     requestId: call.requestId,
-    ...(call.error ? { errorCode: call.error.name, errorMessage: call.error.message } : {}),
+    errorCode: call.error?.name,
+    errorMessage: call.error?.message,
     requestParameters: requestParameters(call.operation, call.input),
     responseElements: call.error ? null : responseElements(readOnly, call.output),
-    ...(additionalEventData ? { additionalEventData } : {}),
-    ...(scratch.keyId !== undefined ? { resources: [keyArn(config, scratch.keyId)] } : {}),
+    additionalEventData,
+    resource: scratch.keyId !== undefined ? flat(keyArn(config, scratch.keyId)) : undefined,
   });
 }

@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import { keyArn, parseKeyReference } from './context';
 import { parsePrincipalArn } from './identities';
 import { TRACKED_OPERATIONS } from './operations/crypto';
-import { KMS_EVENT_SOURCE } from './trail';
+import { flat, KMS_EVENT_SOURCE } from './trail';
 import { aliasNameProblem } from './operations/aliases';
 import { DEFAULT_WINDOW_DAYS, deletionFor, MAX_WINDOW_DAYS, MIN_WINDOW_DAYS } from './operations/deletion';
 import { newKeyId } from './operations/keys';
@@ -223,7 +223,7 @@ export function applySeed(deps: SeedDeps, spec: SeedSpec): SeedResult {
       const operation = usage.operation ?? 'Decrypt';
       const arn = keyArn(config, key.id);
       const event = state.appendTrail({
-        eventId: randomUUID(),
+        eventId: flat(randomUUID()),
         eventTime: usage.at,
         eventSource: KMS_EVENT_SOURCE,
         eventName: operation,
@@ -232,11 +232,11 @@ export function applySeed(deps: SeedDeps, spec: SeedSpec): SeedResult {
         principalArn: usage.principalArn ?? config.principalArn,
         sourceIPAddress: usage.sourceIPAddress ?? '10.0.0.1',
         userAgent: 'kms-emulator-seed',
-        requestId: randomUUID(),
+        requestId: flat(randomUUID()),
         requestParameters: { keyId: arn, ...(operation === 'Encrypt' || operation === 'Decrypt' ? { encryptionAlgorithm: 'SYMMETRIC_DEFAULT' } : {}) },
         responseElements: null,
         ...(key.customKeyStoreId !== undefined ? { additionalEventData: { customKeyStoreId: key.customKeyStoreId, ...(key.xksKeyId !== undefined ? { xksKeyId: key.xksKeyId } : {}) } } : {}),
-        resources: [arn],
+        resource: flat(arn),
       });
       state.putKey({ ...key, lastUsage: { operation, at: usage.at, eventId: event.eventId, requestId: event.requestId as string } });
     }

@@ -14,6 +14,7 @@ import { internalError, KmsError, throttling } from './errors';
 import { type JsonObject, parseBody } from './input';
 import { STALE_READ_OPERATIONS } from './operations';
 import { type CallRecord, cloudTrailThrottling, headerText, recordTrailEvent, routeTarget, sourceIp } from './recording';
+import { flat } from './trail';
 
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
 /** KMS requests are small; anything larger is not a KMS call. */
@@ -78,8 +79,9 @@ export class KmsHttpServer {
 
   private async handleKms(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const core = this.core;
-    const requestId = randomUUID();
-    const eventId = randomUUID();
+    // Flattened: both are kept per request (audit log, CloudTrail, key usage).
+    const requestId = flat(randomUUID());
+    const eventId = flat(randomUUID());
     const target = req.headers['x-amz-target'];
     const targetText = Array.isArray(target) ? target[0] : target;
     const route = routeTarget(targetText);

@@ -12,6 +12,8 @@ import type { ResolvedConfig } from './config';
 import { userIdentity, usernameOf } from './identities';
 import { Rng } from './random';
 
+/** Events kept by default (about 650 bytes of heap each, so some 200 MB at most). */
+export const DEFAULT_MAX_EVENTS = 300_000;
 /** How long LookupEvents can look back. */
 export const LOOKUP_WINDOW_MS = 90 * 86_400_000;
 export const KMS_EVENT_SOURCE = 'kms.amazonaws.com';
@@ -46,8 +48,8 @@ export interface TrailEvent {
   requestParameters: unknown;
   responseElements: unknown;
   additionalEventData?: Record<string, unknown>;
-  /** ARNs of the KMS keys the event names. */
-  resources?: string[];
+  /** ARN of the KMS key the event names (`resources`; one key per KMS call here). */
+  resource?: string;
 }
 
 /** An event before the log assigned its position and delivery time. */
@@ -64,6 +66,43 @@ export interface DeliverySettings {
 }
 
 const RESOURCE_TYPE = 'AWS::KMS::Key';
+
+/**
+ * V8 builds `randomUUID()` results and template literals as rope strings of many pieces (~500 bytes for a
+ * UUID). Reading a character flattens them in place (~60 bytes); the log keeps hundreds of thousands.
+ */
+export function flat(s: string): string {
+  s.charCodeAt(0);
+  return s;
+}
+
+/**
+ * The event with every field in one fixed order: objects made by spreading optional fields get a
+ * dictionary representation in V8, about twice the size, and the log keeps hundreds of thousands.
+ */
+function compact(e: NewTrailEvent, seq: number, deliverAt: number): TrailEvent {
+  return {
+    seq,
+    eventId: e.eventId,
+    eventTime: e.eventTime,
+    deliverAt,
+    eventSource: e.eventSource,
+    eventName: e.eventName,
+    eventType: e.eventType,
+    readOnly: e.readOnly,
+    principalArn: e.principalArn,
+    accessKeyId: e.accessKeyId,
+    sourceIPAddress: e.sourceIPAddress,
+    userAgent: e.userAgent,
+    requestId: e.requestId,
+    errorCode: e.errorCode,
+    errorMessage: e.errorMessage,
+    requestParameters: e.requestParameters,
+    responseElements: e.responseElements,
+    additionalEventData: e.additionalEventData,
+    resource: e.resource,
+  };
+}
 
 /** Sort order of the log and of every index. */
 function before(a: TrailEvent, b: TrailEvent): boolean {
@@ -90,9 +129,9 @@ export function attributeValues(event: TrailEvent, key: LookupAttributeKey): str
     case 'Username':
       return event.principalArn !== undefined ? [usernameOf(event.principalArn)] : [];
     case 'ResourceType':
-      return event.resources && event.resources.length > 0 ? [RESOURCE_TYPE] : [];
+      return event.resource !== undefined ? [RESOURCE_TYPE] : [];
     case 'ResourceName':
-      return event.resources ?? [];
+      return event.resource !== undefined ? [event.resource] : [];
     case 'EventSource':
       return [event.eventSource];
     case 'AccessKeyId':
@@ -103,11 +142,13 @@ export function attributeValues(event: TrailEvent, key: LookupAttributeKey): str
 export class TrailLog {
   private events: TrailEvent[] = [];
   private indexes = new Map<LookupAttributeKey, Map<string, TrailEvent[]>>();
+  /** EventId is unique: a plain map, no list per event. */
+  private byId = new Map<string, TrailEvent>();
   private lastSeq = 0;
   private rng: Rng;
 
   constructor(
-    readonly settings: DeliverySettings = { delayMs: 0, jitterMs: 0, maxEvents: 1_000_000 },
+    readonly settings: DeliverySettings = { delayMs: 0, jitterMs: 0, maxEvents: DEFAULT_MAX_EVENTS },
     seed?: number,
   ) {
     this.rng = new Rng(seed === undefined ? undefined : seed ^ 0x7a11);
@@ -135,29 +176,47 @@ export class TrailLog {
 
   /** Stores a new event; returns it with its seq and delivery time. */
   create(event: NewTrailEvent): TrailEvent {
-    const full: TrailEvent = { ...event, seq: this.lastSeq + 1, deliverAt: this.deliveryTime(event.eventTime) };
-    this.insert(full);
+    const full = compact(event, this.lastSeq + 1, this.deliveryTime(event.eventTime));
+    this.add(full);
     return full;
   }
 
   /** Stores an event as recorded (journal replay, snapshot load). */
-  insert(event: TrailEvent): void {
+  insert(recorded: TrailEvent): void {
+    this.add(compact(recorded, recorded.seq, recorded.deliverAt));
+  }
+
+  private add(event: TrailEvent): void {
     if (event.seq > this.lastSeq) this.lastSeq = event.seq;
     insertSorted(this.events, event);
-    for (const key of LOOKUP_ATTRIBUTE_KEYS) {
-      for (const value of attributeValues(event, key)) {
-        let byValue = this.indexes.get(key);
-        if (!byValue) this.indexes.set(key, (byValue = new Map()));
-        let list = byValue.get(value);
-        if (!list) byValue.set(value, (list = []));
-        insertSorted(list, event);
-      }
+    this.byId.set(event.eventId, event);
+    this.index('EventName', event.eventName, event);
+    this.index('ReadOnly', event.readOnly ? 'true' : 'false', event);
+    this.index('EventSource', event.eventSource, event);
+    if (event.principalArn !== undefined) this.index('Username', usernameOf(event.principalArn), event);
+    if (event.accessKeyId !== undefined) this.index('AccessKeyId', event.accessKeyId, event);
+    if (event.resource !== undefined) {
+      this.index('ResourceType', RESOURCE_TYPE, event);
+      this.index('ResourceName', event.resource, event);
     }
+  }
+
+  /** Adds the event to the list of `key` = `value` (the same values {@link attributeValues} reports). */
+  private index(key: LookupAttributeKey, value: string, event: TrailEvent): void {
+    let byValue = this.indexes.get(key);
+    if (!byValue) this.indexes.set(key, (byValue = new Map()));
+    const list = byValue.get(value);
+    if (list) insertSorted(list, event);
+    else byValue.set(value, [event]);
   }
 
   /** Events matching one attribute (or all), sorted oldest first; the caller walks it from the end. */
   candidates(attribute: { key: LookupAttributeKey; value: string } | undefined): readonly TrailEvent[] {
     if (!attribute) return this.events;
+    if (attribute.key === 'EventId') {
+      const event = this.byId.get(attribute.value);
+      return event ? [event] : [];
+    }
     return this.indexes.get(attribute.key)?.get(attribute.value) ?? [];
   }
 
@@ -184,12 +243,14 @@ export class TrailLog {
     const kept = events.slice(cut);
     this.events = [];
     this.indexes = new Map();
-    for (const e of kept) this.insert(e);
+    this.byId = new Map();
+    for (const e of kept) this.add(e);
   }
 
   clear(): void {
     this.events = [];
     this.indexes = new Map();
+    this.byId = new Map();
     this.lastSeq = 0;
   }
 }
@@ -231,9 +292,7 @@ export function renderRecord(event: TrailEvent, config: Pick<ResolvedConfig, 're
   if (event.requestId !== undefined) record.requestID = event.requestId;
   record.eventID = event.eventId;
   record.readOnly = event.readOnly;
-  if (event.resources && event.resources.length > 0) {
-    record.resources = event.resources.map((arn) => ({ accountId: config.account, type: RESOURCE_TYPE, ARN: arn }));
-  }
+  if (event.resource !== undefined) record.resources = [{ accountId: config.account, type: RESOURCE_TYPE, ARN: event.resource }];
   record.eventType = event.eventType;
   record.managementEvent = true;
   record.recipientAccountId = config.account;
@@ -262,7 +321,7 @@ export function lookupView(event: TrailEvent, config: Pick<ResolvedConfig, 'regi
     ReadOnly: String(event.readOnly),
     EventTime: Math.floor(event.eventTime / 1000),
     EventSource: event.eventSource,
-    Resources: (event.resources ?? []).map((arn) => ({ ResourceType: RESOURCE_TYPE, ResourceName: arn })),
+    Resources: event.resource !== undefined ? [{ ResourceType: RESOURCE_TYPE, ResourceName: event.resource }] : [],
     CloudTrailEvent: JSON.stringify(renderRecord(event, config)),
   };
   if (event.accessKeyId !== undefined) view.AccessKeyId = event.accessKeyId;

@@ -68,7 +68,7 @@ export interface EmulatorOptions {
   cloudTrailDelayMs?: number;
   /** Uniform extra delivery delay per event in [0, jitter] emulated ms (events then arrive out of order). Default `0`. */
   cloudTrailDelayJitterMs?: number;
-  /** Oldest CloudTrail events beyond this count are dropped. Default `1_000_000`. */
+  /** Oldest CloudTrail events beyond this count are dropped. Default `300_000` (about 650 bytes of heap each). */
   cloudTrailMaxEvents?: number;
   /** Applications still using keys, started with the emulator (see {@link UsageSimulatorSpec}). */
   usage?: UsageSimulatorSpec[];

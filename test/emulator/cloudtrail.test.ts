@@ -24,7 +24,7 @@ import {
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { startEmulator, type RunningEmulator } from '../../src/emulator';
-import { DAY_MS, expectKmsError, keyArnOf, kmsClient, type SdkError, useSharedEmulator, withEmulator } from './helpers';
+import { DAY_MS, expectKmsError, keyArnOf, kmsClient, type SdkError, useSharedEmulator, waitFor, withEmulator } from './helpers';
 
 let emu: RunningEmulator;
 let kms: KMSClient;
@@ -396,6 +396,21 @@ describe('delivery, windows and paging', () => {
       requestParameters: { lookupAttributes: [{ attributeKey: 'EventSource', attributeValue: 'kms.amazonaws.com' }] },
     });
     expect(await lookup('ResourceName', keyArnOf(emu, plainKey).replace(plainKey, '00000000-0000-4000-8000-000000000000'))).toEqual([]);
+  });
+
+  test('maxEvents: the oldest events are dropped beyond the cap (background tick)', async () => {
+    expect(await emu.admin.setCloudTrailDelivery({ maxEvents: 10 })).toEqual({ delayMs: 0, jitterMs: 0, maxEvents: 10 });
+    for (let i = 0; i < 25; i++) await kms.send(new DescribeKeyCommand({ KeyId: plainKey }));
+    const info = await waitFor(async () => {
+      const current = await emu.admin.cloudTrail();
+      return current.events <= 10 ? current : undefined;
+    }, 5000, 100);
+    expect(info.events).toBe(10);
+    const events = await emu.admin.cloudTrailEvents();
+    // The newest survive.
+    expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((a, b) => a - b));
+    expect(events[events.length - 1]?.record.eventName).toBe('DescribeKey');
+    await expect(emu.admin.setCloudTrailDelivery({ maxEvents: 0 })).rejects.toThrow(/maxEvents must be an integer >= 1/);
   });
 
   test('seeded past usage: GetKeyLastUsage and a matching CloudTrail event', async () => {

@@ -9,7 +9,7 @@ import { epochSeconds, KEY_ID_RULE, keyArn, requireKey, type OpContext } from '.
 import { notPendingDeletion, pendingDeletion, validation } from '../errors';
 import { Input, type JsonObject } from '../input';
 import type { EmulatorState, KeyDeletion, KeyRecord } from '../state';
-import { AWS_INTERNAL, KMS_EVENT_SOURCE, type NewTrailEvent } from '../trail';
+import { AWS_INTERNAL, flat, KMS_EVENT_SOURCE, type NewTrailEvent } from '../trail';
 import type { BackingKeyOutcome, DeletionEvent } from '../types';
 
 export const MIN_WINDOW_DAYS = 7;
@@ -115,7 +115,7 @@ function deleteKeyServiceEvent(config: ResolvedConfig, key: KeyRecord, deletion:
     additionalEventData = { customKeyStoreId: key.customKeyStoreId, ...(key.xksKeyId !== undefined ? { xksKeyId: key.xksKeyId } : {}) };
   }
   return {
-    eventId: randomUUID(),
+    eventId: flat(randomUUID()),
     eventTime: deletion.time,
     eventSource: KMS_EVENT_SOURCE,
     eventName: 'DeleteKey',
@@ -126,6 +126,6 @@ function deleteKeyServiceEvent(config: ResolvedConfig, key: KeyRecord, deletion:
     requestParameters: null,
     responseElements: { keyId: deletion.keyArn },
     ...(additionalEventData ? { additionalEventData } : {}),
-    resources: [deletion.keyArn],
+    resource: flat(deletion.keyArn),
   };
 }
