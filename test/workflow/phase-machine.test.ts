@@ -105,7 +105,7 @@ test('a CloudHSM store that disconnects between drift scans is noticed by the co
   const blocked = await waitForPhase(h, store.storeId, 'BLOCKED', 10_000);
   expect(Date.now() - disconnectedAt).toBeLessThan(5_000);
   expect(blocked.blocker?.kind).toBe('STORE_NOT_CONNECTED');
-  const blocker = blocked.blocker as Extract<NonNullable<typeof blocked.blocker>, { kind: 'STORE_NOT_CONNECTED' }>;
+  const blocker = blocked.blocker as Extract<NonNullable<typeof blocked.blocker>, { connectionState: unknown }>;
   expect(blocker.lastSeenConnectedAt).toBeGreaterThanOrEqual(waiting.startedAt);
   expect(blocker.lastSeenConnectedAt).toBeLessThanOrEqual(disconnectedAt + 1_000);
   expect(blocked.previousPhase).toBe('WAITING');
