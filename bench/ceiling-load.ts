@@ -45,7 +45,14 @@ export async function runDescribeLoad(spec: LoadSpec): Promise<CeilingMeasuremen
     const elapsed = (performance.now() - start) / 1000;
     latencies.sort((a, b) => a - b);
     const pct = (p: number): number => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? NaN) * 10) / 10;
-    return { operation: 'DescribeKey', concurrency: spec.concurrency, perSecond: Math.round(latencies.length / elapsed), seconds: Math.round(elapsed * 10) / 10, p50Ms: pct(0.5), p99Ms: pct(0.99) };
+    return {
+      operation: 'DescribeKey',
+      concurrency: spec.concurrency,
+      perSecond: Math.round(latencies.length / elapsed),
+      seconds: Math.round(elapsed * 10) / 10,
+      p50Ms: pct(0.5),
+      p99Ms: pct(0.99),
+    };
   } finally {
     client.destroy();
   }

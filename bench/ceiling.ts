@@ -11,7 +11,10 @@ import { EMULATOR_CREDENTIALS, EMULATOR_REGION } from './processes';
 import type { CeilingMeasurement } from './types';
 
 async function runLoadProcess(spec: LoadSpec): Promise<CeilingMeasurement> {
-  const child = fork(path.join(__dirname, 'ceiling-load.ts'), [], { execArgv: ['-r', 'ts-node/register/transpile-only'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(path.join(__dirname, 'ceiling-load.ts'), [], {
+    execArgv: ['-r', 'ts-node/register/transpile-only'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
   const answer = await new Promise<{ result?: CeilingMeasurement; error?: string }>((resolve, reject) => {
     child.once('message', (m) => resolve(m as { result?: CeilingMeasurement; error?: string }));
     child.once('error', reject);

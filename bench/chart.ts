@@ -30,7 +30,9 @@ export function renderRateChart(title: string, series: readonly RateSeries[], su
   const x = (i: number): number => m.left + (buckets <= 1 ? 0 : (i / (buckets - 1)) * plotW);
   const y = (v: number): number => m.top + plotH - (v / yMax) * plotH;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(`<text x="${m.left}" y="20" font-size="15" font-weight="bold">${esc(title)}</text>`);
   if (subtitle) out.push(`<text x="${m.left}" y="37" fill="#555">${esc(subtitle)}</text>`);
@@ -53,14 +55,17 @@ export function renderRateChart(title: string, series: readonly RateSeries[], su
   let legendY = m.top + 8;
   series.forEach((s, i) => {
     const color = COLORS[s.operation] ?? FALLBACK[i % FALLBACK.length];
-    out.push(`<line x1="${m.left}" x2="${m.left + plotW}" y1="${y(s.quotaPerSecond).toFixed(1)}" y2="${y(s.quotaPerSecond).toFixed(1)}" stroke="${color}" stroke-dasharray="6 4" stroke-width="1.5"/>`);
+    out.push(
+      `<line x1="${m.left}" x2="${m.left + plotW}" y1="${y(s.quotaPerSecond).toFixed(1)}" y2="${y(s.quotaPerSecond).toFixed(1)}" stroke="${color}" stroke-dasharray="6 4" stroke-width="1.5"/>`,
+    );
     const active = s.ok.map((v, t) => ({ v, t })).filter(({ t }) => t >= firstNonZero(s.ok) && t <= lastNonZero(s.ok));
     if (active.length > 0) {
       const points = active.map(({ v, t }) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(' ');
       out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${points}"/>`);
     }
     s.throttled.forEach((v, t) => {
-      if (v > 0) out.push(`<line x1="${x(t).toFixed(1)}" x2="${x(t).toFixed(1)}" y1="${y(0).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#d62728" stroke-width="2"/>`);
+      if (v > 0)
+        out.push(`<line x1="${x(t).toFixed(1)}" x2="${x(t).toFixed(1)}" y1="${y(0).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#d62728" stroke-width="2"/>`);
     });
     const lx = m.left + plotW + 14;
     out.push(`<line x1="${lx}" x2="${lx + 22}" y1="${legendY}" y2="${legendY}" stroke="${color}" stroke-width="2"/>`);

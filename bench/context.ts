@@ -119,7 +119,13 @@ export interface ApprovedRun {
  * Seeds a CONNECTED store with `count` Enabled keys, turns latency on, starts a decommission of it and
  * approves it once it waits for approval: the common start of every single-store scenario.
  */
-export async function startApprovedRun(env: Environment, store: string, name: string, count: number, input: DecommissionInput = benchInput(store)): Promise<ApprovedRun> {
+export async function startApprovedRun(
+  env: Environment,
+  store: string,
+  name: string,
+  count: number,
+  input: DecommissionInput = benchInput(store),
+): Promise<ApprovedRun> {
   await env.emulator.admin.seed({ stores: [{ id: store, name, connectionState: 'CONNECTED' }] });
   const seeded = await env.emulator.admin.seed({ keys: [{ count, customKeyStoreId: store, keyState: 'Enabled' }] });
   await env.applyLatency();
@@ -167,9 +173,12 @@ export async function waitForStatus(
     }
     if (last && done(last)) return last;
     if (last?.phase === 'BLOCKED' || last?.phase === 'FAILED') {
-      throw new Error(`${storeOrWorkflowId} is ${last.phase} while waiting for ${what}: ${last.blocker ? `${last.blocker.id}: ${last.blocker.message}` : (last.lastError ?? '')}`);
+      throw new Error(
+        `${storeOrWorkflowId} is ${last.phase} while waiting for ${what}: ${last.blocker ? `${last.blocker.id}: ${last.blocker.message}` : (last.lastError ?? '')}`,
+      );
     }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} of ${storeOrWorkflowId}; last phase ${last?.phase ?? 'unknown'}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} of ${storeOrWorkflowId}; last phase ${last?.phase ?? 'unknown'}`);
     if (Date.now() - lastStuckCheck > 15_000) {
       lastStuckCheck = Date.now();
       await failIfStuck(decommissions, storeOrWorkflowId);
@@ -210,7 +219,11 @@ export async function waitForCount(client: Client, taskQueue: string, where: str
   while (Date.now() < deadline) {
     seen = (await client.workflow.count(query)).count;
     if (seen >= count) return;
-    const failed = (await client.workflow.count(`TaskQueue = '${taskQueue}' AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed' AND ExecutionStatus != 'ContinuedAsNew'`)).count;
+    const failed = (
+      await client.workflow.count(
+        `TaskQueue = '${taskQueue}' AND ExecutionStatus != 'Running' AND ExecutionStatus != 'Completed' AND ExecutionStatus != 'ContinuedAsNew'`,
+      )
+    ).count;
     if (failed > 0) throw new Error(`${failed} run(s) on ${taskQueue} ended neither Running nor Completed while waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 1_000));
   }
@@ -222,7 +235,10 @@ export function phaseIs(phase: Phase): string {
   return `DecommissionPhase = '${phase}'`;
 }
 
-export const inPhase = (...phases: Phase[]) => (s: DecommissionStatus): boolean => phases.includes(s.phase);
+export const inPhase =
+  (...phases: Phase[]) =>
+  (s: DecommissionStatus): boolean =>
+    phases.includes(s.phase);
 
 /** A store name/id pair for seeding; ids look like real ones. */
 export function storeId(scenario: string, index: number): string {

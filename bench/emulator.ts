@@ -111,7 +111,12 @@ async function rawLoad(spec: LoadSpec): Promise<LoadResult> {
           hostname: url.hostname,
           port: Number(url.port),
           path: '/',
-          headers: { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'TrentService.DescribeKey', 'content-length': String(Buffer.byteLength(body)) },
+          headers: {
+            host: url.host,
+            'content-type': 'application/x-amz-json-1.1',
+            'x-amz-target': 'TrentService.DescribeKey',
+            'content-length': String(Buffer.byteLength(body)),
+          },
           body,
         }),
       );
@@ -183,7 +188,12 @@ async function main(): Promise<void> {
   const seconds = arg('seconds', 10);
   const concurrency = arg('concurrency', 64);
   const clientProcesses = arg('client-processes', 2);
-  console.log(`machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; node ${process.version}`);
+  console.log(
+    `machine: ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; node ${process.version}`,
+  );
   const emulator = await startEmulator({ quotaScale: 0 });
   try {
     const t0 = performance.now();

@@ -19,7 +19,9 @@ function inventoryFinding(r: ScenarioResult): string {
       (limit < r.quotaPerSecond ? `, ${pct(r.achievedRatePerQuota)} of the ${int(r.quotaPerSecond)}/s quota.` : '.'),
   ];
   if (Number.isFinite(ceiling) && ceiling < r.quotaPerSecond) {
-    lines.push(`On this machine the emulator itself cannot serve the ${int(r.quotaPerSecond)}/s quota (best measured ${int(ceiling)}/s), so the quota bound is not reachable here.`);
+    lines.push(
+      `On this machine the emulator itself cannot serve the ${int(r.quotaPerSecond)}/s quota (best measured ${int(ceiling)}/s), so the quota bound is not reachable here.`,
+    );
   }
   const workerMs = Number(r.extra?.workerCpuMsPerCall ?? NaN);
   const workerShare = Number(r.extra?.workerCpuShare ?? NaN);
@@ -54,7 +56,9 @@ function mutationFinding(r: ScenarioResult, utilization: number): string | undef
     if (!measured) why = ' (this results file has no pause analysis; re-run to get it)';
     else if (pauses > 0) {
       why = ` Between pauses the calls ran at ${pct(Number(r.extra?.steadyRatePerQuota ?? NaN))} of the quota; ${pauses} pauses (batch activity hand-offs through Temporal: the previous batch's verification reads, the workflow task, the next activity's start) cost ${pauseSeconds.toFixed(1)} s = ${pct(pauseShare)} of the phase.`;
-    } else why = ' No long pauses were seen: the calls themselves ran slower than the pace (a busy machine delaying the worker\'s timers, or too few calls in flight for the latency).';
+    } else
+      why =
+        " No long pauses were seen: the calls themselves ran slower than the pace (a busy machine delaying the worker's timers, or too few calls in flight for the latency).";
     return `${r.name}: ${pct(r.achievedRatePerQuota)} of the ${r.operation} quota, below the 95% target. The worker paces at ${utilization} × quota, so only ${pct(utilization - 0.95)} of the quota is left to absorb every pause and delay.${why}`;
   }
   if (pauses > 0 && pauseShare > 0.005) {
@@ -136,7 +140,10 @@ function baselineFinding(results: BenchResults): string | undefined {
       `Ten unthrottled calls in flight overshoot the quota from the first second (up to ${par.maxCallsInAnySecond} in 1 s against ${par.quotaPerSecond}/s): ${int(par.throttled)} throttled responses and ${int(par.failedCalls)} of ${int(par.keys)} keys left undone after the SDK's 3 attempts, which an operator must find and retry.`,
     );
   }
-  if (ours) parts.push(`The workflow (${ours.name}): ${pct(ours.achievedRatePerQuota)} of the quota with ${int(ours.throttled)} throttled and ${int(ours.failedCalls)} failed.`);
+  if (ours)
+    parts.push(
+      `The workflow (${ours.name}): ${pct(ours.achievedRatePerQuota)} of the quota with ${int(ours.throttled)} throttled and ${int(ours.failedCalls)} failed.`,
+    );
   return parts.join(' ');
 }
 

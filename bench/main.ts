@@ -63,7 +63,12 @@ function parseArgs(argv: string[]): BenchConfig & { docs: boolean; out: string; 
   const program = new Command('bench')
     .description('Decommission benchmark at the KMS quota limit, beside the naive approaches.')
     .option('--quick', 'small sizes (under 3 minutes)')
-    .addOption(new Option('--quota-scale <factor>', `multiply every AWS quota (emulator and worker pacing); default ${DEFAULT_SCALE.full} (quick: ${DEFAULT_SCALE.quick})`).argParser(positive('--quota-scale')))
+    .addOption(
+      new Option(
+        '--quota-scale <factor>',
+        `multiply every AWS quota (emulator and worker pacing); default ${DEFAULT_SCALE.full} (quick: ${DEFAULT_SCALE.quick})`,
+      ).argParser(positive('--quota-scale')),
+    )
     .addOption(
       new Option('--scenarios <list>', `comma-separated subset of ${SCENARIOS.join(', ')}`).argParser((v) => {
         const names = v.split(',').map((s) => s.trim()) as ScenarioName[];
@@ -75,16 +80,18 @@ function parseArgs(argv: string[]): BenchConfig & { docs: boolean; out: string; 
     .addOption(new Option('--jitter-ms <ms>', 'extra uniform random latency').argParser(Number).default(10))
     .addOption(new Option('--seed <n>', 'emulator seed (ids, jitter)').argParser(Number).default(42))
     .addOption(
-      new Option('--size <name=value>', 'override one size, e.g. largeScheduleKeys=2000 or rssRuns=10,100 (repeatable)').argParser((v: string, prev: Partial<BenchSizes> = {}) => {
-        const [name, value = ''] = v.split('=');
-        const sizes = QUICK_SIZES as unknown as Record<string, unknown>;
-        const numbers = value.split(',').map(Number);
-        const isList = Array.isArray(sizes[name]);
-        if (!(name in sizes) || numbers.some((n) => !Number.isInteger(n) || n <= 0) || (!isList && numbers.length !== 1)) {
-          throw new InvalidArgumentError(`expected name=positive integer (a comma list for rssRuns), name one of ${Object.keys(sizes).join(', ')}`);
-        }
-        return { ...prev, [name]: isList ? numbers : numbers[0] };
-      }),
+      new Option('--size <name=value>', 'override one size, e.g. largeScheduleKeys=2000 or rssRuns=10,100 (repeatable)').argParser(
+        (v: string, prev: Partial<BenchSizes> = {}) => {
+          const [name, value = ''] = v.split('=');
+          const sizes = QUICK_SIZES as unknown as Record<string, unknown>;
+          const numbers = value.split(',').map(Number);
+          const isList = Array.isArray(sizes[name]);
+          if (!(name in sizes) || numbers.some((n) => !Number.isInteger(n) || n <= 0) || (!isList && numbers.length !== 1)) {
+            throw new InvalidArgumentError(`expected name=positive integer (a comma list for rssRuns), name one of ${Object.keys(sizes).join(', ')}`);
+          }
+          return { ...prev, [name]: isList ? numbers : numbers[0] };
+        },
+      ),
     )
     .addOption(
       new Option('--worker-env <NAME=value>', 'extra environment for the worker process, e.g. KMS_QUOTA_UTILIZATION=0.99 (repeatable; experiments)').argParser(
@@ -100,7 +107,7 @@ function parseArgs(argv: string[]): BenchConfig & { docs: boolean; out: string; 
       'node flags for the worker process, space-separated; default the worker image\'s NODE_OPTIONS (Dockerfile), "" for none',
     )
     .option('--render <json>', 'run nothing: re-render the tables, chart and findings (and docs with --docs) from a results file')
-    .option('--profile-worker', "CPU-profile the worker during the inventory (slows it a little) and report where its CPU goes")
+    .option('--profile-worker', 'CPU-profile the worker during the inventory (slows it a little) and report where its CPU goes')
     .option('--docs', "also rewrite the README's Performance section and docs/bench-rate.svg from this run")
     .addOption(new Option('--out <file>', 'JSON results file').default(path.join(repoRoot, 'bench', 'results', 'latest.json')));
   program.parse(argv, { from: 'user' });
@@ -139,7 +146,9 @@ async function publish(results: BenchResults, options: { out: string; docs: bool
   const subtitle = `quota scale ${results.quotaScale}, latency ${results.latency.latencyMs}+${results.latency.jitterMs} ms, worker pacing ${results.utilization} × quota`;
   if (results.chart.series.length) await writeFile(svgPath, renderRateChart(results.chart.title, results.chart.series, subtitle));
   console.log(`\n${renderMarkdown(results)}`);
-  log(`${options.writeJson ? `results written to ${path.relative(process.cwd(), options.out)}` : 'rendered'}${results.chart.series.length ? `, chart ${path.relative(process.cwd(), svgPath)}` : ''}`);
+  log(
+    `${options.writeJson ? `results written to ${path.relative(process.cwd(), options.out)}` : 'rendered'}${results.chart.series.length ? `, chart ${path.relative(process.cwd(), svgPath)}` : ''}`,
+  );
   if (options.docs) {
     const docs = path.join(repoRoot, 'docs');
     await mkdir(docs, { recursive: true });
@@ -166,7 +175,9 @@ async function main(): Promise<void> {
     await publish(results, { out: cfg.render, docs: cfg.docs, writeJson: false }, log);
     return;
   }
-  log(`mode ${cfg.mode}, quota scale ${cfg.quotaScale} (ScheduleKeyDeletion ${15 * cfg.quotaScale}/s, CancelKeyDeletion ${5 * cfg.quotaScale}/s, DescribeKey ${2000 * cfg.quotaScale}/s), latency ${cfg.latencyMs}+${cfg.jitterMs} ms, scenarios ${cfg.scenarios.join(', ')}`);
+  log(
+    `mode ${cfg.mode}, quota scale ${cfg.quotaScale} (ScheduleKeyDeletion ${15 * cfg.quotaScale}/s, CancelKeyDeletion ${5 * cfg.quotaScale}/s, DescribeKey ${2000 * cfg.quotaScale}/s), latency ${cfg.latencyMs}+${cfg.jitterMs} ms, scenarios ${cfg.scenarios.join(', ')}`,
+  );
   const results: BenchResults = {
     startedAt: new Date().toISOString(),
     finishedAt: '',
@@ -234,7 +245,9 @@ async function main(): Promise<void> {
             break;
         }
         for (const r of results.scenarios.slice(before)) {
-          log(`  ${r.name}: wall ${r.wallSeconds} s vs bound ${r.boundSeconds} s, rate ÷ quota ${(100 * r.achievedRatePerQuota).toFixed(1)}%, throttled ${r.throttled}, failed ${r.failedCalls}${r.worker ? `, worker peak RSS ${r.worker.peakRssMiB} MiB` : ''}`);
+          log(
+            `  ${r.name}: wall ${r.wallSeconds} s vs bound ${r.boundSeconds} s, rate ÷ quota ${(100 * r.achievedRatePerQuota).toFixed(1)}%, throttled ${r.throttled}, failed ${r.failedCalls}${r.worker ? `, worker peak RSS ${r.worker.peakRssMiB} MiB` : ''}`,
+          );
         }
         log(`scenario ${name} done in ${elapsed(ts)}`);
       } catch (err) {

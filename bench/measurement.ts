@@ -64,7 +64,10 @@ export function phaseFigures(audit: readonly AuditEntry[], operation: string, ke
     firstTime: first,
     lastTime: last,
     // KMS counts a request when it arrives, not when it is answered: injected latency jitter must not bunch them.
-    maxInAnySecond: maxInWindow(ok.map((e) => e.admittedAt ?? e.time), 1000),
+    maxInAnySecond: maxInWindow(
+      ok.map((e) => e.admittedAt ?? e.time),
+      1000,
+    ),
     pauses,
     pauseSeconds: pauseMs / 1000,
     steadyPerSecond: steadyMs > 0 ? steadyGaps / (steadyMs / 1000) : 0,

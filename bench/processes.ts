@@ -100,7 +100,13 @@ process.once('exit', () => {
   for (const child of live) child.kill('SIGKILL');
 });
 
-function spawnLogged(script: string, args: string[], env: NodeJS.ProcessEnv, logFile: string, nodeFlags: string[] = []): { child: ChildProcess; log: WriteStream } {
+function spawnLogged(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  logFile: string,
+  nodeFlags: string[] = [],
+): { child: ChildProcess; log: WriteStream } {
   const log = createWriteStream(logFile, { flags: 'a' });
   const child = spawn(process.execPath, [...nodeFlags, script, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: path.dirname(script) });
   child.stdout?.pipe(log, { end: false });
@@ -126,12 +132,18 @@ function cleanEnv(): NodeJS.ProcessEnv {
 /** Starts the emulator CLI on a free port and waits for its "listening" line. */
 export async function startEmulatorProcess(build: BenchBuild, options: EmulatorProcessOptions): Promise<EmulatorProcess> {
   const args = [
-    '--port', '0',
-    '--quota-scale', String(options.quotaScale),
-    '--day-ms', String(options.dayMs),
-    '--connect-ms', '200',
-    '--disconnect-ms', '200',
-    '--seed', String(options.seed),
+    '--port',
+    '0',
+    '--quota-scale',
+    String(options.quotaScale),
+    '--day-ms',
+    String(options.dayMs),
+    '--connect-ms',
+    '200',
+    '--disconnect-ms',
+    '200',
+    '--seed',
+    String(options.seed),
   ];
   const { child, log } = spawnLogged(build.emulatorScript, args, cleanEnv(), options.logFile);
   const match = await waitForLine(child, log, /kms-emulator listening on (http:\/\/\S+)/, 30_000, 'kms-emulator');

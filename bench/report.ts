@@ -1,7 +1,8 @@
 /** Markdown tables of the results, and the README-ready `docs/performance.md`. */
 import type { BenchResults, ScenarioResult } from './types';
 
-const num = (x: number | undefined, digits = 1): string => (x === undefined || !Number.isFinite(x) ? '—' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const num = (x: number | undefined, digits = 1): string =>
+  x === undefined || !Number.isFinite(x) ? '—' : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const int = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '—' : Math.round(x).toLocaleString('en-US'));
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
@@ -60,7 +61,13 @@ export function ceilingLine(results: BenchResults): string {
 
 export function conditionsLine(results: BenchResults): string {
   const m = results.machine;
-  return `Mode ${results.mode}, quota scale ${results.quotaScale} (every AWS quota × ${results.quotaScale}; worker pacing at ${results.utilization} × quota), latency ${results.latency.latencyMs} ms + 0–${results.latency.jitterMs} ms jitter per request${results.workerNodeFlags ? `, worker node flags ${results.workerNodeFlags}` : ''}${results.workerEnv ? `, worker env ${Object.entries(results.workerEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}, ${m.cpus} CPUs, load average ${m.loadAverageAtStart.map((x) => x.toFixed(2)).join(' ')} at start and ${m.loadAverageAtEnd.map((x) => x.toFixed(2)).join(' ')} at the end, Node ${m.node}, ${results.startedAt}.`;
+  return `Mode ${results.mode}, quota scale ${results.quotaScale} (every AWS quota × ${results.quotaScale}; worker pacing at ${results.utilization} × quota), latency ${results.latency.latencyMs} ms + 0–${results.latency.jitterMs} ms jitter per request${results.workerNodeFlags ? `, worker node flags ${results.workerNodeFlags}` : ''}${
+    results.workerEnv
+      ? `, worker env ${Object.entries(results.workerEnv)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ')}`
+      : ''
+  }, ${m.cpus} CPUs, load average ${m.loadAverageAtStart.map((x) => x.toFixed(2)).join(' ')} at start and ${m.loadAverageAtEnd.map((x) => x.toFixed(2)).join(' ')} at the end, Node ${m.node}, ${results.startedAt}.`;
 }
 
 /** Everything printed at the end of a run. */

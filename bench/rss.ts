@@ -73,7 +73,12 @@ export class RssSampler {
   stop(): WorkerMemory {
     this.sample();
     clearInterval(this.timer);
-    return { startRssMiB: round1(this.firstKiB / 1024), peakRssMiB: round1(this.peakKiB / 1024), hwmMiB: round1(this.lastHwmKiB / 1024), samples: this.samples };
+    return {
+      startRssMiB: round1(this.firstKiB / 1024),
+      peakRssMiB: round1(this.peakKiB / 1024),
+      hwmMiB: round1(this.lastHwmKiB / 1024),
+      samples: this.samples,
+    };
   }
 }
 

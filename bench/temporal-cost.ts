@@ -123,10 +123,7 @@ function activityTypeOf(event: HistoryEvent, typeOf: Map<string, string>): strin
 }
 
 /** First scheduling to last completion of an activity type across the chain (epoch ms), from event timestamps. */
-export function activitySpan(
-  runs: readonly RunHistory[],
-  activityType: string,
-): { start: number; end: number; count: number; handoffMs: number } | undefined {
+export function activitySpan(runs: readonly RunHistory[], activityType: string): { start: number; end: number; count: number; handoffMs: number } | undefined {
   let start: number | undefined;
   let end: number | undefined;
   let count = 0;

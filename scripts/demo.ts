@@ -45,7 +45,9 @@ async function main(): Promise<void> {
       process.exit(130);
     }
     interrupted = true;
-    process.stderr.write(`\n${signal}: stopping the worker, the KMS emulator and the Temporal dev server (${signal === 'SIGINT' ? 'Ctrl-C again' : 'SIGINT'} to kill them at once)…\n`);
+    process.stderr.write(
+      `\n${signal}: stopping the worker, the KMS emulator and the Temporal dev server (${signal === 'SIGINT' ? 'Ctrl-C again' : 'SIGINT'} to kill them at once)…\n`,
+    );
     abort.abort(new Error(`interrupted by ${signal}`));
     void stack.stop().finally(() => {
       process.stderr.write('Stopped. Run `npm run demo` again any time.\n');

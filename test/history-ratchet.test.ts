@@ -54,19 +54,32 @@ describe('checkRatchet', () => {
 
   test('accepts a manifest that matches the files and keeps every earlier line', () => {
     const first = `${manifestLine(a, '0.1.0/a.json')}\n`;
-    expect(checkRatchet(manifest, [{ source: 'commit 1', text: first }, { source: 'commit 2', text: manifest }], files)).toEqual([]);
+    expect(
+      checkRatchet(
+        manifest,
+        [
+          { source: 'commit 1', text: first },
+          { source: 'commit 2', text: manifest },
+        ],
+        files,
+      ),
+    ).toEqual([]);
   });
 
   test('a file whose hash differs from its line fails (re-recorded in place, manifest not updated)', () => {
     const changed = new Map(files).set('0.1.0/a.json', sha256('history a, re-recorded'));
-    expect(checkRatchet(manifest, [], changed)).toEqual([expect.stringMatching(/^0\.1\.0\/a\.json changed: SHA256SUMS says [0-9a-f]{64}, the file hashes to [0-9a-f]{64}/)]);
+    expect(checkRatchet(manifest, [], changed)).toEqual([
+      expect.stringMatching(/^0\.1\.0\/a\.json changed: SHA256SUMS says [0-9a-f]{64}, the file hashes to [0-9a-f]{64}/),
+    ]);
   });
 
   test('a re-recording with its line rewritten fails against the committed manifest', () => {
     const rerecorded = sha256('history a, re-recorded');
     const now = `${manifestLine(rerecorded, '0.1.0/a.json')}\n${manifestLine(b, '0.1.0/b.json')}\n`;
     const problems = checkRatchet(now, [{ source: 'commit 1234', text: manifest }], new Map(files).set('0.1.0/a.json', rerecorded));
-    expect(problems).toEqual([`SHA256SUMS lost a line that commit 1234 had: "${manifestLine(a, '0.1.0/a.json')}". The manifest is append-only: a recorded history is never replaced or removed`]);
+    expect(problems).toEqual([
+      `SHA256SUMS lost a line that commit 1234 had: "${manifestLine(a, '0.1.0/a.json')}". The manifest is append-only: a recorded history is never replaced or removed`,
+    ]);
   });
 
   test('a removed line fails, even with its file deleted too', () => {
@@ -98,13 +111,17 @@ describe('writeHistory (what RECORD_HISTORIES=1 does)', () => {
     writeFileSync(path.join(root, 'SHA256SUMS'), `${manifestLine(sha256('x'), '0.1.0/x.json')}\n`);
     expect(writeHistory('{"events":[]}', 'new-run', { root, version: '0.2.0' })).toBe('0.2.0/new-run.json');
     expect(readFileSync(path.join(root, '0.2.0', 'new-run.json'), 'utf8')).toBe('{"events":[]}');
-    expect(readFileSync(path.join(root, 'SHA256SUMS'), 'utf8')).toBe(`${manifestLine(sha256('x'), '0.1.0/x.json')}\n${manifestLine(sha256('{"events":[]}'), '0.2.0/new-run.json')}\n`);
+    expect(readFileSync(path.join(root, 'SHA256SUMS'), 'utf8')).toBe(
+      `${manifestLine(sha256('x'), '0.1.0/x.json')}\n${manifestLine(sha256('{"events":[]}'), '0.2.0/new-run.json')}\n`,
+    );
   });
 
   test('refuses to overwrite a recorded history, and leaves it and the manifest as they were', () => {
     writeHistory('{"events":[1]}', 'run', { root, version: '0.2.0' });
     const before = readFileSync(path.join(root, 'SHA256SUMS'), 'utf8');
-    expect(() => writeHistory('{"events":[2]}', 'run', { root, version: '0.2.0' })).toThrow(/Refusing to overwrite the recorded history test\/histories\/0\.2\.0\/run\.json/);
+    expect(() => writeHistory('{"events":[2]}', 'run', { root, version: '0.2.0' })).toThrow(
+      /Refusing to overwrite the recorded history test\/histories\/0\.2\.0\/run\.json/,
+    );
     expect(readFileSync(path.join(root, '0.2.0', 'run.json'), 'utf8')).toBe('{"events":[1]}');
     expect(readFileSync(path.join(root, 'SHA256SUMS'), 'utf8')).toBe(before);
   });

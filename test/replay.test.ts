@@ -13,7 +13,10 @@ import { workflowIdFor } from '../src/shared/messages';
  * them from being re-recorded in place.
  */
 const versions = historyVersionDirs();
-const historiesOf = (version: string) => readdirSync(path.join(HISTORIES_DIR, version)).filter((f) => f.endsWith('.json')).sort();
+const historiesOf = (version: string) =>
+  readdirSync(path.join(HISTORIES_DIR, version))
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 const all = versions.flatMap((version) => historiesOf(version).map((file) => `${version}/${file}`));
 
 test('every version directory holds recorded histories', () => {

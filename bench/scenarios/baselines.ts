@@ -98,11 +98,19 @@ export async function runBaselines(ctx: BenchContext): Promise<ScenarioResult[]>
         failedCalls: outcome.failed,
         totalSeconds: outcome.seconds,
         notes: [
-          `${outcome.scheduled} of ${n} keys scheduled in ${outcome.seconds.toFixed(1)} s; ${outcome.failed} keys left undone after the SDK's 3 attempts${outcome.failed ? ` (${Object.entries(outcome.failures).map(([k, c]) => `${k} × ${c}`).join(', ')})` : ''}.`,
+          `${outcome.scheduled} of ${n} keys scheduled in ${outcome.seconds.toFixed(1)} s; ${outcome.failed} keys left undone after the SDK's 3 attempts${
+            outcome.failed
+              ? ` (${Object.entries(outcome.failures)
+                  .map(([k, c]) => `${k} × ${c}`)
+                  .join(', ')})`
+              : ''
+          }.`,
         ],
         extra: { scheduled: outcome.scheduled, ...auditBreakdown(audit) },
       });
-      ctx.log(`  ${v.approach}: ${outcome.scheduled}/${n} scheduled in ${outcome.seconds.toFixed(1)} s, ${result.throttled} throttled, ${outcome.failed} failed`);
+      ctx.log(
+        `  ${v.approach}: ${outcome.scheduled}/${n} scheduled in ${outcome.seconds.toFixed(1)} s, ${result.throttled} throttled, ${outcome.failed} failed`,
+      );
       results.push(result);
     }
   } finally {

@@ -58,7 +58,10 @@ export async function runConcurrent(ctx: BenchContext): Promise<ScenarioResult> 
       ],
       extra: auditBreakdown(audit),
     });
-    result.targets.push({ description: `max ScheduleKeyDeletion in any 1 s window ≤ quota: ${figures.maxInAnySecond} ≤ ${quota}`, met: figures.maxInAnySecond <= quota });
+    result.targets.push({
+      description: `max ScheduleKeyDeletion in any 1 s window ≤ quota: ${figures.maxInAnySecond} ≤ ${quota}`,
+      met: figures.maxInAnySecond <= quota,
+    });
     const readable = costs.filter((c): c is TemporalCost => typeof c !== 'string');
     if (readable.length) result.temporal = averageCost(readable);
     result.notes.push(...costs.filter((c): c is string => typeof c === 'string'));

@@ -56,7 +56,9 @@ export async function runInventory(ctx: BenchContext): Promise<InventoryOutcome>
     const seedStart = performance.now();
     await env.emulator.admin.seed({ stores: [{ id: store, name: 'bench-inventory', connectionState: 'CONNECTED' }] });
     const seeded = await env.emulator.admin.seed({ keys: interleavedKeys(store, accountKeys, storeKeys) });
-    ctx.log(`  seeded ${accountKeys.toLocaleString('en-US')} keys (${storeKeys.toLocaleString('en-US')} in the store) in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`);
+    ctx.log(
+      `  seeded ${accountKeys.toLocaleString('en-US')} keys (${storeKeys.toLocaleString('en-US')} in the store) in ${((performance.now() - seedStart) / 1000).toFixed(1)} s`,
+    );
     await env.applyLatency();
 
     // The ceiling is measured before the worker exists, so nothing else competes for the CPU.
@@ -65,7 +67,9 @@ export async function runInventory(ctx: BenchContext): Promise<InventoryOutcome>
     for (const processes of [1, 2]) {
       const c = await measureDescribeCeiling(env.emulator, sample, 128, cfg.sizes.ceilingSeconds, quotaScale, processes);
       ceilings.push(c);
-      ctx.log(`  emulator ceiling: ${c.perSecond} DescribeKey/s with ${c.concurrency} in flight from ${processes} client process(es) (p50 ${c.p50Ms} ms, p99 ${c.p99Ms} ms)`);
+      ctx.log(
+        `  emulator ceiling: ${c.perSecond} DescribeKey/s with ${c.concurrency} in flight from ${processes} client process(es) (p50 ${c.p50Ms} ms, p99 ${c.p99Ms} ms)`,
+      );
     }
     const seqBefore = await auditMark(env.emulator.admin);
 
@@ -86,9 +90,14 @@ export async function runInventory(ctx: BenchContext): Promise<InventoryOutcome>
     // Once more after the run, with the worker gone: on a busy machine a single measurement can land in a dip.
     const after = await measureDescribeCeiling(env.emulator, sample, 128, cfg.sizes.ceilingSeconds, quotaScale, 2);
     ceilings.push(after);
-    ctx.log(`  emulator ceiling after the run: ${after.perSecond} DescribeKey/s with ${after.concurrency} in flight from 2 client processes (p50 ${after.p50Ms} ms, p99 ${after.p99Ms} ms)`);
+    ctx.log(
+      `  emulator ceiling after the run: ${after.perSecond} DescribeKey/s with ${after.concurrency} in flight from 2 client processes (p50 ${after.p50Ms} ms, p99 ${after.p99Ms} ms)`,
+    );
     const describe = phaseFigures(audit, 'DescribeKey');
-    const admitted = audit.filter((e) => e.operation === 'DescribeKey' && e.outcome === 'OK').map((e) => e.admittedAt ?? e.time).sort((a, b) => a - b);
+    const admitted = audit
+      .filter((e) => e.operation === 'DescribeKey' && e.outcome === 'OK')
+      .map((e) => e.admittedAt ?? e.time)
+      .sort((a, b) => a - b);
     let gaps = 0;
     let gapSeconds = 0;
     for (let i = 1; i < admitted.length; i++) {

@@ -133,7 +133,16 @@ function classify(run: RunHistory): ClassifiedEvent[] {
         event.activityTaskCanceledEventAttributes?.scheduledEventId;
       if (ref !== undefined && ref !== null) activity = typeOf.get(String(ref));
     }
-    return { index, phase, activity: activity?.type, summary: activity?.summary, scheduled: !!scheduled, bytes: eventBytes(event), payload: payloadBytes(event), event };
+    return {
+      index,
+      phase,
+      activity: activity?.type,
+      summary: activity?.summary,
+      scheduled: !!scheduled,
+      bytes: eventBytes(event),
+      payload: payloadBytes(event),
+      event,
+    };
   });
 }
 
@@ -152,7 +161,8 @@ function sliceAt(events: ClassifiedEvent[], starts: (e: ClassifiedEvent) => bool
   return slices;
 }
 
-const tallyOf = (events: ClassifiedEvent[]): Tally => events.reduce<Tally>((t, e) => ({ events: t.events + 1, bytes: t.bytes + e.bytes }), { events: 0, bytes: 0 });
+const tallyOf = (events: ClassifiedEvent[]): Tally =>
+  events.reduce<Tally>((t, e) => ({ events: t.events + 1, bytes: t.bytes + e.bytes }), { events: 0, bytes: 0 });
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
 /** Keys a checkKeys activity sent, from its summary ("… keys 1–100 of 16,666"). */
@@ -167,10 +177,28 @@ export interface LaggingAnalysis {
   /** Events outside any activity (workflow tasks, timers, updates, search attributes…) by event type. */
   otherEvents: Record<string, Tally>;
   byPhase: Record<string, Tally>;
-  verifyRounds: { rounds: number; laggingRounds: number; checkKeys: number; keysSent: number; payloadBytes: number; perLaggingRound: Tally & { keys: number; payloadBytes: number }; finalRounds: Tally & { keys: number; payloadBytes: number; checkKeys: number } };
+  verifyRounds: {
+    rounds: number;
+    laggingRounds: number;
+    checkKeys: number;
+    keysSent: number;
+    payloadBytes: number;
+    perLaggingRound: Tally & { keys: number; payloadBytes: number };
+    finalRounds: Tally & { keys: number; payloadBytes: number; checkKeys: number };
+  };
   driftChecks: { checks: number; perCheck: Tally; tail: Tally };
   /** watchStore activities: their history cost, and the connection checks each one made (from its result). */
-  watch: { activities: number; events: number; bytes: number; payloadBytes: number; checks: number; minChecks: number; maxChecks: number; bytesAtMinChecks: number; bytesAtMaxChecks: number };
+  watch: {
+    activities: number;
+    events: number;
+    bytes: number;
+    payloadBytes: number;
+    checks: number;
+    minChecks: number;
+    maxChecks: number;
+    bytesAtMinChecks: number;
+    bytesAtMaxChecks: number;
+  };
   blocks: { count: number; perBlock: Tally };
 }
 
@@ -187,7 +215,10 @@ export function analyse(runs: readonly RunHistory[]): LaggingAnalysis {
       a.payloadBytes += e.payload;
       if (e.scheduled) a.count++;
     } else {
-      const type = Object.keys(e.event).find((k) => k.endsWith('EventAttributes') && (e.event as Record<string, unknown>)[k])?.replace(/EventAttributes$/, '') ?? 'other';
+      const type =
+        Object.keys(e.event)
+          .find((k) => k.endsWith('EventAttributes') && (e.event as Record<string, unknown>)[k])
+          ?.replace(/EventAttributes$/, '') ?? 'other';
       add((otherEvents[type] ??= { events: 0, bytes: 0 }), e);
     }
   }
@@ -232,7 +263,9 @@ export function analyse(runs: readonly RunHistory[]): LaggingAnalysis {
   for (const e of all) {
     if (e.activity !== 'watchStore') continue;
     if (e.scheduled) watchOf.set(`${e.event.eventId}`, e.index);
-    const ref = e.scheduled ? `${e.event.eventId}` : `${e.event.activityTaskStartedEventAttributes?.scheduledEventId ?? e.event.activityTaskCompletedEventAttributes?.scheduledEventId ?? ''}`;
+    const ref = e.scheduled
+      ? `${e.event.eventId}`
+      : `${e.event.activityTaskStartedEventAttributes?.scheduledEventId ?? e.event.activityTaskCompletedEventAttributes?.scheduledEventId ?? ''}`;
     const key = watchOf.get(ref);
     if (key === undefined) continue;
     const w = perWatch.get(key) ?? { checks: 0, bytes: 0 };
@@ -259,7 +292,13 @@ export function analyse(runs: readonly RunHistory[]): LaggingAnalysis {
         keys: mean(lagging.map((r) => r.keys)),
         payloadBytes: mean(lagging.map((r) => r.payloadBytes)),
       },
-      finalRounds: { events: sum(final, (r) => r.events), bytes: sum(final, (r) => r.bytes), keys: sum(final, (r) => r.keys), payloadBytes: sum(final, (r) => r.payloadBytes), checkKeys: sum(final, (r) => r.checkKeys) },
+      finalRounds: {
+        events: sum(final, (r) => r.events),
+        bytes: sum(final, (r) => r.bytes),
+        keys: sum(final, (r) => r.keys),
+        payloadBytes: sum(final, (r) => r.payloadBytes),
+        checkKeys: sum(final, (r) => r.checkKeys),
+      },
     },
     driftChecks: {
       checks: withDrift.length,
@@ -324,13 +363,20 @@ async function driveToEnd(
       latest = s.latestDeletionDate;
       holdUntil = latest + LAG_DAYS * dayMs;
       await env.emulator.admin.holdDeletions(holdUntil);
-      ctx.log(`  KMS deletes nothing until ${new Date(holdUntil).toISOString()} (${LAG_DAYS} emulated days after the latest DeletionDate ${new Date(latest).toISOString()})`);
+      ctx.log(
+        `  KMS deletes nothing until ${new Date(holdUntil).toISOString()} (${LAG_DAYS} emulated days after the latest DeletionDate ${new Date(latest).toISOString()})`,
+      );
     }
     const blocker = s.blocker;
     if (s.phase === 'BLOCKED' && blocker && !resolved.has(blocker.id)) {
       if (blocker.kind !== 'VERIFY_TIMEOUT' || latest === undefined) throw new Error(`${store} blocked on ${blocker.id}: ${blocker.message}`);
       try {
-        await env.decommissions.resolve(store, { by: 'bench-operator', action: 'keep-waiting', blockerId: blocker.id, comment: `bench: KMS lags ${LAG_DAYS} days` });
+        await env.decommissions.resolve(store, {
+          by: 'bench-operator',
+          action: 'keep-waiting',
+          blockerId: blocker.id,
+          comment: `bench: KMS lags ${LAG_DAYS} days`,
+        });
       } catch (err) {
         // A status read a moment old can name a blocker just gone; a resolve refused three times is a real failure.
         const failures = (failedResolves.get(blocker.id) ?? 0) + 1;
@@ -340,7 +386,12 @@ async function driveToEnd(
         continue;
       }
       resolved.add(blocker.id);
-      const record = { id: blocker.id, hoursAfterLatest: round((blocker.since - latest) / HOUR_OF(dayMs), 2), keyCount: blocker.keyCount, resolvedAfterMs: Date.now() - blocker.since };
+      const record = {
+        id: blocker.id,
+        hoursAfterLatest: round((blocker.since - latest) / HOUR_OF(dayMs), 2),
+        keyCount: blocker.keyCount,
+        resolvedAfterMs: Date.now() - blocker.since,
+      };
       blocks.push(record);
       ctx.log(`  ${blocker.id} at +${record.hoursAfterLatest} emulated h (${int(record.keyCount)} keys pending): resolved keep-waiting`);
       continue;
@@ -369,7 +420,9 @@ export async function runLagging(ctx: BenchContext): Promise<ScenarioResult> {
     // Nothing is deleted until the bench knows the latest DeletionDate (then: 3 days after it).
     await env.emulator.admin.holdDeletions(Date.now() + 365 * dayMs);
     const { keys, mark, t0, started } = await startApprovedRun(env, store, 'bench-lagging', n, input);
-    ctx.log(`  approved by a second person; day ${dayMs / 1000} s, hour ${hourMs / 1000} s, ScheduleKeyDeletion ${scaledQuota('ScheduleKeyDeletion', quotaScale)}/s`);
+    ctx.log(
+      `  approved by a second person; day ${dayMs / 1000} s, hour ${hourMs / 1000} s, ScheduleKeyDeletion ${scaledQuota('ScheduleKeyDeletion', quotaScale)}/s`,
+    );
     const scheduleMs = (n / (AWS_QUOTAS.ScheduleKeyDeletion * quotaScale * cfg.utilization)) * 1000;
     const { final, latest, holdUntil, blocks } = await driveToEnd(ctx, env, store, dayMs, 3 * scheduleMs + 14 * dayMs + 600_000);
     const t1 = Date.now();
@@ -394,7 +447,8 @@ export async function runLagging(ctx: BenchContext): Promise<ScenarioResult> {
     const watchChecks = a.watch.checks;
     const storeReadsAfterScheduling = storeChecks.filter((e) => e.time >= (final.scheduling?.finishedAt ?? 0)).length;
     const perConnectionCheck = { events: a.watch.events / Math.max(1, watchChecks), bytes: a.watch.bytes / Math.max(1, watchChecks) };
-    const marginalCheckBytes = a.watch.maxChecks > a.watch.minChecks ? (a.watch.bytesAtMaxChecks - a.watch.bytesAtMinChecks) / (a.watch.maxChecks - a.watch.minChecks) : 0;
+    const marginalCheckBytes =
+      a.watch.maxChecks > a.watch.minChecks ? (a.watch.bytesAtMaxChecks - a.watch.bytesAtMinChecks) / (a.watch.maxChecks - a.watch.minChecks) : 0;
     // 30-day window: 29 daily drift checks instead of the ones measured; each adds one wait + one drift scan slice.
     // Connection checks run inside the waits' watchStore activities (heartbeats only): no events of their own.
     const extraDrift = Math.max(0, PROJECTED_WINDOW_DAYS - 1 - a.driftChecks.checks);
@@ -457,9 +511,15 @@ export async function runLagging(ctx: BenchContext): Promise<ScenarioResult> {
     const targets: TargetCheck[] = [
       { description: `run completes (ended ${final.phase})`, met: final.phase === 'COMPLETED' },
       { description: `verification blocked with VERIFY_TIMEOUT exactly ${EXPECTED_BLOCKS} times: ${blocks.length}`, met: blocks.length === EXPECTED_BLOCKS },
-      { description: `≤ ${int(EVENTS_TARGET)} history events per run (half of 51,200): ${int(maxRunEvents)} in the largest of ${runs.length} run(s)`, met: maxRunEvents <= EVENTS_TARGET },
+      {
+        description: `≤ ${int(EVENTS_TARGET)} history events per run (half of 51,200): ${int(maxRunEvents)} in the largest of ${runs.length} run(s)`,
+        met: maxRunEvents <= EVENTS_TARGET,
+      },
       { description: `≤ 25 MiB of history per run (half of 50 MiB): ${MiB(maxRunBytes)}`, met: maxRunBytes <= BYTES_TARGET },
-      { description: `largest payload ≤ 2 MiB: ${KiB(cost.largestPayloadBytes)} (${cost.largestPayloadEvent ?? '?'})`, met: cost.largestPayloadBytes <= PAYLOAD_TARGET },
+      {
+        description: `largest payload ≤ 2 MiB: ${KiB(cost.largestPayloadBytes)} (${cost.largestPayloadEvent ?? '?'})`,
+        met: cost.largestPayloadBytes <= PAYLOAD_TARGET,
+      },
       { description: `zero failed calls: ${result.failedCalls}`, met: result.failedCalls === 0 },
       {
         description: `projected ${PROJECTED_WINDOW_DAYS}-day window (29 daily drift checks, ${int(checks30)} connection checks) within half the limits: ${int(projected.events)} events, ${MiB(projected.bytes)}`,

@@ -56,7 +56,9 @@ export function mutationResult(input: MutationInput): ScenarioResult {
     notes: [
       ...(input.notes ?? []),
       ...(f.pauses > 0
-        ? [`${f.pauses} pause(s) longer than 3 paced intervals between consecutive calls lost ${f.pauseSeconds.toFixed(1)} s (${((100 * f.pauseSeconds) / Math.max(f.seconds, 1e-9)).toFixed(1)}% of the phase).`]
+        ? [
+            `${f.pauses} pause(s) longer than 3 paced intervals between consecutive calls lost ${f.pauseSeconds.toFixed(1)} s (${((100 * f.pauseSeconds) / Math.max(f.seconds, 1e-9)).toFixed(1)}% of the phase).`,
+          ]
         : []),
     ],
     extra: { ...input.extra, pauses: f.pauses, pauseSeconds: round(f.pauseSeconds, 2), steadyRatePerQuota: round(f.steadyPerSecond / input.quota) },

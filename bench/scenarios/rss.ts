@@ -79,7 +79,14 @@ export async function runRss(ctx: BenchContext, runs: number): Promise<ScenarioR
         `Worker RSS peaks by phase: ${peakInventory} MiB while the ${runs} runs inventoried at once, ${heldWaiting} MiB with all ${runs} awaiting approval, ${peakRest} MiB from the approvals to the end.`,
         `Worker RSS at start ${memory.startRssMiB} MiB, peak ${memory.peakRssMiB} MiB (VmHWM ${memory.hwmMiB} MiB, ${memory.samples} samples). Small stores: the rate figures are dominated by start-up.`,
       ],
-      extra: { runs, stores: storeCount, peakRssInventoryMiB: peakInventory, rssAllAwaitingApprovalMiB: heldWaiting, peakRssSchedulingToEndMiB: peakRest, throttledByOperation: JSON.stringify(throttledByOperation(audit)) },
+      extra: {
+        runs,
+        stores: storeCount,
+        peakRssInventoryMiB: peakInventory,
+        rssAllAwaitingApprovalMiB: heldWaiting,
+        peakRssSchedulingToEndMiB: peakRest,
+        throttledByOperation: JSON.stringify(throttledByOperation(audit)),
+      },
     });
     const readable = costs.filter((c): c is TemporalCost => typeof c !== 'string');
     if (readable.length) result.temporal = averageCost(readable);
@@ -87,7 +94,11 @@ export async function runRss(ctx: BenchContext, runs: number): Promise<ScenarioR
     result.worker = memory;
     // /proc reports KiB; the target is in MB (10^6 bytes), the stricter reading.
     const peakMB = (memory.peakRssMiB * 1_048_576) / 1e6;
-    if (runs >= 100) result.targets.push({ description: `worker peak RSS ≤ ${RSS_TARGET_MB} MB: ${round(peakMB, 0)} MB (${memory.peakRssMiB} MiB)`, met: peakMB <= RSS_TARGET_MB });
+    if (runs >= 100)
+      result.targets.push({
+        description: `worker peak RSS ≤ ${RSS_TARGET_MB} MB: ${round(peakMB, 0)} MB (${memory.peakRssMiB} MiB)`,
+        met: peakMB <= RSS_TARGET_MB,
+      });
     return result;
   } catch (err) {
     await env.close();

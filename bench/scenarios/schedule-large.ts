@@ -20,7 +20,10 @@ export async function runScheduleLarge(ctx: BenchContext): Promise<ScenarioResul
   const env = await openEnvironment(ctx, 'schedule-large', { dayMs: SHORT_DAY_MS });
   try {
     const input = benchInput(store);
-    const { keys, mark, t0, started } = await startApprovedRun(env, store, 'bench-large', n, { ...input, timing: { ...input.timing, driftCheckInterval: 1_000 } });
+    const { keys, mark, t0, started } = await startApprovedRun(env, store, 'bench-large', n, {
+      ...input,
+      timing: { ...input.timing, driftCheckInterval: 1_000 },
+    });
     const timeout = (n / scaledQuota('ScheduleKeyDeletion', cfg.quotaScale)) * 3_000 + 300_000;
     const final = await waitForStatus(env.decommissions, store, inPhase('COMPLETED', 'CANCELLED'), timeout, 'COMPLETED', 1_000);
     const t1 = Date.now();
@@ -40,7 +43,10 @@ export async function runScheduleLarge(ctx: BenchContext): Promise<ScenarioResul
       figures: phaseFigures(audit, 'ScheduleKeyDeletion', keys, pacedIntervalMs('ScheduleKeyDeletion', cfg)),
       throttled: throttledTotal(audit),
       totalSeconds: (t1 - t0) / 1000,
-      notes: [...canNotes, `Run ended ${final.phase} with ${final.counts.deleted.toLocaleString('en-US')} keys confirmed deleted; total includes inventory, approval, a 2.1 s wait (7 emulated days), verification, disconnect and delete.`],
+      notes: [
+        ...canNotes,
+        `Run ended ${final.phase} with ${final.counts.deleted.toLocaleString('en-US')} keys confirmed deleted; total includes inventory, approval, a 2.1 s wait (7 emulated days), verification, disconnect and delete.`,
+      ],
       extra: { finalPhase: final.phase, continueAsNewNotes: canNotes.join(' | '), ...auditBreakdown(audit) },
     });
     if (typeof cost === 'string') result.notes.push(cost);
@@ -50,11 +56,17 @@ export async function runScheduleLarge(ctx: BenchContext): Promise<ScenarioResul
       const drift = cost.byActivity.driftScan;
       if (drift) {
         const perCheck = drift.payloadBytes / drift.count;
-        result.extra = { ...result.extra, driftCheckPayloadBytes: Math.round(perCheck), historyBytesAfter30DailyChecks: Math.round(cost.historyBytes + 29 * perCheck) };
+        result.extra = {
+          ...result.extra,
+          driftCheckPayloadBytes: Math.round(perCheck),
+          historyBytesAfter30DailyChecks: Math.round(cost.historyBytes + 29 * perCheck),
+        };
         const check = cost.byActivity.checkKeys;
         if (check) {
           // Verification re-reads every key still pending each verifyInterval while KMS lags (up to 24 h).
-          result.notes.push(`Verification (checkKeys) put ${(check.payloadBytes / 1e6).toFixed(2)} MB in the history for one pass over the keys; every extra hourly pass while KMS lags behind the DeletionDate adds up to that again, with continue-as-new deferred for a ledger this size.`);
+          result.notes.push(
+            `Verification (checkKeys) put ${(check.payloadBytes / 1e6).toFixed(2)} MB in the history for one pass over the keys; every extra hourly pass while KMS lags behind the DeletionDate adds up to that again, with continue-as-new deferred for a ledger this size.`,
+          );
         }
         result.notes.push(
           `One drift check (driftScan) put ${perCheck < 10_240 ? `${Math.round(perCheck)} bytes` : `${Math.round(perCheck / 1024)} KiB`} of payloads in the history; a 30-day window with daily checks would reach about ${(cost.historyBytes + 29 * perCheck) / 1e6 < 10 ? ((cost.historyBytes + 29 * perCheck) / 1e6).toFixed(1) : Math.round((cost.historyBytes + 29 * perCheck) / 1e6)} MB (limits: warning 10 MB, termination 50 MB).`,

@@ -75,7 +75,11 @@ export async function runScheduleRollback(ctx: BenchContext): Promise<ScheduleRo
       rollback.targets.push(eventsPerKeyTarget(cost));
     }
     rollback.worker = memory;
-    return { schedule, rollback, chart: chartOf(audit, cfg.quotaScale, `Schedule then roll back ${n.toLocaleString('en-US')} keys (quota scale ${cfg.quotaScale})`) };
+    return {
+      schedule,
+      rollback,
+      chart: chartOf(audit, cfg.quotaScale, `Schedule then roll back ${n.toLocaleString('en-US')} keys (quota scale ${cfg.quotaScale})`),
+    };
   } catch (err) {
     await env.close();
     throw err;
@@ -94,8 +98,16 @@ export function chartOf(audit: readonly AuditEntry[], quotaScale: number, title:
     title,
     series: ops.map((op) => ({
       operation: op,
-      ok: perSecondBuckets(relevant.filter((e) => e.operation === op && e.outcome === 'OK').map((e) => e.time), t0, buckets),
-      throttled: perSecondBuckets(relevant.filter((e) => e.operation === op && e.outcome === 'ThrottlingException').map((e) => e.time), t0, buckets),
+      ok: perSecondBuckets(
+        relevant.filter((e) => e.operation === op && e.outcome === 'OK').map((e) => e.time),
+        t0,
+        buckets,
+      ),
+      throttled: perSecondBuckets(
+        relevant.filter((e) => e.operation === op && e.outcome === 'ThrottlingException').map((e) => e.time),
+        t0,
+        buckets,
+      ),
       quotaPerSecond: scaledQuota(op, quotaScale),
     })),
   };

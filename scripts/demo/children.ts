@@ -84,7 +84,10 @@ export function spawnChild(spec: ChildSpec): RunningChild {
     }, spec.readyTimeoutMs);
     void exited.then((code) =>
       // Give the log stream a moment to flush what the child printed before it died.
-      setTimeout(() => finish(() => reject(new Error(`${spec.name} exited (${code}) before it was ready; see ${spec.logFile}:\n${logTail(spec.logFile)}`))), 100),
+      setTimeout(
+        () => finish(() => reject(new Error(`${spec.name} exited (${code}) before it was ready; see ${spec.logFile}:\n${logTail(spec.logFile)}`))),
+        100,
+      ),
     );
   });
 

@@ -30,7 +30,9 @@ export function demoOperator(client: DecommissionClient, admin: EmulatorAdminCli
         disconnected = true;
         act(
           admin.setStoreState(storeId, { connectionState: 'DISCONNECTED' }).then(() => {
-            note(`Someone disconnects ${storeId} in the KMS console (simulated): KMS could not delete the HSM key material of a key whose DeletionDate passes now.`);
+            note(
+              `Someone disconnects ${storeId} in the KMS console (simulated): KMS could not delete the HSM key material of a key whose DeletionDate passes now.`,
+            );
           }),
         );
       }

@@ -11,7 +11,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cliCommand } from '../../src/cli/hints';
 import { watchDecommission } from '../../src/cli/watch';
-import { DecommissionClient, renderReportMarkdown, UpdateRejectedError, workflowIdFor, type DecommissionInput, type DecommissionReport, type DecommissionStatus } from '../../src/client';
+import {
+  DecommissionClient,
+  renderReportMarkdown,
+  UpdateRejectedError,
+  workflowIdFor,
+  type DecommissionInput,
+  type DecommissionReport,
+  type DecommissionStatus,
+} from '../../src/client';
 import { startDevServer } from '../../src/devtools/temporal-dev-server';
 import { EmulatorAdminClient } from '../../src/emulator';
 import { spawnChild } from './children';
@@ -57,7 +65,12 @@ function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw signal.reason;
 }
 
-async function pollStatus(client: DecommissionClient, storeId: string, until: (s: DecommissionStatus) => boolean, signal: AbortSignal): Promise<DecommissionStatus> {
+async function pollStatus(
+  client: DecommissionClient,
+  storeId: string,
+  until: (s: DecommissionStatus) => boolean,
+  signal: AbortSignal,
+): Promise<DecommissionStatus> {
   const deadline = Date.now() + 60_000;
   for (;;) {
     throwIfAborted(signal);
@@ -132,7 +145,9 @@ export async function runDemo(options: DemoOptions, stack: DemoStack, signal: Ab
   if (uiPort.changed) say(out, `Port ${options.uiPort} is in use: using ${uiPort.port} for the Web UI instead.`);
   say(out, 'Starting the Temporal dev server, the KMS emulator and the worker…');
   const dbFile = path.join(dataDir, 'temporal.db');
-  const serverStarting = startDevServer({ ui: true, port: temporalPort.port, uiPort: uiPort.port, dbFilename: dbFile }).then((server) => (stack.server = server));
+  const serverStarting = startDevServer({ ui: true, port: temporalPort.port, uiPort: uiPort.port, dbFilename: dbFile }).then(
+    (server) => (stack.server = server),
+  );
   stack.serverStarting = serverStarting;
   const emulator = (stack.emulator = spawnChild({
     name: 'KMS emulator',
@@ -204,7 +219,10 @@ export async function runDemo(options: DemoOptions, stack: DemoStack, signal: Ab
   };
   const workflowUrl = `${uiBase}/namespaces/default/workflows/${workflowIdFor(storeId)}`;
   say(out);
-  say(out, `alice starts the decommission of ${storeId} (ticket CHG-2041, ${options.windowDays}-day waiting period = ${(options.windowDays * options.dayMs) / 1000} s here).`);
+  say(
+    out,
+    `alice starts the decommission of ${storeId} (ticket CHG-2041, ${options.windowDays}-day waiting period = ${(options.windowDays * options.dayMs) / 1000} s here).`,
+  );
   await client.startDecommission(input);
   say(out, `  Watch it in the Web UI: ${workflowUrl}`);
 

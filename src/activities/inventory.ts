@@ -178,7 +178,8 @@ export function createInventoryActivities(deps: ActivityDeps) {
                 (err: unknown) => {
                   if (failure.error !== undefined) return; // stopped by a sibling's failure
                   // Throttling or transient past the retry budget, or a cancellation: retrying can fix it, failing closed cannot.
-                  if (err instanceof CancelledFailure || (err instanceof ApplicationFailure ? !err.nonRetryable : classifyKmsError(err) !== 'permanent')) fail(err);
+                  if (err instanceof CancelledFailure || (err instanceof ApplicationFailure ? !err.nonRetryable : classifyKmsError(err) !== 'permanent'))
+                    fail(err);
                   else
                     fail(
                       ApplicationFailure.nonRetryable(

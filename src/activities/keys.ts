@@ -213,7 +213,7 @@ export function createKeyActivities(deps: ActivityDeps) {
      */
     async scheduleKeys(input: ScheduleKeysInput): Promise<ScheduleKeysResult> {
       const done = new Map<string, ScheduleOutcome | 'NOT_IN_STORE'>(
-        ((activityInfo().heartbeatDetails as [string, ScheduleOutcome | 'NOT_IN_STORE'][] | undefined) ?? []),
+        (activityInfo().heartbeatDetails as [string, ScheduleOutcome | 'NOT_IN_STORE'][] | undefined) ?? [],
       );
       const todo = input.keyIds.filter((id) => !done.has(id));
       const resultSoFar = (): ScheduleKeysResult => {
@@ -303,7 +303,13 @@ export function createKeyActivities(deps: ActivityDeps) {
         // What this activity (across its attempts) did finish goes with the failure: the workflow records it
         // before it blocks, so a retried rollback's report still says what the first one did.
         const finished = [...checkpoint.values()].flatMap((p) => (p.outcome ? [p.outcome] : []));
-        throw ApplicationFailure.create({ type: failure.type ?? undefined, message: failure.message, nonRetryable: failure.nonRetryable ?? undefined, details: [finished], cause: failure.cause });
+        throw ApplicationFailure.create({
+          type: failure.type ?? undefined,
+          message: failure.message,
+          nonRetryable: failure.nonRetryable ?? undefined,
+          details: [finished],
+          cause: failure.cause,
+        });
       }
     },
   };

@@ -73,7 +73,12 @@ function throwIfCancelled(signal: AbortSignal | undefined): void {
  * heartbeat its activity would time out on the server while the call kept retrying here, racing the
  * activity's next attempt. Either way the give-up is a retryable failure whose type is the error's name.
  */
-export async function callKms<T>(deps: ActivityDeps, operation: KmsOperation, send: (signal?: AbortSignal) => Promise<T>, options: CallKmsOptions = {}): Promise<T> {
+export async function callKms<T>(
+  deps: ActivityDeps,
+  operation: KmsOperation,
+  send: (signal?: AbortSignal) => Promise<T>,
+  options: CallKmsOptions = {},
+): Promise<T> {
   const signal = options.signal ?? currentSignal();
   const maxAttempts = deps.maxCallAttempts ?? 8;
   const budgetMs = deps.retryBudgetMs ?? DEFAULT_RETRY_BUDGET_MS;

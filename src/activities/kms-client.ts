@@ -13,7 +13,12 @@ export function createKmsClient(config: KMSClientConfig = {}): KMSClient {
   const sockets = { keepAlive: true, maxSockets: 128 };
   return new KMSClient({
     maxAttempts: 1,
-    requestHandler: new NodeHttpHandler({ httpAgent: new HttpAgent(sockets), httpsAgent: new Agent(sockets), requestTimeout: 30_000, connectionTimeout: 5_000 }),
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new HttpAgent(sockets),
+      httpsAgent: new Agent(sockets),
+      requestTimeout: 30_000,
+      connectionTimeout: 5_000,
+    }),
     ...config,
   });
 }

@@ -18,9 +18,10 @@ const KMS_OPERATIONS = [
 export type KmsOperation = (typeof KMS_OPERATIONS)[number];
 
 /** AWS's default request quotas for the operations the activities call. */
-export const KMS_DEFAULT_QUOTAS: Readonly<Record<KmsOperation, number>> = Object.fromEntries(
-  KMS_OPERATIONS.map((op) => [op, ACCOUNT_QUOTAS[op]]),
-) as Record<KmsOperation, number>;
+export const KMS_DEFAULT_QUOTAS: Readonly<Record<KmsOperation, number>> = Object.fromEntries(KMS_OPERATIONS.map((op) => [op, ACCOUNT_QUOTAS[op]])) as Record<
+  KmsOperation,
+  number
+>;
 
 export interface RateLimiterOptions {
   /** Multiplies every quota, for accounts with raised quotas (or an emulator with scaled ones). Default 1; 0 disables pacing. */

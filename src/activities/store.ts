@@ -86,7 +86,9 @@ async function pollUntil(deps: ActivityDeps, input: StoreWaitInput, done: (s: St
  */
 async function sendDisconnect(deps: ActivityDeps, customKeyStoreId: string): Promise<void> {
   try {
-    await callKms(deps, 'DisconnectCustomKeyStore', (abortSignal) => deps.kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: customKeyStoreId }), { abortSignal }));
+    await callKms(deps, 'DisconnectCustomKeyStore', (abortSignal) =>
+      deps.kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: customKeyStoreId }), { abortSignal }),
+    );
   } catch (err) {
     if (errorName(err) !== 'CustomKeyStoreInvalidStateException') throw err;
   }
@@ -97,7 +99,8 @@ export async function readStoreIfExists(deps: ActivityDeps, customKeyStoreId: st
   try {
     return await readStore(deps, customKeyStoreId, options);
   } catch (err) {
-    if (errorName(err) === 'CustomKeyStoreNotFoundException' || (err instanceof ApplicationFailure && err.type === 'CustomKeyStoreNotFoundException')) return null;
+    if (errorName(err) === 'CustomKeyStoreNotFoundException' || (err instanceof ApplicationFailure && err.type === 'CustomKeyStoreNotFoundException'))
+      return null;
     throw err;
   }
 }

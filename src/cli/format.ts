@@ -36,7 +36,9 @@ export function scheduleRate(status: Pick<DecommissionStatus, 'counts' | 'schedu
 /** The deployment's approval policy (worker setting) in words, as the run loaded it at its start. */
 export function policyText(policy: NonNullable<DecommissionStatus['policy']>): string {
   const gate = policy.requireApproval ? 'approval required' : 'no approval step';
-  const who = policy.allowSelfApproval ? 'the requester may make deletion decisions too (self-approval allowed)' : 'deletion decisions by someone other than the requester (four-eyes)';
+  const who = policy.allowSelfApproval
+    ? 'the requester may make deletion decisions too (self-approval allowed)'
+    : 'deletion decisions by someone other than the requester (four-eyes)';
   return `${gate}; ${who}`;
 }
 
@@ -49,7 +51,10 @@ export function policyText(policy: NonNullable<DecommissionStatus['policy']>): s
 export function formatStatus(workflowId: string, status: DecommissionStatus, now: number, cli: string = cliCommand()): string {
   const c = status.counts;
   const rows: [string, string][] = [
-    ['Phase', `${status.phase}${status.dryRun ? ' (dry run)' : ''}${status.phase === 'BLOCKED' && status.previousPhase ? ` (in ${status.previousPhase})` : ''}`],
+    [
+      'Phase',
+      `${status.phase}${status.dryRun ? ' (dry run)' : ''}${status.phase === 'BLOCKED' && status.previousPhase ? ` (in ${status.previousPhase})` : ''}`,
+    ],
     ['Workflow', workflowId],
     [
       'Store',
@@ -60,14 +65,25 @@ export function formatStatus(workflowId: string, status: DecommissionStatus, now
     ['Requested by', `${status.requestedBy}${status.ticket ? ` (${status.ticket})` : ''}, started ${formatDate(status.startedAt)}`],
     ['Approved by', status.approvedBy ?? '—'],
     ...(status.policy ? [['Approval policy', policyText(status.policy)] as [string, string]] : []),
-    ['Keys', `${n(c.inventoried)} in store (${n(status.scannedKeys)} account keys scanned) · ${n(c.toSchedule)} to schedule · ${n(c.scheduled)} scheduled by this run · ${n(c.alreadyPending)} already pending · ${n(c.deleted)} confirmed deleted${c.rolledBack ? ` · ${n(c.rolledBack)} rolled back` : ''}`],
+    [
+      'Keys',
+      `${n(c.inventoried)} in store (${n(status.scannedKeys)} account keys scanned) · ${n(c.toSchedule)} to schedule · ${n(c.scheduled)} scheduled by this run · ${n(c.alreadyPending)} already pending · ${n(c.deleted)} confirmed deleted${c.rolledBack ? ` · ${n(c.rolledBack)} rolled back` : ''}`,
+    ],
   ];
   const rate = scheduleRate(status, now);
-  if (rate !== undefined) rows.push(['Scheduling', `${n(c.scheduled)}/${n(scheduleTotal(status))} at ${rate.toFixed(1)}/s${status.scheduling?.finishedAt ? ' (done)' : ''}`]);
+  if (rate !== undefined)
+    rows.push(['Scheduling', `${n(c.scheduled)}/${n(scheduleTotal(status))} at ${rate.toFixed(1)}/s${status.scheduling?.finishedAt ? ' (done)' : ''}`]);
   if (status.latestDeletionDate !== undefined) {
-    rows.push(['Deletion dates', `${formatDate(status.earliestDeletionDate)} → ${formatDate(status.latestDeletionDate)} (last ${relative(status.latestDeletionDate, now)})`]);
+    rows.push([
+      'Deletion dates',
+      `${formatDate(status.earliestDeletionDate)} → ${formatDate(status.latestDeletionDate)} (last ${relative(status.latestDeletionDate, now)})`,
+    ]);
   }
-  if (status.nextAction) rows.push(['Next', `${status.nextAction}${status.nextActionAt !== undefined ? ` (${formatDate(status.nextActionAt)}, ${relative(status.nextActionAt, now)})` : ''}`]);
+  if (status.nextAction)
+    rows.push([
+      'Next',
+      `${status.nextAction}${status.nextActionAt !== undefined ? ` (${formatDate(status.nextActionAt)}, ${relative(status.nextActionAt, now)})` : ''}`,
+    ]);
   if (status.blocker) {
     rows.push(['Blocked', `${status.blocker.id} since ${formatDate(status.blocker.since)}: ${status.blocker.message}`]);
     rows.push(['Resolve with', resolveCommands(status, cli).join('\n')]);
@@ -89,8 +105,10 @@ export function formatReportSummary(report: DecommissionReport, cli: string = cl
     `${report.outcome}: decommission of ${report.customKeyStoreId}${report.store ? ` (${report.store.type})` : ''}`,
     `  keys: ${n(c.inventoried)} in store, ${n(c.scheduled)} scheduled by this run, ${n(c.alreadyPending)} already pending, ${n(c.deleted)} confirmed deleted, ${n(c.rolledBack)} rolled back`,
   ];
-  if (report.latestDeletionDate !== undefined) lines.push(`  deletion dates: ${formatDate(report.earliestDeletionDate)} → ${formatDate(report.latestDeletionDate)}`);
-  if (report.storeConnectedThroughout !== undefined) lines.push(`  store CONNECTED through the waiting period: ${report.storeConnectedThroughout ? 'yes' : 'NO'}`);
+  if (report.latestDeletionDate !== undefined)
+    lines.push(`  deletion dates: ${formatDate(report.earliestDeletionDate)} → ${formatDate(report.latestDeletionDate)}`);
+  if (report.storeConnectedThroughout !== undefined)
+    lines.push(`  store CONNECTED through the waiting period: ${report.storeConnectedThroughout ? 'yes' : 'NO'}`);
   if (report.possiblyOrphanedKeyArns?.length) lines.push(`  possibly orphaned HSM key material: ${n(report.possiblyOrphanedKeyArns.length)} key(s)`);
   if (report.reason) lines.push(`  reason: ${report.reason}`);
   for (const d of report.decisions) lines.push(`  ${d.what} by ${d.by} at ${formatDate(d.at)}${d.detail ? `: ${d.detail}` : ''}`);
@@ -103,7 +121,19 @@ export function formatReportSummary(report: DecommissionReport, cli: string = cl
 export function formatList(rows: DecommissionSummary[]): string {
   if (rows.length === 0) return 'No decommissions match.\n';
   const header = ['WORKFLOW ID', 'STORE', 'PHASE', 'STATUS', 'STARTED', 'CLOSED'];
-  const table = [header, ...rows.map((r) => [r.workflowId, r.customKeyStoreId ?? '—', r.phase ?? '—', r.status, formatDate(r.startTime), formatDate(r.closeTime)])];
+  const table = [
+    header,
+    ...rows.map((r) => [r.workflowId, r.customKeyStoreId ?? '—', r.phase ?? '—', r.status, formatDate(r.startTime), formatDate(r.closeTime)]),
+  ];
   const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]?.length ?? 0)));
-  return table.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    table
+      .map((row) =>
+        row
+          .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }

@@ -59,7 +59,18 @@ export function statusLine(status: DecommissionStatus, now: number, cli: string 
 /** What must change for the plain view to print a new line: the countdown and the rate alone do not. */
 function changeKey(status: DecommissionStatus): string {
   const c = status.counts;
-  return JSON.stringify([status.phase, c.inventoried, c.scheduled, c.toSchedule, c.deleted, c.rolledBack, status.nextAction, status.blocker?.id, status.lastError, status.store?.connectionState]);
+  return JSON.stringify([
+    status.phase,
+    c.inventoried,
+    c.scheduled,
+    c.toSchedule,
+    c.deleted,
+    c.rolledBack,
+    status.nextAction,
+    status.blocker?.id,
+    status.lastError,
+    status.store?.connectionState,
+  ]);
 }
 
 /** Non-TTY output (logs, CI, pipes): one line per change, never control characters. */
@@ -149,7 +160,11 @@ export class BarView implements WatchView {
       this.lastBlocker = status.blocker.id;
     }
     const store = status.store ? ` · ${status.store.type} ${status.store.connectionState}` : '';
-    const next = status.blocker ? `BLOCKED (${blockerLabel(status)}): resolve with ${status.blocker.allowedActions.join(' | ')} (commands above)` : status.nextAction ? `next: ${status.nextAction}` : '';
+    const next = status.blocker
+      ? `BLOCKED (${blockerLabel(status)}): resolve with ${status.blocker.allowedActions.join(' | ')} (commands above)`
+      : status.nextAction
+        ? `next: ${status.nextAction}`
+        : '';
     this.header.update(0, { text: `${status.phase}${status.dryRun ? ' (dry run)' : ''} · ${status.customKeyStoreId}${store}${next ? ` · ${next}` : ''}` });
     this.scheduled.setTotal(scheduleTotal(status));
     this.scheduled.update(status.counts.scheduled, { suffix: rateText(status, now) });

@@ -52,11 +52,7 @@ function aborted(signal: AbortSignal | undefined): Promise<never> {
  * const report = await watchDecommission(client, 'cks-1234567890abcdef0', { out: process.stdout });
  * process.exitCode = report.outcome === 'COMPLETED' ? 0 : 1;
  */
-export async function watchDecommission(
-  client: DecommissionClient,
-  storeOrWorkflowId: string,
-  options: WatchOptions = {},
-): Promise<DecommissionReport> {
+export async function watchDecommission(client: DecommissionClient, storeOrWorkflowId: string, options: WatchOptions = {}): Promise<DecommissionReport> {
   const out = options.out ?? process.stdout;
   const intervalMs = options.intervalMs ?? 1_000;
   const tty = options.tty ?? (out as { isTTY?: boolean }).isTTY === true;

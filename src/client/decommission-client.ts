@@ -1,17 +1,32 @@
-import {
-  Client,
-  Connection,
-  WorkflowFailedError,
-  WorkflowUpdateFailedError,
-  type WorkflowExecutionStatusName,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowExecutionStatusName, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import type { decommissionCustomKeyStore } from '../workflows';
-import { approveUpdate, cancelUpdate, reportKeysQuery, reportQuery, resolveUpdate, statusQuery, TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor, type UpdateAck } from '../shared/messages';
+import {
+  approveUpdate,
+  cancelUpdate,
+  reportKeysQuery,
+  reportQuery,
+  resolveUpdate,
+  statusQuery,
+  TASK_QUEUE,
+  WORKFLOW_TYPE,
+  workflowIdFor,
+  type UpdateAck,
+} from '../shared/messages';
 import { CustomKeyStoreIdAttribute, DecommissionPhaseAttribute } from '../shared/search-attributes';
-import type { ApproveRequest, CancelRequest, DecommissionInput, DecommissionReport, DecommissionStatus, InputProblem, Phase, ReportKey, ReportKeysPage, ResolveRequest } from '../shared/types';
+import type {
+  ApproveRequest,
+  CancelRequest,
+  DecommissionInput,
+  DecommissionReport,
+  DecommissionStatus,
+  InputProblem,
+  Phase,
+  ReportKey,
+  ReportKeysPage,
+  ResolveRequest,
+} from '../shared/types';
 import { validateApproveRequest, validateCancelRequest, validateDecommissionInput, validateResolveRequest } from '../shared/validation';
 import { DecommissionAlreadyRunningError, DecommissionNotFoundError, DecommissionStillRunningError, InvalidInputError, UpdateRejectedError } from './errors';
 
@@ -290,7 +305,10 @@ export class DecommissionClient {
           .describe()
           .catch(() => undefined);
         if (ended) {
-          const phase = await this.getStatus(storeOrWorkflowId).then((st) => st.phase, () => ended.status.name);
+          const phase = await this.getStatus(storeOrWorkflowId).then(
+            (st) => st.phase,
+            () => ended.status.name,
+          );
           throw new UpdateRejectedError(name, `the run already ended in ${phase}`, err);
         }
         throw new DecommissionNotFoundError(DecommissionClient.workflowId(storeOrWorkflowId));

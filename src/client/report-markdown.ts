@@ -15,17 +15,29 @@ export function renderReportMarkdown(report: DecommissionReport): string {
     `- Deletion dates: ${iso(report.earliestDeletionDate)} → ${iso(report.latestDeletionDate)}`,
   ];
   if (report.reason) lines.push(`- Reason: ${report.reason}`);
-  if (report.storeConnectedThroughout !== undefined) lines.push(`- Store CONNECTED through every check of the waiting period: ${report.storeConnectedThroughout ? 'yes' : 'no'}`);
-  for (const w of report.disconnectedWindows ?? []) lines.push(`- Store possibly not CONNECTED from ${iso(w.from)} (last check that saw it connected) to ${w.to === undefined ? 'the end of the run' : iso(w.to)}`);
+  if (report.storeConnectedThroughout !== undefined)
+    lines.push(`- Store CONNECTED through every check of the waiting period: ${report.storeConnectedThroughout ? 'yes' : 'no'}`);
+  for (const w of report.disconnectedWindows ?? [])
+    lines.push(
+      `- Store possibly not CONNECTED from ${iso(w.from)} (last check that saw it connected) to ${w.to === undefined ? 'the end of the run' : iso(w.to)}`,
+    );
   lines.push('', '## Decisions', '', '| What | Who | When | Detail |', '|---|---|---|---|');
   for (const d of report.decisions) lines.push(`| ${d.what} | ${d.by} | ${iso(d.at)} | ${d.detail ?? ''} |`);
   if (report.notes.length) lines.push('', '## Notes', '', ...report.notes.map((n) => `- ${n}`));
   if (report.possiblyOrphanedKeyArns?.length) {
     lines.push('', '## Possibly orphaned HSM key material (label = key ARN)', '', ...report.possiblyOrphanedKeyArns.map((a) => `- \`${a}\``));
   }
-  lines.push('', '## Keys', '', '| Key ARN | Aliases | Prior state | Scheduled | DeletionDate | Confirmed deleted | Restored | Rollback calls |', '|---|---|---|---|---|---|---|---|');
+  lines.push(
+    '',
+    '## Keys',
+    '',
+    '| Key ARN | Aliases | Prior state | Scheduled | DeletionDate | Confirmed deleted | Restored | Rollback calls |',
+    '|---|---|---|---|---|---|---|---|',
+  );
   for (const k of report.keys) {
-    lines.push(`| \`${k.arn}\` | ${k.aliases.join(', ')} | ${k.priorState} | ${k.scheduledBy} | ${iso(k.deletionDate)} | ${iso(k.confirmedDeletedAt)} | ${k.restoredState ?? ''} | ${(k.rollbackActions ?? []).join(', ')} |`);
+    lines.push(
+      `| \`${k.arn}\` | ${k.aliases.join(', ')} | ${k.priorState} | ${k.scheduledBy} | ${iso(k.deletionDate)} | ${iso(k.confirmedDeletedAt)} | ${k.restoredState ?? ''} | ${(k.rollbackActions ?? []).join(', ')} |`,
+    );
   }
   if (report.keysTruncated) lines.push('', `(${report.keys.length} of ${report.keyCount} keys shown)`);
   return lines.join('\n') + '\n';

@@ -35,7 +35,10 @@ function* payloadsOf(value: unknown, depth = 0): Generator<Payload> {
 }
 
 /** Walks every run of a workflow chain (following continue-as-new) and totals its history. */
-export async function historyStats(handle: WorkflowHandle, client: { workflow: { getHandle(id: string, runId?: string): WorkflowHandle } }): Promise<HistoryStats> {
+export async function historyStats(
+  handle: WorkflowHandle,
+  client: { workflow: { getHandle(id: string, runId?: string): WorkflowHandle } },
+): Promise<HistoryStats> {
   const stats: HistoryStats = { events: 0, bytes: 0, largestPayloadBytes: 0, continuedAsNew: 0 };
   let runId: string | undefined = (await handle.describe()).raw.workflowExecutionInfo?.firstRunId ?? undefined;
   const seen = new Set<string>();

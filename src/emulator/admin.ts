@@ -114,7 +114,8 @@ export async function handleAdmin(core: EmulatorCore, req: IncomingMessage, res:
         let hi = log.length;
         while (lo < hi) {
           const mid = (lo + hi) >>> 1;
-          if ((log[mid] as AuditEntry).seq <= since) lo = mid + 1; // mid < hi <= log.length
+          if ((log[mid] as AuditEntry).seq <= since)
+            lo = mid + 1; // mid < hi <= log.length
           else hi = mid;
         }
         const entries: AuditEntry[] = [];

@@ -56,7 +56,10 @@ function parseAmzDate(value: string): Date | undefined {
 }
 
 function formatAmzDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}/, '');
 }
 
 interface ParsedAuthorization {
@@ -109,7 +112,13 @@ export class SigV4Verifier {
     let signer = this.signers.get(cacheKey);
     if (!signer) {
       // applyChecksum=false: clients such as botocore do not sign x-amz-content-sha256, and the signer must not add it.
-      signer = new SignatureV4({ credentials: { accessKeyId, secretAccessKey }, region: this.config.region, service: SERVICE, sha256: Sha256, applyChecksum: false });
+      signer = new SignatureV4({
+        credentials: { accessKeyId, secretAccessKey },
+        region: this.config.region,
+        service: SERVICE,
+        sha256: Sha256,
+        applyChecksum: false,
+      });
       this.signers.set(cacheKey, signer);
     }
     return signer;

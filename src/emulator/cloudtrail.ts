@@ -39,7 +39,8 @@ function readAttribute(body: JsonObject): { key: LookupAttributeKey; value: stri
   if (!list || list.length === 0) return undefined;
   if (list.length > 1) throw invalidAttributes('You cannot specify more than one lookup attribute.');
   const item = list[0];
-  if (item === null || typeof item !== 'object' || Array.isArray(item)) throw new KmsError('SerializationException', 'Unexpected type for member LookupAttributes: expected a list of objects.');
+  if (item === null || typeof item !== 'object' || Array.isArray(item))
+    throw new KmsError('SerializationException', 'Unexpected type for member LookupAttributes: expected a list of objects.');
   const attr = new Input(item as JsonObject);
   const key = attr.string('AttributeKey');
   const value = attr.string('AttributeValue');

@@ -80,7 +80,8 @@ export function resolveOptions(options: EmulatorOptions = {}): ResolvedConfig {
   let trackingStartDate: number | undefined;
   if (options.trackingStartDate !== undefined) {
     trackingStartDate = parseInstant(options.trackingStartDate);
-    if (trackingStartDate === undefined) throw new OptionError('trackingStartDate', 'must be epoch milliseconds or an ISO 8601 date', options.trackingStartDate);
+    if (trackingStartDate === undefined)
+      throw new OptionError('trackingStartDate', 'must be epoch milliseconds or an ISO 8601 date', options.trackingStartDate);
   }
   let quotaOverrides: Record<string, number> = {};
   if (options.quotaOverrides !== undefined) {

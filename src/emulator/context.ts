@@ -70,9 +70,7 @@ const ARN = /^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key|alias)\/(.+)$/;
 const KEY_ID_SHAPE = /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|mrk-[0-9a-fA-F]{32})$/;
 
 /** How a KeyId parameter was written. */
-export type KeyReference =
-  | { kind: 'key'; id: string; foreignArn?: string }
-  | { kind: 'alias'; name: string; foreignArn?: string };
+export type KeyReference = { kind: 'key'; id: string; foreignArn?: string } | { kind: 'alias'; name: string; foreignArn?: string };
 
 /**
  * Parses a KeyId parameter. `foreignArn` is set for ARNs of another region/account: they can never
@@ -96,11 +94,7 @@ export function parseKeyReference(config: ResolvedConfig, value: string): KeyRef
  * Resolves a KeyId to a key id without requiring the key to exist (stale readers need the id of a key
  * that may have just been created or deleted). `notFound` builds the error for a missing key.
  */
-export function resolveKeyId(
-  ctx: OpContext,
-  value: string,
-  allowAlias: boolean,
-): { id: string; notFound: () => Error } {
+export function resolveKeyId(ctx: OpContext, value: string, allowAlias: boolean): { id: string; notFound: () => Error } {
   const ref = parseKeyReference(ctx.config, value);
   if (ref.kind === 'alias') {
     if (!allowAlias) throw invalidKeyId(value);

@@ -16,7 +16,18 @@ import { Rng } from './random';
 import { applySeed } from './seed';
 import { EmulatorState, type StoreRecord } from './state';
 import { type DeliverySettings, renderRecord } from './trail';
-import type { CloudTrailAdminEvent, CloudTrailInfo, DeletionHold, EmulatorStats, FaultSpec, IdentityInfo, IdentitySpec, SeedResult, SeedSpec, StoreStateChange } from './types';
+import type {
+  CloudTrailAdminEvent,
+  CloudTrailInfo,
+  DeletionHold,
+  EmulatorStats,
+  FaultSpec,
+  IdentityInfo,
+  IdentitySpec,
+  SeedResult,
+  SeedSpec,
+  StoreStateChange,
+} from './types';
 import { UsageSimulators } from './usage';
 
 /** A request to the admin API that cannot be honoured (answered with 4xx). */
@@ -202,7 +213,8 @@ export class EmulatorCore {
     if (!CONNECTION_STATES.includes(state)) throw new AdminError(400, `connectionState must be one of ${CONNECTION_STATES.join(', ')}`);
     const code = change.connectionErrorCode;
     if (code !== undefined && state !== 'FAILED') throw new AdminError(400, 'connectionErrorCode is only allowed with connectionState FAILED');
-    if (code !== undefined && !CONNECTION_ERROR_CODES.includes(code)) throw new AdminError(400, `connectionErrorCode must be one of ${CONNECTION_ERROR_CODES.join(', ')}`);
+    if (code !== undefined && !CONNECTION_ERROR_CODES.includes(code))
+      throw new AdminError(400, `connectionErrorCode must be one of ${CONNECTION_ERROR_CODES.join(', ')}`);
     if (state === 'DISCONNECTING') {
       beginDisconnect(this, store);
     } else {

@@ -86,8 +86,5 @@ export function storeNotFound(what: string): KmsError {
 }
 
 export function storeInvalidState(storeId: string, state: string, operation: string): KmsError {
-  return new KmsError(
-    'CustomKeyStoreInvalidStateException',
-    `Custom key store ${storeId} is ${state}; ${operation} is not valid in that connection state.`,
-  );
+  return new KmsError('CustomKeyStoreInvalidStateException', `Custom key store ${storeId} is ${state}; ${operation} is not valid in that connection state.`);
 }

@@ -55,7 +55,11 @@ function errorOf(type: InjectedErrorType | undefined): KmsError {
       return throttling();
     case 'AccessDeniedException':
       // What a key policy without the IAM delegation statement produces (reference §8).
-      return new KmsError('AccessDeniedException', 'User: arn:aws:iam::111122223333:role/kms-decommission is not authorized to perform: kms:DescribeKey on this resource because no resource-based policy allows the kms:DescribeKey action', 400);
+      return new KmsError(
+        'AccessDeniedException',
+        'User: arn:aws:iam::111122223333:role/kms-decommission is not authorized to perform: kms:DescribeKey on this resource because no resource-based policy allows the kms:DescribeKey action',
+        400,
+      );
     default:
       return internalError();
   }

@@ -139,10 +139,14 @@ export class Input {
     }
     const bytes = Buffer.from(value, 'base64');
     if (rule.min !== undefined && bytes.length < rule.min) {
-      throw validation(`1 validation error detected: Value at '${member}' failed to satisfy constraint: Member must have length greater than or equal to ${rule.min}`);
+      throw validation(
+        `1 validation error detected: Value at '${member}' failed to satisfy constraint: Member must have length greater than or equal to ${rule.min}`,
+      );
     }
     if (rule.max !== undefined && bytes.length > rule.max) {
-      throw validation(`1 validation error detected: Value at '${member}' failed to satisfy constraint: Member must have length less than or equal to ${rule.max}`);
+      throw validation(
+        `1 validation error detected: Value at '${member}' failed to satisfy constraint: Member must have length less than or equal to ${rule.max}`,
+      );
     }
     return bytes;
   }

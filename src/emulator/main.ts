@@ -67,7 +67,8 @@ function usageSpec(value: string, previous: UsageSimulatorSpec[] | undefined): U
   for (const part of value.split(',')) {
     const eq = part.indexOf('=');
     const field = USAGE_FIELDS[part.slice(0, eq).trim()];
-    if (eq <= 0 || !field) throw new InvalidArgumentError(`--usage takes ${Object.keys(USAGE_FIELDS).join(', ')} as name=value pairs separated by commas (got '${part}').`);
+    if (eq <= 0 || !field)
+      throw new InvalidArgumentError(`--usage takes ${Object.keys(USAGE_FIELDS).join(', ')} as name=value pairs separated by commas (got '${part}').`);
     const v = part.slice(eq + 1).trim();
     spec[field] = field === 'everyMs' ? Number(v) : field === 'operations' ? v.split('+') : v;
   }
@@ -81,26 +82,86 @@ export function buildProgram(): Command {
     .description('Protocol-faithful AWS KMS emulator for custom key stores (AWS JSON 1.1, SigV4, admin API under /__admin/).')
     .addOption(new Option('--host <host>', 'interface to bind').default('127.0.0.1'))
     .addOption(new Option('--port <port>', 'TCP port, 0 = pick a free port').argParser(integer('--port', 0, 65535)).default(4599))
-    .addOption(new Option('--region <region>', 'region used in ARNs and required in the SigV4 scope').argParser(pattern('--region', /^[a-z]{2}(-[a-z]+)+-\d+$/, 'must look like an AWS region, e.g. us-east-1')).default('us-east-1'))
-    .addOption(new Option('--account <id>', 'AWS account id used in ARNs (12 digits)').argParser(pattern('--account', /^\d{12}$/, 'must be exactly 12 digits')).default('111122223333'))
-    .addOption(new Option('--day-ms <ms>', 'real milliseconds per emulated day (86400000 = real time)').argParser(integer('--day-ms', 1, 86_400_000 * 365)).default(86_400_000))
-    .addOption(new Option('--deletion-lag-hours <hours>', 'emulated hours (0-24) between DeletionDate and the actual deletion').argParser(decimal('--deletion-lag-hours', 0, 24)).default(0))
-    .addOption(new Option('--connect-ms <ms>', 'duration of CONNECTING in emulated milliseconds').argParser(integer('--connect-ms', 0, 86_400_000)).default(2000))
-    .addOption(new Option('--disconnect-ms <ms>', 'duration of DISCONNECTING in emulated milliseconds').argParser(integer('--disconnect-ms', 0, 86_400_000)).default(1000))
-    .addOption(new Option('--quota-scale <factor>', 'multiplier for every per-operation request quota; 0 disables throttling').argParser(decimal('--quota-scale', 0, 1_000_000)).default(1))
+    .addOption(
+      new Option('--region <region>', 'region used in ARNs and required in the SigV4 scope')
+        .argParser(pattern('--region', /^[a-z]{2}(-[a-z]+)+-\d+$/, 'must look like an AWS region, e.g. us-east-1'))
+        .default('us-east-1'),
+    )
+    .addOption(
+      new Option('--account <id>', 'AWS account id used in ARNs (12 digits)')
+        .argParser(pattern('--account', /^\d{12}$/, 'must be exactly 12 digits'))
+        .default('111122223333'),
+    )
+    .addOption(
+      new Option('--day-ms <ms>', 'real milliseconds per emulated day (86400000 = real time)')
+        .argParser(integer('--day-ms', 1, 86_400_000 * 365))
+        .default(86_400_000),
+    )
+    .addOption(
+      new Option('--deletion-lag-hours <hours>', 'emulated hours (0-24) between DeletionDate and the actual deletion')
+        .argParser(decimal('--deletion-lag-hours', 0, 24))
+        .default(0),
+    )
+    .addOption(
+      new Option('--connect-ms <ms>', 'duration of CONNECTING in emulated milliseconds').argParser(integer('--connect-ms', 0, 86_400_000)).default(2000),
+    )
+    .addOption(
+      new Option('--disconnect-ms <ms>', 'duration of DISCONNECTING in emulated milliseconds')
+        .argParser(integer('--disconnect-ms', 0, 86_400_000))
+        .default(1000),
+    )
+    .addOption(
+      new Option('--quota-scale <factor>', 'multiplier for every per-operation request quota; 0 disables throttling')
+        .argParser(decimal('--quota-scale', 0, 1_000_000))
+        .default(1),
+    )
     .addOption(new Option('--state <file>', 'persist state in this snapshot file (journal: <file>.journal); omit for in-memory'))
-    .addOption(new Option('--access-key <id>', 'the only access key id accepted in SigV4 signatures').argParser(pattern('--access-key', /^[A-Za-z0-9]{1,128}$/, 'must be 1-128 letters or digits')).default('test'))
-    .addOption(new Option('--secret-key <secret>', 'secret access key used to verify signatures').argParser(pattern('--secret-key', /^.+$/, 'must not be empty')).default('test'))
+    .addOption(
+      new Option('--access-key <id>', 'the only access key id accepted in SigV4 signatures')
+        .argParser(pattern('--access-key', /^[A-Za-z0-9]{1,128}$/, 'must be 1-128 letters or digits'))
+        .default('test'),
+    )
+    .addOption(
+      new Option('--secret-key <secret>', 'secret access key used to verify signatures')
+        .argParser(pattern('--secret-key', /^.+$/, 'must not be empty'))
+        .default('test'),
+    )
     .addOption(new Option('--short-pages', 'return about half of the requested page size (still truncated), as KMS may'))
     .addOption(new Option('--seed <n>', 'seed for generated ids and fault randomness (reproducible runs)').argParser(integer('--seed', 0, 2 ** 32 - 1)))
-    .addOption(new Option('--tracking-start <date>', 'GetKeyLastUsage tracking start (epoch ms or ISO 8601); keys created earlier report it as TrackingStartDate').argParser(instant('--tracking-start')))
+    .addOption(
+      new Option(
+        '--tracking-start <date>',
+        'GetKeyLastUsage tracking start (epoch ms or ISO 8601); keys created earlier report it as TrackingStartDate',
+      ).argParser(instant('--tracking-start')),
+    )
     .addOption(new Option('--principal-arn <arn>', 'CloudTrail principal of --access-key (default arn:aws:iam::<account>:user/<access key>)'))
     .addOption(new Option('--identity <key:secret:arn>', 'another accepted caller and its principal ARN, repeatable').argParser(identity))
-    .addOption(new Option('--cloudtrail-delay-ms <ms>', 'emulated ms before an event is visible to LookupEvents (real CloudTrail: about 5-15 min)').argParser(integer('--cloudtrail-delay-ms', 0, 86_400_000)))
-    .addOption(new Option('--cloudtrail-jitter-ms <ms>', 'uniform extra CloudTrail delivery delay per event, emulated ms').argParser(integer('--cloudtrail-jitter-ms', 0, 86_400_000)))
-    .addOption(new Option('--cloudtrail-max-events <n>', 'CloudTrail events kept (oldest dropped beyond it)').argParser(integer('--cloudtrail-max-events', 1, 100_000_000)))
-    .addOption(new Option('--usage <spec>', 'an application still using a key: key=<key>,every=<ms>,as=<name|ARN>[,ops=Encrypt+Decrypt][,from=127.0.0.5][,agent=<text>], repeatable').argParser(usageSpec))
-    .addOption(new Option('--quota <name=rps>', 'override one request quota (before --quota-scale), repeatable, e.g. GetKeyLastUsage=10 or LookupEvents=4').argParser(quotaOverride))
+    .addOption(
+      new Option('--cloudtrail-delay-ms <ms>', 'emulated ms before an event is visible to LookupEvents (real CloudTrail: about 5-15 min)').argParser(
+        integer('--cloudtrail-delay-ms', 0, 86_400_000),
+      ),
+    )
+    .addOption(
+      new Option('--cloudtrail-jitter-ms <ms>', 'uniform extra CloudTrail delivery delay per event, emulated ms').argParser(
+        integer('--cloudtrail-jitter-ms', 0, 86_400_000),
+      ),
+    )
+    .addOption(
+      new Option('--cloudtrail-max-events <n>', 'CloudTrail events kept (oldest dropped beyond it)').argParser(
+        integer('--cloudtrail-max-events', 1, 100_000_000),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--usage <spec>',
+        'an application still using a key: key=<key>,every=<ms>,as=<name|ARN>[,ops=Encrypt+Decrypt][,from=127.0.0.5][,agent=<text>], repeatable',
+      ).argParser(usageSpec),
+    )
+    .addOption(
+      new Option('--quota <name=rps>', 'override one request quota (before --quota-scale), repeatable, e.g. GetKeyLastUsage=10 or LookupEvents=4').argParser(
+        quotaOverride,
+      ),
+    )
     .helpOption('-h, --help', 'show this help')
     .showHelpAfterError(false)
     .exitOverride();

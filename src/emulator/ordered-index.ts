@@ -96,7 +96,8 @@ export class OrderedIndex<T extends Sequenced> {
     let hi = this.slots.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.slots[mid] as Slot<T>).seq < seq) lo = mid + 1; // mid < hi <= slots.length
+      if ((this.slots[mid] as Slot<T>).seq < seq)
+        lo = mid + 1; // mid < hi <= slots.length
       else hi = mid;
     }
     return lo;

@@ -7,8 +7,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { KmsError } from './errors';
 
-const INVALID_MARKER =
-  'The request was rejected because the marker that specifies where pagination should next begin is not valid.';
+const INVALID_MARKER = 'The request was rejected because the marker that specifies where pagination should next begin is not valid.';
 
 export class MarkerCodec {
   constructor(private secret: string = randomBytes(16).toString('hex')) {}

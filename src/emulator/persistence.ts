@@ -70,13 +70,29 @@ function changeProblem(c: unknown): string | undefined {
   const v = c.v;
   switch (c.k) {
     case 'store':
-      if (!isObj(v) || !isStr(v.id) || !isNum(v.seq) || !isStr(v.name) || !STORE_TYPES.has(v.type as string) || !STATES.has(v.connectionState as string) || !isNum(v.creationDate)) {
+      if (
+        !isObj(v) ||
+        !isStr(v.id) ||
+        !isNum(v.seq) ||
+        !isStr(v.name) ||
+        !STORE_TYPES.has(v.type as string) ||
+        !STATES.has(v.connectionState as string) ||
+        !isNum(v.creationDate)
+      ) {
         return 'malformed custom key store record';
       }
       if (v.transition !== undefined && (!isObj(v.transition) || !isNum(v.transition.at) || !isStr(v.transition.to))) return 'malformed store transition';
       return undefined;
     case 'key':
-      if (!isObj(v) || !isStr(v.id) || !isNum(v.seq) || !isNum(v.creationDate) || typeof v.enabled !== 'boolean' || !ORIGINS.has(v.origin as string) || !isStr(v.description)) {
+      if (
+        !isObj(v) ||
+        !isStr(v.id) ||
+        !isNum(v.seq) ||
+        !isNum(v.creationDate) ||
+        typeof v.enabled !== 'boolean' ||
+        !ORIGINS.has(v.origin as string) ||
+        !isStr(v.description)
+      ) {
         return 'malformed key record';
       }
       if (v.deletion !== undefined && (!isObj(v.deletion) || !isNum(v.deletion.deletionDate) || !isNum(v.deletion.deleteAt) || !isNum(v.deletion.windowDays))) {
@@ -84,13 +100,22 @@ function changeProblem(c: unknown): string | undefined {
       }
       return undefined;
     case 'alias':
-      return isObj(v) && isStr(v.name) && isNum(v.seq) && isStr(v.targetKeyId) && isNum(v.creationDate) && isNum(v.lastUpdatedDate) ? undefined : 'malformed alias record';
+      return isObj(v) && isStr(v.name) && isNum(v.seq) && isStr(v.targetKeyId) && isNum(v.creationDate) && isNum(v.lastUpdatedDate)
+        ? undefined
+        : 'malformed alias record';
     case 'audit':
       return isObj(v) && isNum(v.seq) && isNum(v.time) && isStr(v.operation) && isStr(v.outcome) ? undefined : 'malformed audit record';
     case 'deletion':
       return isObj(v) && isStr(v.keyId) && isNum(v.time) && isStr(v.backingKey) ? undefined : 'malformed deletion event';
     case 'trail':
-      return isObj(v) && isNum(v.seq) && isStr(v.eventId) && isNum(v.eventTime) && isNum(v.deliverAt) && isStr(v.eventName) && isStr(v.eventSource) && isStr(v.eventType)
+      return isObj(v) &&
+        isNum(v.seq) &&
+        isStr(v.eventId) &&
+        isNum(v.eventTime) &&
+        isNum(v.deliverAt) &&
+        isStr(v.eventName) &&
+        isStr(v.eventSource) &&
+        isStr(v.eventType)
         ? undefined
         : 'malformed CloudTrail event';
     case 'store-':

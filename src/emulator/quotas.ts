@@ -46,7 +46,8 @@ export function defaultRates(region: string): Record<string, number> {
 
 /** Throws a RangeError naming the problem when `overrides` names an unknown quota or a bad rate. */
 export function validateQuotaOverrides(overrides: unknown, region: string): Record<string, number> {
-  if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides)) throw new RangeError('quota overrides must be an object of quota name to requests per second');
+  if (overrides === null || typeof overrides !== 'object' || Array.isArray(overrides))
+    throw new RangeError('quota overrides must be an object of quota name to requests per second');
   const known = defaultRates(region);
   const out: Record<string, number> = {};
   for (const [name, rate] of Object.entries(overrides as Record<string, unknown>)) {

@@ -55,7 +55,10 @@ export class Rng {
 
   /** RFC 4122 version-4 shaped UUID, the format of real KMS key ids. */
   uuid(): string {
-    const word = (): string => Math.floor(this.next() * 4294967296).toString(16).padStart(8, '0');
+    const word = (): string =>
+      Math.floor(this.next() * 4294967296)
+        .toString(16)
+        .padStart(8, '0');
     const a = word();
     const b = word();
     const c = word();

@@ -46,7 +46,12 @@ function asArray<T>(value: T[] | undefined, name: string): T[] {
   return value;
 }
 
-function buildStore(deps: SeedDeps, spec: SeedStore, index: number, taken: { ids: Set<string>; names: Set<string>; clusters: Set<string>; uris: Set<string> }): StoreRecord {
+function buildStore(
+  deps: SeedDeps,
+  spec: SeedStore,
+  index: number,
+  taken: { ids: Set<string>; names: Set<string>; clusters: Set<string>; uris: Set<string> },
+): StoreRecord {
   const where = `stores[${index}]`;
   if (spec === null || typeof spec !== 'object') fail(`${where} must be an object`);
   if (typeof spec.name !== 'string' || spec.name.length < 1 || spec.name.length > 256) fail(`${where}.name must be a string of 1-256 characters`);
@@ -164,7 +169,8 @@ export function applySeed(deps: SeedDeps, spec: SeedSpec): SeedResult {
           fail(`${where}.lastUsage.${(e as Error).message}`);
         }
       }
-      if (usage.sourceIPAddress !== undefined && (typeof usage.sourceIPAddress !== 'string' || isIP(usage.sourceIPAddress) === 0)) fail(`${where}.lastUsage.sourceIPAddress must be an IP address`);
+      if (usage.sourceIPAddress !== undefined && (typeof usage.sourceIPAddress !== 'string' || isIP(usage.sourceIPAddress) === 0))
+        fail(`${where}.lastUsage.sourceIPAddress must be an IP address`);
     }
     const description = k.description ?? '';
     if (typeof description !== 'string' || description.length > 8192) fail(`${where}.description must be a string of at most 8192 characters`);
@@ -210,7 +216,8 @@ export function applySeed(deps: SeedDeps, spec: SeedSpec): SeedResult {
     if (problem) fail(`${where}.aliasName: ${problem}`);
     if (state.aliases.has(a.aliasName) || newAliases.has(a.aliasName)) fail(`${where}: alias ${a.aliasName} already exists`);
     const ref = parseKeyReference(config, a.targetKeyId);
-    if (ref.kind !== 'key' || ref.foreignArn || !(state.keys.has(ref.id) || newKeyIds.has(ref.id))) fail(`${where}.targetKeyId ${a.targetKeyId} is not a known key id or key ARN`);
+    if (ref.kind !== 'key' || ref.foreignArn || !(state.keys.has(ref.id) || newKeyIds.has(ref.id)))
+      fail(`${where}.targetKeyId ${a.targetKeyId} is not a known key id or key ARN`);
     newAliases.set(a.aliasName, ref.id);
   });
 
@@ -235,7 +242,9 @@ export function applySeed(deps: SeedDeps, spec: SeedSpec): SeedResult {
         requestId: flat(randomUUID()),
         requestParameters: { keyId: arn, ...(operation === 'Encrypt' || operation === 'Decrypt' ? { encryptionAlgorithm: 'SYMMETRIC_DEFAULT' } : {}) },
         responseElements: null,
-        ...(key.customKeyStoreId !== undefined ? { additionalEventData: { customKeyStoreId: key.customKeyStoreId, ...(key.xksKeyId !== undefined ? { xksKeyId: key.xksKeyId } : {}) } } : {}),
+        ...(key.customKeyStoreId !== undefined
+          ? { additionalEventData: { customKeyStoreId: key.customKeyStoreId, ...(key.xksKeyId !== undefined ? { xksKeyId: key.xksKeyId } : {}) } }
+          : {}),
         resource: flat(arn),
       });
       state.putKey({ ...key, lastUsage: { operation, at: usage.at, eventId: event.eventId, requestId: event.requestId as string } });

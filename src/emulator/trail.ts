@@ -276,7 +276,8 @@ export function elementDate(ms: number): string {
 export function renderRecord(event: TrailEvent, config: Pick<ResolvedConfig, 'region' | 'account'>): Record<string, unknown> {
   const record: Record<string, unknown> = {
     eventVersion: '1.11',
-    userIdentity: event.principalArn !== undefined ? userIdentity(event.principalArn, event.accessKeyId) : { accountId: config.account, invokedBy: AWS_INTERNAL },
+    userIdentity:
+      event.principalArn !== undefined ? userIdentity(event.principalArn, event.accessKeyId) : { accountId: config.account, invokedBy: AWS_INTERNAL },
     eventTime: cloudTrailTime(event.eventTime),
     eventSource: event.eventSource,
     eventName: event.eventName,

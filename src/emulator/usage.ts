@@ -46,12 +46,17 @@ export function validateUsageSpec(spec: unknown, account: string): string | unde
   }
   if (s.encryptionContext !== undefined) {
     const c = s.encryptionContext;
-    if (c === null || typeof c !== 'object' || Array.isArray(c) || !Object.values(c).every((v) => typeof v === 'string')) return 'encryptionContext must map strings to strings';
+    if (c === null || typeof c !== 'object' || Array.isArray(c) || !Object.values(c).every((v) => typeof v === 'string'))
+      return 'encryptionContext must map strings to strings';
   }
-  if (s.sourceAddress !== undefined && (typeof s.sourceAddress !== 'string' || !(s.sourceAddress === '::1' || (isIP(s.sourceAddress) === 4 && s.sourceAddress.startsWith('127.'))))) {
+  if (
+    s.sourceAddress !== undefined &&
+    (typeof s.sourceAddress !== 'string' || !(s.sourceAddress === '::1' || (isIP(s.sourceAddress) === 4 && s.sourceAddress.startsWith('127.'))))
+  ) {
     return 'sourceAddress must be a loopback address (127.x.y.z or ::1)';
   }
-  if (s.userAgent !== undefined && (typeof s.userAgent !== 'string' || s.userAgent.length === 0 || s.userAgent.length > 256)) return 'userAgent must be 1-256 characters';
+  if (s.userAgent !== undefined && (typeof s.userAgent !== 'string' || s.userAgent.length === 0 || s.userAgent.length > 256))
+    return 'userAgent must be 1-256 characters';
   return undefined;
 }
 
@@ -65,13 +70,7 @@ class UsageSimulator {
   private ciphertext: Uint8Array | undefined;
   private readonly context: Record<string, string>;
 
-  constructor(
-    id: string,
-    spec: UsageSimulatorSpec,
-    identity: { arn: string; accessKeyId: string; secretAccessKey: string },
-    baseUrl: string,
-    region: string,
-  ) {
+  constructor(id: string, spec: UsageSimulatorSpec, identity: { arn: string; accessKeyId: string; secretAccessKey: string }, baseUrl: string, region: string) {
     const name = identity.arn.slice(identity.arn.lastIndexOf('/') + 1);
     this.context = spec.encryptionContext ?? { app: name };
     this.info = {
@@ -124,7 +123,9 @@ class UsageSimulator {
           await this.client.send(new DecryptCommand({ KeyId: this.info.keyId, CiphertextBlob: this.ciphertext, EncryptionContext: this.context }));
         } else if (operation === 'Encrypt') {
           this.info.calls++;
-          const out = await this.client.send(new EncryptCommand({ KeyId: this.info.keyId, Plaintext: Buffer.from(`still in use ${this.info.rounds}`), EncryptionContext: this.context }));
+          const out = await this.client.send(
+            new EncryptCommand({ KeyId: this.info.keyId, Plaintext: Buffer.from(`still in use ${this.info.rounds}`), EncryptionContext: this.context }),
+          );
           this.ciphertext = out.CiphertextBlob;
         } else {
           this.info.calls++;

@@ -1,12 +1,5 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
-import type {
-  ApproveRequest,
-  CancelRequest,
-  DecommissionReport,
-  DecommissionStatus,
-  ReportKeysPage,
-  ResolveRequest,
-} from './types';
+import type { ApproveRequest, CancelRequest, DecommissionReport, DecommissionStatus, ReportKeysPage, ResolveRequest } from './types';
 
 /** Task queue the worker polls and every decommission runs on. */
 export const TASK_QUEUE = 'kms-decommission';

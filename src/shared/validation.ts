@@ -1,12 +1,5 @@
 import { parseDuration } from './duration';
-import {
-  RESOLVE_ACTIONS,
-  type ApproveRequest,
-  type CancelRequest,
-  type InputProblem,
-  type NormalizedInput,
-  type ResolveRequest,
-} from './types';
+import { RESOLVE_ACTIONS, type ApproveRequest, type CancelRequest, type InputProblem, type NormalizedInput, type ResolveRequest } from './types';
 
 // Runs in the workflow sandbox as well as in the client and CLI: pure functions only.
 
@@ -126,7 +119,8 @@ export function checkCustomKeyStoreId(value: unknown): InputProblem | undefined 
   if (typeof value !== 'string') return { field, rule: `must be a string, got ${describe(value)}` };
   if (value.length === 0) return { field, rule: 'must not be empty' };
   if (value.length > 64) return { field, rule: `must be at most 64 characters, got ${value.length}` };
-  if (!STORE_ID_PATTERN.test(value)) return { field, rule: `must contain only letters, digits and hyphens (like cks-1234567890abcdef0), got ${describe(value)}` };
+  if (!STORE_ID_PATTERN.test(value))
+    return { field, rule: `must contain only letters, digits and hyphens (like cks-1234567890abcdef0), got ${describe(value)}` };
   return undefined;
 }
 
@@ -142,7 +136,8 @@ export function validateDecommissionInput(raw: unknown): { input?: NormalizedInp
   for (const key of Object.keys(raw)) {
     const setting = Object.prototype.hasOwnProperty.call(POLICY_FIELDS, key) ? POLICY_FIELDS[key] : undefined;
     if (setting) problems.push({ field: key, rule: `is the deployment's approval policy, not part of a request (the worker's ${setting} setting decides it)` });
-    else if (!(INPUT_FIELDS as readonly string[]).includes(key)) problems.push({ field: key, rule: `is not a known field (allowed: ${INPUT_FIELDS.join(', ')})` });
+    else if (!(INPUT_FIELDS as readonly string[]).includes(key))
+      problems.push({ field: key, rule: `is not a known field (allowed: ${INPUT_FIELDS.join(', ')})` });
   }
   const storeProblem = checkCustomKeyStoreId(raw.customKeyStoreId);
   if (storeProblem) problems.push(storeProblem);
@@ -174,7 +169,8 @@ export function validateDecommissionInput(raw: unknown): { input?: NormalizedInp
     if (!isPlainObject(raw.timing)) problems.push({ field: 'timing', rule: `must be an object, got ${describe(raw.timing)}` });
     else {
       for (const key of Object.keys(raw.timing)) {
-        if (!(key in TIMING_DEFAULTS_MS)) problems.push({ field: `timing.${key}`, rule: `is not a known field (allowed: ${Object.keys(TIMING_DEFAULTS_MS).join(', ')})` });
+        if (!(key in TIMING_DEFAULTS_MS))
+          problems.push({ field: `timing.${key}`, rule: `is not a known field (allowed: ${Object.keys(TIMING_DEFAULTS_MS).join(', ')})` });
       }
       for (const key of Object.keys(TIMING_DEFAULTS_MS) as (keyof typeof TIMING_DEFAULTS_MS)[]) {
         timing[key] = checkDuration(problems, `timing.${key}`, raw.timing[key], TIMING_DEFAULTS_MS[key], MIN_INTERVAL_MS, MAX_INTERVAL_MS) as never;
@@ -228,7 +224,8 @@ export function validateApproveRequest(raw: unknown): { request?: ApproveRequest
 
 /** Shape checks of the `cancel` update's argument. */
 export function validateCancelRequest(raw: unknown): { request?: CancelRequest; problems: InputProblem[] } {
-  if (!isPlainObject(raw)) return { problems: [{ field: '(cancel)', rule: `must be a JSON object like {"by":"bob","reason":"wrong store"}, got ${describe(raw)}` }] };
+  if (!isPlainObject(raw))
+    return { problems: [{ field: '(cancel)', rule: `must be a JSON object like {"by":"bob","reason":"wrong store"}, got ${describe(raw)}` }] };
   const problems: InputProblem[] = [];
   checkKnownFields(problems, raw, ['by', 'reason']);
   const by = checkName(problems, 'by', raw.by);
@@ -238,13 +235,20 @@ export function validateCancelRequest(raw: unknown): { request?: CancelRequest; 
 
 /** Shape checks of the `resolve` update's argument (the workflow checks the action against the blocker). */
 export function validateResolveRequest(raw: unknown): { request?: ResolveRequest; problems: InputProblem[] } {
-  if (!isPlainObject(raw)) return { problems: [{ field: '(resolve)', rule: `must be a JSON object like {"by":"bob","action":"reconnect","blockerId":"CONNECT_FAILED-1"}, got ${describe(raw)}` }] };
+  if (!isPlainObject(raw))
+    return {
+      problems: [
+        { field: '(resolve)', rule: `must be a JSON object like {"by":"bob","action":"reconnect","blockerId":"CONNECT_FAILED-1"}, got ${describe(raw)}` },
+      ],
+    };
   const problems: InputProblem[] = [];
   checkKnownFields(problems, raw, ['by', 'action', 'blockerId', 'comment']);
   const by = checkName(problems, 'by', raw.by);
   let blockerId: string | undefined;
-  if (raw.blockerId === undefined || raw.blockerId === null) problems.push({ field: 'blockerId', rule: 'is required: the id of the blocker this decision answers (status.blocker.id, e.g. "CONNECT_FAILED-1")' });
-  else if (typeof raw.blockerId !== 'string' || !/^[A-Z_]+-\d{1,6}$/.test(raw.blockerId)) problems.push({ field: 'blockerId', rule: `must look like KIND-n (e.g. "CONNECT_FAILED-1"), got ${describe(raw.blockerId)}` });
+  if (raw.blockerId === undefined || raw.blockerId === null)
+    problems.push({ field: 'blockerId', rule: 'is required: the id of the blocker this decision answers (status.blocker.id, e.g. "CONNECT_FAILED-1")' });
+  else if (typeof raw.blockerId !== 'string' || !/^[A-Z_]+-\d{1,6}$/.test(raw.blockerId))
+    problems.push({ field: 'blockerId', rule: `must look like KIND-n (e.g. "CONNECT_FAILED-1"), got ${describe(raw.blockerId)}` });
   else blockerId = raw.blockerId;
   const comment = checkOptionalText(problems, 'comment', raw.comment);
   let action: ResolveRequest['action'] | undefined;

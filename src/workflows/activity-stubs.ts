@@ -31,7 +31,12 @@ export const inventory = proxyActivities<DecommissionActivities>({
   heartbeatTimeout: 20_000,
   scheduleToCloseTimeout: 6 * 3_600_000,
   // No attempt limit: the schedule-to-close timeout bounds it.
-  retry: { initialInterval: retry.initialInterval, backoffCoefficient: retry.backoffCoefficient, maximumInterval: 300_000, nonRetryableErrorTypes: retry.nonRetryableErrorTypes },
+  retry: {
+    initialInterval: retry.initialInterval,
+    backoffCoefficient: retry.backoffCoefficient,
+    maximumInterval: 300_000,
+    nonRetryableErrorTypes: retry.nonRetryableErrorTypes,
+  },
 });
 
 /**
@@ -67,4 +72,3 @@ export function watchStub(untilInMs: number, pollIntervalMs: number) {
     retry,
   });
 }
-

@@ -51,7 +51,10 @@ function startState(input: DecommissionInput): RunState {
   if (workflowInfo().workflowId !== expected) {
     // Temporal's workflow-ID uniqueness is the lock that keeps two runs off one store: a run started
     // under any other ID could schedule (and roll back) keys another run owns.
-    return failAtStart('OneDecommissionPerStore', `This decommission must run as workflow ID ${expected} (one decommission per store); it was started as ${workflowInfo().workflowId}. Nothing was changed.`);
+    return failAtStart(
+      'OneDecommissionPerStore',
+      `This decommission must run as workflow ID ${expected} (one decommission per store); it was started as ${workflowInfo().workflowId}. Nothing was changed.`,
+    );
   }
   return initialState(cfg, Date.now());
 }
@@ -60,7 +63,10 @@ function startState(input: DecommissionInput): RunState {
 function resumedState(carried: CarriedRun): RunState {
   const expected = workflowIdFor(carried.state.cfg.customKeyStoreId);
   if (workflowInfo().workflowId !== expected) {
-    return failAtStart('OneDecommissionPerStore', `This decommission must run as workflow ID ${expected} (one decommission per store); it runs as ${workflowInfo().workflowId}. Nothing was changed.`);
+    return failAtStart(
+      'OneDecommissionPerStore',
+      `This decommission must run as workflow ID ${expected} (one decommission per store); it runs as ${workflowInfo().workflowId}. Nothing was changed.`,
+    );
   }
   return carried.state;
 }

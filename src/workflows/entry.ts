@@ -25,7 +25,8 @@ export async function decommissionCustomKeyStore(input: DecommissionInput, resum
   if (resume !== undefined && resume !== null && !workflowInfo().continuedFromExecutionRunId) {
     throw ApplicationFailure.create({
       type: 'InvalidDecommissionInput',
-      message: 'Invalid decommission input, nothing was changed: a decommission takes one argument (the request); continuation state is only accepted from its own continue-as-new',
+      message:
+        'Invalid decommission input, nothing was changed: a decommission takes one argument (the request); continuation state is only accepted from its own continue-as-new',
       nonRetryable: true,
     });
   }

@@ -60,19 +60,25 @@ export function registerHandlers(run: Run): void {
       s.approvedBy = approver;
       s.decisions.push({ what: 'approved', by: approver, at: Date.now(), detail: request.comment });
       log.info('decommission approved', { approver });
-      return { accepted: true, phase: run.displayPhase(), message: `Approved by ${approver}: scheduling ${count(run.ledger.counts().toSchedule)} keys for deletion` };
+      return {
+        accepted: true,
+        phase: run.displayPhase(),
+        message: `Approved by ${approver}: scheduling ${count(run.ledger.counts().toSchedule)} keys for deletion`,
+      };
     },
     {
       validator: (request) => {
         const { request: r, problems } = validateApproveRequest(request);
         if (!r) throw rejected(`Invalid approve request: ${formatProblems(problems)}`);
         if (s.approvedBy) throw rejected(`Already approved by ${s.approvedBy}`);
-        if (run.displayPhase() !== 'AWAITING_APPROVAL') throw rejected(`approve is only accepted in phase AWAITING_APPROVAL; this run is in ${run.displayPhase()}`);
+        if (run.displayPhase() !== 'AWAITING_APPROVAL')
+          throw rejected(`approve is only accepted in phase AWAITING_APPROVAL; this run is in ${run.displayPhase()}`);
         if (s.cancel) throw rejected(`The run is being cancelled by ${s.cancel.by}`);
         // Workflow time is the start of this task: with the worker down across the deadline, an approval
         // delivered in the same activation as the deadline's timer is still refused.
         const deadline = approvalDeadline(run);
-        if (Date.now() >= deadline) throw rejected(`The approval deadline (${iso(deadline)}) has passed: this run ends CANCELLED without changing anything; start a new decommission`);
+        if (Date.now() >= deadline)
+          throw rejected(`The approval deadline (${iso(deadline)}) has passed: this run ends CANCELLED without changing anything; start a new decommission`);
         if (!run.policy.allowSelfApproval && samePerson(r.approver, run.cfg.requestedBy)) {
           throw rejected(`Four-eyes rule: approver "${r.approver}" requested this decommission; another person must approve`);
         }
@@ -115,13 +121,16 @@ export function registerHandlers(run: Run): void {
         if (!r) throw rejected(`Invalid resolve request: ${formatProblems(problems)}`);
         const blocker = s.blocker;
         if (!blocker) throw rejected(`resolve is only accepted while BLOCKED; this run is in ${run.displayPhase()} (blocker ${r.blockerId} is no longer open)`);
-        if (r.blockerId !== blocker.id) throw rejected(`resolve names blocker ${r.blockerId}, but the run is blocked on ${blocker.id}: read status.blocker and decide on that one`);
+        if (r.blockerId !== blocker.id)
+          throw rejected(`resolve names blocker ${r.blockerId}, but the run is blocked on ${blocker.id}: read status.blocker and decide on that one`);
         if (run.hasPendingResolution()) throw rejected(`${blocker.id} is already resolved`);
         if (!blocker.allowedActions.includes(r.action)) {
           throw rejected(`action "${r.action}" does not resolve ${blocker.kind}; allowed: ${blocker.allowedActions.join(', ')}`);
         }
         if (DELETION_DECISIONS.includes(r.action) && !run.policy.allowSelfApproval && samePerson(r.by, run.cfg.requestedBy)) {
-          throw rejected(`Four-eyes rule: "${r.by}" requested this decommission; "${r.action}" deletes or may orphan key material, so another person must decide`);
+          throw rejected(
+            `Four-eyes rule: "${r.by}" requested this decommission; "${r.action}" deletes or may orphan key material, so another person must decide`,
+          );
         }
       },
       description: 'Resolve a BLOCKED run: {by, action, blockerId, comment?}; the blocker id must be the current one and the action one it allows.',

@@ -54,7 +54,20 @@ export class KeyLedger {
   static fromChunks(chunks: LedgerChunk[]): KeyLedger {
     const ledger = new KeyLedger();
     for (const { arnPrefix, rows } of chunks) {
-      for (const [keyId, arn, inventoryState, scheduledBy, attempted, priorState, deletionDate, confirmedDeletedAt, restoredState, rolledBack, aliases, actions] of rows) {
+      for (const [
+        keyId,
+        arn,
+        inventoryState,
+        scheduledBy,
+        attempted,
+        priorState,
+        deletionDate,
+        confirmedDeletedAt,
+        restoredState,
+        rolledBack,
+        aliases,
+        actions,
+      ] of rows) {
         ledger.entries.set(keyId, {
           keyId,
           arn: arn || `${arnPrefix}${keyId}`,
@@ -158,7 +171,9 @@ export class KeyLedger {
 
   /** Ledger keys among `keys` that this run expects to be pending deletion (scheduled by it or before it). */
   expectedPending(keyIds: string[]): LedgerEntry[] {
-    return keyIds.map((id) => this.entries.get(id)).filter((e): e is LedgerEntry => e !== undefined && e.scheduledBy !== 'not-scheduled' && e.confirmedDeletedAt === undefined);
+    return keyIds
+      .map((id) => this.entries.get(id))
+      .filter((e): e is LedgerEntry => e !== undefined && e.scheduledBy !== 'not-scheduled' && e.confirmedDeletedAt === undefined);
   }
 
   /** A key read back after it was confirmed deleted (a stale read): it must be verified again. */

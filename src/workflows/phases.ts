@@ -21,7 +21,7 @@ const ROLLBACK = 'restores every key this run (possibly) scheduled to its prior 
  */
 export const PHASES: Record<Phase, PhaseSpec> = {
   VALIDATING: {
-    does: 'Loads the deployment approval policy, checks the workflow ID is the store\'s, describes the store',
+    does: "Loads the deployment approval policy, checks the workflow ID is the store's, describes the store",
     cancel: { accepted: true, effect: 'ends CANCELLED; nothing was changed in KMS' },
     approve: NOT_HERE,
     resolve: NOT_HERE,
@@ -54,7 +54,8 @@ export const PHASES: Record<Phase, PhaseSpec> = {
     does: 'Durable wait until the latest DeletionDate; store connection checked every `connectionCheckInterval`, drift scan every `driftCheckInterval`',
     cancel: { accepted: true, effect: `ROLLING_BACK ${ROLLBACK}` },
     approve: NOT_HERE,
-    resolve: 'on NEW_KEYS: `schedule-new-keys` (four-eyes); KEYS_NOT_PENDING: `reschedule` (four-eyes); STORE_NOT_CONNECTED: `reconnect` or `proceed` (four-eyes); STORE_DELETED: `proceed` (four-eyes); STEP_FAILED: `retry`',
+    resolve:
+      'on NEW_KEYS: `schedule-new-keys` (four-eyes); KEYS_NOT_PENDING: `reschedule` (four-eyes); STORE_NOT_CONNECTED: `reconnect` or `proceed` (four-eyes); STORE_DELETED: `proceed` (four-eyes); STEP_FAILED: `retry`',
   },
   VERIFYING: {
     does: 'DescribeKey of the scheduled keys until NotFound (KMS may lag 24 h), then a final inventory must find the store empty',
@@ -84,12 +85,32 @@ export const PHASES: Record<Phase, PhaseSpec> = {
     does: 'A pause inside the phase shown as `blockedIn`, until an operator resolves (naming the blocker id) or cancels',
     cancel: { accepted: true, effect: 'as in the phase it blocked in' },
     approve: NOT_HERE,
-    resolve: 'one of the blocker\'s `allowedActions`, naming its `id`',
+    resolve: "one of the blocker's `allowedActions`, naming its `id`",
   },
-  COMPLETED: { does: 'Ended: every key deleted, the store disconnected and deleted', cancel: { accepted: false, reason: 'the run has ended' }, approve: NOT_HERE, resolve: NOT_HERE },
-  DRY_RUN_COMPLETE: { does: 'Ended: the plan, nothing changed', cancel: { accepted: false, reason: 'the run has ended' }, approve: NOT_HERE, resolve: NOT_HERE },
-  CANCELLED: { does: 'Ended: cancelled, every key this run scheduled restored or reported', cancel: { accepted: false, reason: 'the run has ended' }, approve: NOT_HERE, resolve: NOT_HERE },
-  FAILED: { does: 'Ended before any change in KMS (e.g. AccessDenied during the inventory)', cancel: { accepted: false, reason: 'the run has ended' }, approve: NOT_HERE, resolve: NOT_HERE },
+  COMPLETED: {
+    does: 'Ended: every key deleted, the store disconnected and deleted',
+    cancel: { accepted: false, reason: 'the run has ended' },
+    approve: NOT_HERE,
+    resolve: NOT_HERE,
+  },
+  DRY_RUN_COMPLETE: {
+    does: 'Ended: the plan, nothing changed',
+    cancel: { accepted: false, reason: 'the run has ended' },
+    approve: NOT_HERE,
+    resolve: NOT_HERE,
+  },
+  CANCELLED: {
+    does: 'Ended: cancelled, every key this run scheduled restored or reported',
+    cancel: { accepted: false, reason: 'the run has ended' },
+    approve: NOT_HERE,
+    resolve: NOT_HERE,
+  },
+  FAILED: {
+    does: 'Ended before any change in KMS (e.g. AccessDenied during the inventory)',
+    cancel: { accepted: false, reason: 'the run has ended' },
+    approve: NOT_HERE,
+    resolve: NOT_HERE,
+  },
 };
 
 /** The order of the runbook, for the README table. */

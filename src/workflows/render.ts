@@ -22,7 +22,12 @@ export function renderCurrentDetails(status: DecommissionStatus, now: number): s
     lines.push('', `**Next:** ${status.nextAction}${when}`);
   }
   if (status.blocker) {
-    lines.push('', `**BLOCKED (${status.blocker.kind})**: ${status.blocker.message}`, '', `Resolve with: ${status.blocker.allowedActions.map((a) => `\`${a}\``).join(', ')} — or cancel.`);
+    lines.push(
+      '',
+      `**BLOCKED (${status.blocker.kind})**: ${status.blocker.message}`,
+      '',
+      `Resolve with: ${status.blocker.allowedActions.map((a) => `\`${a}\``).join(', ')} — or cancel.`,
+    );
   }
   if (status.lastError) lines.push('', `**Last error:** ${status.lastError}`);
   lines.push(

@@ -35,7 +35,8 @@ export function buildReport({ outcome, reason, cfg, state, status, ledger, ended
         `${possiblyOrphanedKeyArns.length} key(s) reached their DeletionDate while the store was not CONNECTED: their HSM key material may be orphaned in cluster ${store.cloudHsmClusterId ?? ''} (find it by label = key ARN; check CloudTrail DeleteKey backingKeysDeletionStatus).`,
       );
     }
-    if (outcome === 'COMPLETED') notes.push('CloudHSM cluster backups still hold copies of the deleted key material; delete or expire them per your retention policy.');
+    if (outcome === 'COMPLETED')
+      notes.push('CloudHSM cluster backups still hold copies of the deleted key material; delete or expire them per your retention policy.');
   }
   if (store?.type === 'EXTERNAL_KEY_STORE' && outcome === 'COMPLETED') {
     notes.push('External keys remain in the external key manager: KMS never deletes them; retire them there if no longer needed.');
@@ -53,7 +54,10 @@ export function buildReport({ outcome, reason, cfg, state, status, ledger, ended
     earliestDeletionDate: status.earliestDeletionDate,
     latestDeletionDate: status.latestDeletionDate,
     storeConnectedThroughout,
-    disconnectedWindows: store?.type === 'AWS_CLOUDHSM' && outcome !== 'DRY_RUN_COMPLETE' ? state.disconnectedIntervals.map(([from, to]) => (to === null ? { from } : { from, to })) : undefined,
+    disconnectedWindows:
+      store?.type === 'AWS_CLOUDHSM' && outcome !== 'DRY_RUN_COMPLETE'
+        ? state.disconnectedIntervals.map(([from, to]) => (to === null ? { from } : { from, to }))
+        : undefined,
     possiblyOrphanedKeyArns,
     notes,
     reason,

@@ -242,7 +242,13 @@ export class Run {
       return { to: 'FAILED' };
     }
     log.error('step failed', { phase: failedIn, error });
-    await this.block({ kind: 'STEP_FAILED', step: failedIn, error, message: `${failedIn} failed: ${error}. Retry the phase, or cancel.`, allowedActions: ['retry'] });
+    await this.block({
+      kind: 'STEP_FAILED',
+      step: failedIn,
+      error,
+      message: `${failedIn} failed: ${error}. Retry the phase, or cancel.`,
+      allowedActions: ['retry'],
+    });
     return { to: failedIn };
   }
 
@@ -259,7 +265,9 @@ export class Run {
     this.state.blocker = blocker;
     this.resolution = undefined;
     log.warn('blocked', { id: blocker.id, message: blocker.message });
-    this.progress({ what: `Operator decision on ${blocker.id}: resolve with ${blocker.allowedActions.join(' | ')}${PHASES[this.state.phase].cancel.accepted ? ' or cancel' : ''}` });
+    this.progress({
+      what: `Operator decision on ${blocker.id}: resolve with ${blocker.allowedActions.join(' | ')}${PHASES[this.state.phase].cancel.accepted ? ' or cancel' : ''}`,
+    });
     try {
       await condition(() => this.resolution !== undefined);
       return this.takeResolution();
@@ -278,7 +286,12 @@ export class Run {
   /** Called by the `resolve` handler once its validator accepted the decision. */
   acceptResolution(resolution: Resolution): void {
     this.resolution = resolution;
-    this.state.decisions.push({ what: 'resolved', by: resolution.by, at: Date.now(), detail: `${resolution.action} (${resolution.blockerId})${resolution.comment ? `: ${resolution.comment}` : ''}` });
+    this.state.decisions.push({
+      what: 'resolved',
+      by: resolution.by,
+      at: Date.now(),
+      detail: `${resolution.action} (${resolution.blockerId})${resolution.comment ? `: ${resolution.comment}` : ''}`,
+    });
   }
 
   hasPendingResolution(): boolean {
@@ -295,7 +308,13 @@ export class Run {
       } catch (err) {
         if (err instanceof ContinueAsNew || this.isCancelOfThisRun(err)) throw err;
         this.state.lastError = `${step}: ${describeFailure(err)}`;
-        await this.block({ kind: 'STEP_FAILED', step, error: describeFailure(err), message: `${step} failed: ${describeFailure(err)}`, allowedActions: ['retry'] });
+        await this.block({
+          kind: 'STEP_FAILED',
+          step,
+          error: describeFailure(err),
+          message: `${step} failed: ${describeFailure(err)}`,
+          allowedActions: ['retry'],
+        });
       }
     }
   }
@@ -328,7 +347,12 @@ export class Run {
   /** CloudHSM only: KMS can delete HSM key material only while the store is CONNECTED. */
   needsConnect(): boolean {
     const store = this.state.store;
-    return store?.type === 'AWS_CLOUDHSM' && store.connectionState !== 'CONNECTED' && !this.state.proceedDisconnected && this.ledger.toSchedule().length + this.ledger.awaitingDeletion().length > 0;
+    return (
+      store?.type === 'AWS_CLOUDHSM' &&
+      store.connectionState !== 'CONNECTED' &&
+      !this.state.proceedDisconnected &&
+      this.ledger.toSchedule().length + this.ledger.awaitingDeletion().length > 0
+    );
   }
 
   // -----------------------------------------------------------------------------------------------

@@ -34,7 +34,9 @@ test('metadata from a thread equals what the SDK returns on the main thread, Dat
     expect(Object.prototype.toString.call(viaThread.KeyMetadata?.CreationDate)).toBe('[object Date]');
   }
   const pending = await threads.describeKey(seeded.keyIds[0][0]);
-  expect(pending.KeyMetadata?.DeletionDate?.getTime()).toBe((await kms.send(new DescribeKeyCommand({ KeyId: seeded.keyIds[0][0] }))).KeyMetadata?.DeletionDate?.getTime());
+  expect(pending.KeyMetadata?.DeletionDate?.getTime()).toBe(
+    (await kms.send(new DescribeKeyCommand({ KeyId: seeded.keyIds[0][0] }))).KeyMetadata?.DeletionDate?.getTime(),
+  );
   expect(pending.KeyMetadata?.CustomKeyStoreId).toBe('cks-threads00000001');
 });
 
@@ -43,19 +45,22 @@ test.each([
   ['an internal error', 'KMSInternalException', 'KMSInternalException', 500, 'transient'],
   ['throttling', 'ThrottlingException', 'ThrottlingException', 400, 'throttled'],
   ['access denied', 'AccessDeniedException', 'AccessDeniedException', 400, 'permanent'],
-] as const)('%s crosses the thread boundary with its name and HTTP status, and is classified as on the main thread', async (_what, injected, name, status, kind) => {
-  const [[keyId]] = (await emu.admin.seed({ keys: [{ count: 1 }] })).keyIds;
-  if (injected) await emu.admin.setFaults([{ operation: 'DescribeKey', errorRate: 1, errorType: injected, count: 1 }]);
-  const target = injected ? keyId : '00000000-0000-0000-0000-000000000000';
-  const direct = await kms.send(new DescribeKeyCommand({ KeyId: target })).catch((e: unknown) => e);
-  if (injected) await emu.admin.setFaults([{ operation: 'DescribeKey', errorRate: 1, errorType: injected, count: 1 }]);
-  const viaThread = await threads.describeKey(target).catch((e: unknown) => e);
-  expect(viaThread).toBeInstanceOf(Error);
-  expect(viaThread).toMatchObject({ name, $metadata: { httpStatusCode: status } });
-  expect((viaThread as Error).message).toBe((direct as Error).message);
-  expect(classifyKmsError(viaThread)).toBe(kind);
-  expect(classifyKmsError(direct)).toBe(kind);
-});
+] as const)(
+  '%s crosses the thread boundary with its name and HTTP status, and is classified as on the main thread',
+  async (_what, injected, name, status, kind) => {
+    const [[keyId]] = (await emu.admin.seed({ keys: [{ count: 1 }] })).keyIds;
+    if (injected) await emu.admin.setFaults([{ operation: 'DescribeKey', errorRate: 1, errorType: injected, count: 1 }]);
+    const target = injected ? keyId : '00000000-0000-0000-0000-000000000000';
+    const direct = await kms.send(new DescribeKeyCommand({ KeyId: target })).catch((e: unknown) => e);
+    if (injected) await emu.admin.setFaults([{ operation: 'DescribeKey', errorRate: 1, errorType: injected, count: 1 }]);
+    const viaThread = await threads.describeKey(target).catch((e: unknown) => e);
+    expect(viaThread).toBeInstanceOf(Error);
+    expect(viaThread).toMatchObject({ name, $metadata: { httpStatusCode: status } });
+    expect((viaThread as Error).message).toBe((direct as Error).message);
+    expect(classifyKmsError(viaThread)).toBe(kind);
+    expect(classifyKmsError(direct)).toBe(kind);
+  },
+);
 
 test('a cancelled call is answered at once, without waiting for the thread', async () => {
   const [[keyId]] = (await emu.admin.seed({ keys: [{ count: 1 }] })).keyIds;

@@ -30,10 +30,16 @@ test('loadPolicy serves the deployment policy, or the default when the worker se
 
 test.each([
   [{}, { requireApproval: true, allowSelfApproval: false }],
-  [{ DECOMMISSION_REQUIRE_APPROVAL: '', DECOMMISSION_ALLOW_SELF_APPROVAL: '' }, { requireApproval: true, allowSelfApproval: false }],
+  [
+    { DECOMMISSION_REQUIRE_APPROVAL: '', DECOMMISSION_ALLOW_SELF_APPROVAL: '' },
+    { requireApproval: true, allowSelfApproval: false },
+  ],
   [{ DECOMMISSION_REQUIRE_APPROVAL: 'false' }, { requireApproval: false, allowSelfApproval: false }],
   [{ DECOMMISSION_ALLOW_SELF_APPROVAL: 'true' }, { requireApproval: true, allowSelfApproval: true }],
-  [{ DECOMMISSION_REQUIRE_APPROVAL: 'true', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false' }, { requireApproval: true, allowSelfApproval: false }],
+  [
+    { DECOMMISSION_REQUIRE_APPROVAL: 'true', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false' },
+    { requireApproval: true, allowSelfApproval: false },
+  ],
 ])('env %j → %j', (env, policy) => expect(policyFromEnv(env)).toEqual(policy));
 
 test.each([

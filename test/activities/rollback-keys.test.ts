@@ -28,7 +28,11 @@ async function rollback(keys: Key[], options: { heartbeatDetails?: unknown; maxC
 }
 
 test('keys pending deletion are cancelled and, if they were Enabled, re-enabled; what was done is reported per key', async () => {
-  const [[wasEnabled], [wasDisabled], [untouched]] = await seedStore(emu, [{ keyState: 'PendingDeletion' }, { keyState: 'PendingDeletion' }, { keyState: 'Enabled' }]);
+  const [[wasEnabled], [wasDisabled], [untouched]] = await seedStore(emu, [
+    { keyState: 'PendingDeletion' },
+    { keyState: 'PendingDeletion' },
+    { keyState: 'Enabled' },
+  ]);
   const { result } = await rollback([
     { keyId: wasEnabled, priorState: 'Enabled', certain: true },
     { keyId: wasDisabled, priorState: 'Disabled', certain: true },
@@ -66,7 +70,9 @@ test('defect 6: an uncertain key whose CancelKeyDeletion answer was lost is re-e
 
   // The retry, from the last checkpoint: the key reads Disabled and not pending, so EnableKey; the cancel is ours.
   const retry = await rollback([key], { heartbeatDetails: first.beats[first.beats.length - 1] });
-  expect(await retry.result).toEqual([expect.objectContaining({ keyId, outcome: 'CANCELLED', actions: ['CancelKeyDeletion', 'EnableKey'], finalState: 'Enabled' })]);
+  expect(await retry.result).toEqual([
+    expect.objectContaining({ keyId, outcome: 'CANCELLED', actions: ['CancelKeyDeletion', 'EnableKey'], finalState: 'Enabled' }),
+  ]);
   expect(await keyState(kms, keyId)).toBe('Enabled');
   expect((await mutatingCalls(emu)).map((e) => e.operation)).toEqual(['CancelKeyDeletion', 'EnableKey']);
 
@@ -98,7 +104,9 @@ test('a rollback that fails part-way carries what it finished in the failure, fo
   expect(error).toMatchObject({ type: 'AccessDeniedException', nonRetryable: true });
   const restored = (await keyState(kms, a)) === 'Disabled' ? a : b;
   expect(await keyState(kms, restored === a ? b : a)).toBe('PendingDeletion');
-  expect((error as { details?: unknown[] }).details?.[0]).toEqual([expect.objectContaining({ keyId: restored, outcome: 'CANCELLED', actions: ['CancelKeyDeletion'] })]);
+  expect((error as { details?: unknown[] }).details?.[0]).toEqual([
+    expect.objectContaining({ keyId: restored, outcome: 'CANCELLED', actions: ['CancelKeyDeletion'] }),
+  ]);
 });
 
 test('a lost EnableKey answer, within an attempt and across attempts: one EnableKey takes effect, CANCELLED either way', async () => {
@@ -132,7 +140,10 @@ test('an uncertain key that was never scheduled (Enabled, not pending) is left u
 });
 
 test('a key KMS deleted meanwhile is GONE, and nothing is sent for it', async () => {
-  const [[gone], [pending]] = await seedStore(emu, [{ keyState: 'PendingDeletion', pendingWindowInDays: 7 }, { keyState: 'PendingDeletion', pendingWindowInDays: 30 }]);
+  const [[gone], [pending]] = await seedStore(emu, [
+    { keyState: 'PendingDeletion', pendingWindowInDays: 7 },
+    { keyState: 'PendingDeletion', pendingWindowInDays: 30 },
+  ]);
   await emu.admin.advance(8 * DAY_MS);
   const { result } = await rollback([
     { keyId: gone, priorState: 'Enabled', certain: true },

@@ -33,7 +33,10 @@ test('a disconnect is detected within one poll, with the window in which it happ
   await emu.admin.setStoreState(STORE, { connectionState: 'FAILED', connectionErrorCode: 'USER_LOCKED_OUT' });
   const changeDone = Date.now();
   const watched = await result;
-  expect(watched).toMatchObject({ outcome: 'NOT_CONNECTED', store: { customKeyStoreId: STORE, connectionState: 'FAILED', connectionErrorCode: 'USER_LOCKED_OUT' } });
+  expect(watched).toMatchObject({
+    outcome: 'NOT_CONNECTED',
+    store: { customKeyStoreId: STORE, connectionState: 'FAILED', connectionErrorCode: 'USER_LOCKED_OUT' },
+  });
   // Detected within one poll interval (plus slack for a loaded machine)…
   expect(watched.firstSeenNotConnectedAt! - changeDone).toBeLessThan(200 + 300);
   // …and the reported window holds the change.

@@ -28,7 +28,7 @@ afterAll(async () => {
   await h?.close();
 });
 
-test('a key someone else scheduled after approval is reported as pending after approval (not as this run\'s), and a cancel restores the approved state', async () => {
+test("a key someone else scheduled after approval is reported as pending after approval (not as this run's), and a cancel restores the approved state", async () => {
   const store = await seedStore(h, { enabled: 3, disabled: 0, bystanders: 0, aliases: false });
   const theirs = store.enabled[0];
   target = theirs;

@@ -24,7 +24,8 @@ test('cancel during CONNECTING after ConnectCustomKeyStore was sent: the ack and
   await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
   await h.decommissions.approve(store.storeId, { approver: 'bob' });
   await eventually(
-    async () => (await h.emulator.admin.audit({ operation: 'ConnectCustomKeyStore' })).filter((e) => e.customKeyStoreId === store.storeId && e.outcome === 'OK'),
+    async () =>
+      (await h.emulator.admin.audit({ operation: 'ConnectCustomKeyStore' })).filter((e) => e.customKeyStoreId === store.storeId && e.outcome === 'OK'),
     (calls) => calls.length > 0,
     20_000,
     'ConnectCustomKeyStore sent',
@@ -33,7 +34,9 @@ test('cancel during CONNECTING after ConnectCustomKeyStore was sent: the ack and
   const ack = await h.decommissions.cancel(store.storeId, { by: 'bob', reason: 'wrong store' });
   const report = await h.decommissions.getReport(store.storeId, { wait: true });
   expect(report.outcome).toBe('CANCELLED');
-  const connects = (await h.emulator.admin.audit({ operation: 'ConnectCustomKeyStore' })).filter((e) => e.customKeyStoreId === store.storeId && e.outcome === 'OK');
+  const connects = (await h.emulator.admin.audit({ operation: 'ConnectCustomKeyStore' })).filter(
+    (e) => e.customKeyStoreId === store.storeId && e.outcome === 'OK',
+  );
   expect(connects.length).toBeGreaterThan(0); // something WAS changed in KMS: the store is being connected
   expect({ ack: ack.message, notes: report.notes.filter((n) => /nothing was changed in KMS/.test(n)) }).toEqual({
     ack: expect.not.stringMatching(/nothing was changed in KMS/),

@@ -46,7 +46,9 @@ test('a forged "carried" state passed at start schedules deletion with no approv
       ),
       new Promise<string>((r) => setTimeout(() => r('still running'), 8_000)),
     ]);
-    const scheduled = (await h.emulator.admin.audit({ operation: 'ScheduleKeyDeletion' })).filter((e) => e.outcome === 'OK' && store.keyIds.includes(e.keyId ?? ''));
+    const scheduled = (await h.emulator.admin.audit({ operation: 'ScheduleKeyDeletion' })).filter(
+      (e) => e.outcome === 'OK' && store.keyIds.includes(e.keyId ?? ''),
+    );
     const states = await Promise.all(store.keyIds.map((id) => keyState(h, id)));
     expect({ outcome, scheduled: scheduled.map((e) => e.keyId), states }).toEqual({
       outcome: expect.stringMatching(/^failed/),
@@ -55,6 +57,10 @@ test('a forged "carried" state passed at start schedules deletion with no approv
     });
   } finally {
     await handle.terminate('adversarial test cleanup').catch(() => undefined);
-    await eventually(async () => (await handle.describe()).status.name, (s) => s !== 'RUNNING', 10_000).catch(() => undefined);
+    await eventually(
+      async () => (await handle.describe()).status.name,
+      (s) => s !== 'RUNNING',
+      10_000,
+    ).catch(() => undefined);
   }
 }, 60_000);

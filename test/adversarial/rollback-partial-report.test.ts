@@ -40,7 +40,9 @@ test('rollback that fails part-way then is retried: the report keeps what the fi
   // The report must say so for all three keys.
   expect({
     rolledBack: report.counts.rolledBack,
-    keys: report.keys.map((k) => ({ keyId: k.keyId, restoredState: k.restoredState, cancelled: k.rollbackActions?.includes('CancelKeyDeletion') ?? false })).sort((a, b) => a.keyId.localeCompare(b.keyId)),
+    keys: report.keys
+      .map((k) => ({ keyId: k.keyId, restoredState: k.restoredState, cancelled: k.rollbackActions?.includes('CancelKeyDeletion') ?? false }))
+      .sort((a, b) => a.keyId.localeCompare(b.keyId)),
   }).toEqual({
     rolledBack: 3,
     keys: [...store.keyIds].sort().map((keyId) => ({ keyId, restoredState: 'Enabled', cancelled: true })),

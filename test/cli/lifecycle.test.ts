@@ -30,14 +30,37 @@ function runShell(command: string, env: Record<string, string> = {}): Promise<{ 
 
 /** Fast timings as flags, the way an operator would pass them. */
 function fastFlags(): string[] {
-  return ['--timing-store-poll-interval', '100ms', '--timing-drift-check-interval', '500', '--timing-verify-interval', '200', '--timing-verify-patience', '20s'];
+  return [
+    '--timing-store-poll-interval',
+    '100ms',
+    '--timing-drift-check-interval',
+    '500',
+    '--timing-verify-interval',
+    '200',
+    '--timing-verify-patience',
+    '20s',
+  ];
 }
 
 describe('operator CLI against the dev server', () => {
   test('full lifecycle: start → status/list → approve by a second person → BLOCKED → resolve → watch until COMPLETED → report', async () => {
     // A DISCONNECTED CloudHSM store started with --no-reconnect: after approval the run blocks for a decision.
     const store = await seedStore(h, { enabled: 4, disabled: 1, connectionState: 'DISCONNECTED' });
-    const started = await runCli(['start', '--store', store.storeId, '--requested-by', 'alice', '--window', '7', '--ticket', 'CHG-1042', '--no-reconnect', '--task-queue', h.taskQueue, ...fastFlags()]);
+    const started = await runCli([
+      'start',
+      '--store',
+      store.storeId,
+      '--requested-by',
+      'alice',
+      '--window',
+      '7',
+      '--ticket',
+      'CHG-1042',
+      '--no-reconnect',
+      '--task-queue',
+      h.taskQueue,
+      ...fastFlags(),
+    ]);
     expect(started.code).toBe(0);
     expect(started.stdout).toContain(`Started decommission of ${store.storeId}: workflow kms-decommission-${store.storeId}`);
     expect(started.stdout).toContain('After the inventory it waits for approval by someone other than alice');
@@ -48,10 +71,23 @@ describe('operator CLI against the dev server', () => {
     const watch = spawnCli(['watch', store.storeId, '--interval', '200'], { timeoutMs: 90_000 });
     await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
 
-    const [status, human] = await mapLimit([['status', store.storeId, '--json'], ['status', `kms-decommission-${store.storeId}`]], 2, (args) => runCli(args));
+    const [status, human] = await mapLimit(
+      [
+        ['status', store.storeId, '--json'],
+        ['status', `kms-decommission-${store.storeId}`],
+      ],
+      2,
+      (args) => runCli(args),
+    );
     expect(status.code).toBe(0);
     const parsed = JSON.parse(status.stdout) as DecommissionStatus;
-    expect(parsed).toMatchObject({ customKeyStoreId: store.storeId, phase: 'AWAITING_APPROVAL', requestedBy: 'alice', ticket: 'CHG-1042', counts: { inventoried: 5, toSchedule: 5 } });
+    expect(parsed).toMatchObject({
+      customKeyStoreId: store.storeId,
+      phase: 'AWAITING_APPROVAL',
+      requestedBy: 'alice',
+      ticket: 'CHG-1042',
+      counts: { inventoried: 5, toSchedule: 5 },
+    });
     expect(human.stdout).toMatch(/^Phase +AWAITING_APPROVAL$/m);
     expect(human.stdout).toMatch(/^Next +Approval by someone other than alice/m);
 
@@ -62,7 +98,12 @@ describe('operator CLI against the dev server', () => {
       20_000,
       'list --phase AWAITING_APPROVAL',
     );
-    expect(listed[0]).toMatchObject({ workflowId: `kms-decommission-${store.storeId}`, customKeyStoreId: store.storeId, phase: 'AWAITING_APPROVAL', status: 'RUNNING' });
+    expect(listed[0]).toMatchObject({
+      workflowId: `kms-decommission-${store.storeId}`,
+      customKeyStoreId: store.storeId,
+      phase: 'AWAITING_APPROVAL',
+      status: 'RUNNING',
+    });
     const table = await runCli(['list', '--phase', 'AWAITING_APPROVAL', '--running']);
     expect(table.stdout).toMatch(new RegExp(`^kms-decommission-${store.storeId} +${store.storeId} +AWAITING_APPROVAL +RUNNING`, 'm'));
 
@@ -76,9 +117,14 @@ describe('operator CLI against the dev server', () => {
     expect(blocked.stdout).toMatch(/^Approval policy +approval required; deletion decisions by someone other than the requester \(four-eyes\)$/m);
     expect(blocked.stdout).toMatch(/^Blocked +STORE_NOT_CONNECTED-1 since \S+: Store is DISCONNECTED and reconnect=false/m);
     // One runnable command per allowed action, naming the blocker; then the cancel command.
-    const resolveCommand = (action: string) => `npm run kms-decommission -- resolve ${store.storeId} --blocker STORE_NOT_CONNECTED-1 --action ${action} --by "$USER"`;
-    expect(blocked.stdout).toMatch(new RegExp(`^Resolve with +${escapeRegExp(resolveCommand('reconnect'))}\n +${escapeRegExp(resolveCommand('proceed'))}$`, 'm'));
-    expect(blocked.stdout).toMatch(new RegExp(`^Or cancel +${escapeRegExp(`npm run kms-decommission -- cancel ${store.storeId} --by "$USER" --reason "<why>"`)}$`, 'm'));
+    const resolveCommand = (action: string) =>
+      `npm run kms-decommission -- resolve ${store.storeId} --blocker STORE_NOT_CONNECTED-1 --action ${action} --by "$USER"`;
+    expect(blocked.stdout).toMatch(
+      new RegExp(`^Resolve with +${escapeRegExp(resolveCommand('reconnect'))}\n +${escapeRegExp(resolveCommand('proceed'))}$`, 'm'),
+    );
+    expect(blocked.stdout).toMatch(
+      new RegExp(`^Or cancel +${escapeRegExp(`npm run kms-decommission -- cancel ${store.storeId} --by "$USER" --reason "<why>"`)}$`, 'm'),
+    );
     expect(await mutatingCalls(h, store)).toEqual([]);
 
     // A resolve naming another blocker is rejected (exit 3) and changes nothing.
@@ -109,7 +155,14 @@ describe('operator CLI against the dev server', () => {
     expect(watched.stdout).toContain('resolved by bob');
     expect(watched.stdout).not.toContain('\x1b['); // no terminal control sequences on a pipe
 
-    const [report, json] = await mapLimit([['report', store.storeId, '--format', 'markdown'], ['report', store.storeId, '--format', 'json']], 2, (args) => runCli(args));
+    const [report, json] = await mapLimit(
+      [
+        ['report', store.storeId, '--format', 'markdown'],
+        ['report', store.storeId, '--format', 'json'],
+      ],
+      2,
+      (args) => runCli(args),
+    );
     expect(report.code).toBe(0);
     expect(report.stdout).toContain(`# Decommission of KMS custom key store \`${store.storeId}\`: COMPLETED`);
     expect(report.stdout).toContain('- Ticket: CHG-1042');
@@ -146,7 +199,9 @@ describe('operator CLI against the dev server', () => {
     expect(self.stderr.trimEnd().split('\n')).toHaveLength(1);
 
     expect(unknownAction.code).toBe(2);
-    expect(unknownAction.stderr).toContain('action (--action): must be one of schedule-new-keys, reschedule, reconnect, proceed, keep-waiting, retry, got "explode"');
+    expect(unknownAction.stderr).toContain(
+      'action (--action): must be one of schedule-new-keys, reschedule, reconnect, proceed, keep-waiting, retry, got "explode"',
+    );
     expect(notBlocked.code).toBe(3);
     expect(notBlocked.stderr).toContain('resolve rejected: resolve is only accepted while BLOCKED; this run is in AWAITING_APPROVAL');
 
@@ -157,7 +212,12 @@ describe('operator CLI against the dev server', () => {
 
     // Ctrl-C stops watching, not the decommission.
     const interrupted = spawnCli(['watch', store.storeId, '--interval', '200']);
-    await eventually(async () => interrupted.stdout(), (out) => out.includes('AWAITING_APPROVAL'), 20_000, 'first watch line');
+    await eventually(
+      async () => interrupted.stdout(),
+      (out) => out.includes('AWAITING_APPROVAL'),
+      20_000,
+      'first watch line',
+    );
     interrupted.child.kill('SIGINT');
     const stopped = await interrupted.done;
     expect(stopped.code).toBe(130);
@@ -192,7 +252,18 @@ describe('operator CLI against the dev server', () => {
 
   test('watch exits 11 when the run FAILS (expected-key guardrail), with the reason', async () => {
     const store = await seedStore(h, { enabled: 2, disabled: 0 });
-    const started = await runCli(['start', '--store', store.storeId, '--requested-by', 'alice', '--expected-keys', '3', '--task-queue', h.taskQueue, ...fastFlags()]);
+    const started = await runCli([
+      'start',
+      '--store',
+      store.storeId,
+      '--requested-by',
+      'alice',
+      '--expected-keys',
+      '3',
+      '--task-queue',
+      h.taskQueue,
+      ...fastFlags(),
+    ]);
     expect(started.code).toBe(0);
     const watched = await runCli(['watch', store.storeId, '--interval', '200']);
     expect(watched.code).toBe(11);

@@ -49,11 +49,16 @@ afterAll(async () => {
 });
 
 function shell(command: string, cwd: string): Promise<CommandResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, TEMPORAL_ADDRESS: temporalAddress(), TASK_QUEUE: h.taskQueue, PATH: `${temporalDir}${path.delimiter}${process.env.PATH}` };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    TEMPORAL_ADDRESS: temporalAddress(),
+    TASK_QUEUE: h.taskQueue,
+    PATH: `${temporalDir}${path.delimiter}${process.env.PATH}`,
+  };
   for (const name of ['TEMPORAL_NAMESPACE', 'TEMPORAL_PROFILE', 'TEMPORAL_API_KEY', 'TEMPORAL_TLS']) delete env[name];
   return new Promise((resolve) => {
     execFile('bash', ['-c', command], { cwd, env, timeout: 90_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : -1) : 0;
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
       if (process.env.RUNBOOK_VERBOSE) process.stderr.write(`$ ${command}\n${stdout}${stderr}(exit ${code})\n\n`);
       resolve({ code, output: `${stdout}${stderr}` });
     });
@@ -88,7 +93,12 @@ async function localize(seq: Sequence, command: RunbookCommand): Promise<string>
 const status = (store: SeededStore) => h.decommissions.getStatus(store.storeId);
 
 function waitFor(store: SeededStore, phases: Phase[], timeoutMs = 30_000): Promise<DecommissionStatus> {
-  return eventually(() => status(store), (s) => phases.includes(s.phase), timeoutMs, `phase ${phases.join('|')} of ${store.storeId}`);
+  return eventually(
+    () => status(store),
+    (s) => phases.includes(s.phase),
+    timeoutMs,
+    `phase ${phases.join('|')} of ${store.storeId}`,
+  );
 }
 
 /** What a command must do, keyed by what it is. Returns a description for the failure message. */
@@ -147,7 +157,12 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
     if (seq.stores.get(CONNECT_FAILS) === store()) {
       const blocked = await waitFor(store(), ['BLOCKED']);
       // The id the README's resolve commands name: the run's first blocker.
-      expect(blocked.blocker).toMatchObject({ id: 'CONNECT_FAILED-1', kind: 'CONNECT_FAILED', connectionErrorCode: 'USER_LOCKED_OUT', allowedActions: expect.arrayContaining(['reconnect']) });
+      expect(blocked.blocker).toMatchObject({
+        id: 'CONNECT_FAILED-1',
+        kind: 'CONNECT_FAILED',
+        connectionErrorCode: 'USER_LOCKED_OUT',
+        allowedActions: expect.arrayContaining(['reconnect']),
+      });
     }
     return;
   }
@@ -230,9 +245,17 @@ describe('README runbook', () => {
     // Every resolve, with either CLI, names the blocker it answers.
     const resolves = commands.filter((c) => /--name resolve|kms-decommission -- resolve /.test(c.text));
     expect(resolves.length).toBeGreaterThanOrEqual(2);
-    for (const c of resolves) expect({ line: c.line, namesBlocker: /"blockerId":"CONNECT_FAILED-1"|--blocker CONNECT_FAILED-1\b/.test(c.text) }).toEqual({ line: c.line, namesBlocker: true });
+    for (const c of resolves)
+      expect({ line: c.line, namesBlocker: /"blockerId":"CONNECT_FAILED-1"|--blocker CONNECT_FAILED-1\b/.test(c.text) }).toEqual({
+        line: c.line,
+        namesBlocker: true,
+      });
     // The approval policy is the deployment's: no runbook command tries to set it per request.
-    for (const c of commands) expect({ line: c.line, setsPolicy: /requireApproval|allowSelfApproval|--no-approval|--allow-self-approval/.test(c.text) }).toEqual({ line: c.line, setsPolicy: false });
+    for (const c of commands)
+      expect({ line: c.line, setsPolicy: /requireApproval|allowSelfApproval|--no-approval|--allow-self-approval/.test(c.text) }).toEqual({
+        line: c.line,
+        setsPolicy: false,
+      });
   });
 
   test('every Temporal CLI command runs against the dev server and moves the run as documented', async () => {

@@ -46,7 +46,10 @@ function runCompose(args: string[], env: Record<string, string> = REQUIRED_ENV, 
 function config(args: string[] = [], env?: Record<string, string>, envFile?: string): ComposeConfig {
   const out = runCompose([...args, 'config'], env, envFile);
   if (out.status !== 0) throw new Error(`docker-compose config failed: ${out.stderr}`);
-  const json = execFileSync('python3', ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: out.stdout, encoding: 'utf8' });
+  const json = execFileSync('python3', ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], {
+    input: out.stdout,
+    encoding: 'utf8',
+  });
   return JSON.parse(json) as ComposeConfig;
 }
 
@@ -128,7 +131,9 @@ if (!compose.available && compose.mustFail) {
         const out = spawnSync('sh', [path.join(ROOT, 'docker', 'register-search-attributes.sh')], { env, encoding: 'utf8', timeout: 90_000 });
         expect({ run, status: out.status, stderr: out.stderr }).toEqual({ run, status: 0, stderr: '' });
       }
-      const listed = JSON.parse(execFileSync(cli, ['operator', 'search-attribute', 'list', '--address', address, '--namespace', namespace, '--output', 'json'], { encoding: 'utf8' })) as {
+      const listed = JSON.parse(
+        execFileSync(cli, ['operator', 'search-attribute', 'list', '--address', address, '--namespace', namespace, '--output', 'json'], { encoding: 'utf8' }),
+      ) as {
         customAttributes: Record<string, string>;
       };
       for (const name of Object.keys(SEARCH_ATTRIBUTE_TYPES)) expect(listed.customAttributes[name]).toMatch(/KEYWORD/i);
@@ -160,7 +165,8 @@ if (!compose.available && compose.mustFail) {
       }
       expect(env).toMatchObject({ TEMPORAL_ADDRESS: 'temporal:7233', TEMPORAL_NAMESPACE: 'default', AWS_REGION: REQUIRED_ENV.AWS_REGION });
       // Pass-through only: unset in the environment means unset in the container (an instance role then applies).
-      for (const secret of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'TEMPORAL_API_KEY', 'AWS_ENDPOINT_URL_KMS']) expect(env[secret]).toBeNull();
+      for (const secret of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'TEMPORAL_API_KEY', 'AWS_ENDPOINT_URL_KMS'])
+        expect(env[secret]).toBeNull();
       const passed = config([], { ...REQUIRED_ENV, TEMPORAL_API_KEY: 'key-from-the-shell' }).services.worker.environment;
       expect(passed?.TEMPORAL_API_KEY).toBe('key-from-the-shell');
     });

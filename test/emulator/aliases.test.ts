@@ -31,7 +31,13 @@ test('CreateAlias by key id or ARN, then ListAliases shows name, ARN, target and
 });
 
 test('ListAliases filters by key id or key ARN; an alias or an unknown key as filter is NotFoundException', async () => {
-  await emu.admin.seed({ aliases: [{ aliasName: 'alias/a1', targetKeyId: keyA }, { aliasName: 'alias/b1', targetKeyId: keyB }, { aliasName: 'alias/a2', targetKeyId: keyA }] });
+  await emu.admin.seed({
+    aliases: [
+      { aliasName: 'alias/a1', targetKeyId: keyA },
+      { aliasName: 'alias/b1', targetKeyId: keyB },
+      { aliasName: 'alias/a2', targetKeyId: keyA },
+    ],
+  });
   const byId = await kms.send(new ListAliasesCommand({ KeyId: keyA }));
   expect(byId.Aliases?.map((a) => a.AliasName)).toEqual(['alias/a1', 'alias/a2']);
   const byArn = await kms.send(new ListAliasesCommand({ KeyId: keyArnOf(emu, keyB) }));
@@ -42,13 +48,21 @@ test('ListAliases filters by key id or key ARN; an alias or an unknown key as fi
 
 test('CreateAlias rejects duplicates, bad names, reserved names, aliases as targets and unknown targets', async () => {
   await kms.send(new CreateAliasCommand({ AliasName: 'alias/dup', TargetKeyId: keyA }));
-  await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: 'alias/dup', TargetKeyId: keyB })), 'AlreadyExistsException', `An alias with the name ${aliasArnOf(emu, 'alias/dup')} already exists`);
+  await expectKmsError(
+    kms.send(new CreateAliasCommand({ AliasName: 'alias/dup', TargetKeyId: keyB })),
+    'AlreadyExistsException',
+    `An alias with the name ${aliasArnOf(emu, 'alias/dup')} already exists`,
+  );
   await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: 'no-prefix', TargetKeyId: keyA })), 'ValidationException');
   await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: 'alias/bad name', TargetKeyId: keyA })), 'ValidationException');
   await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: 'alias/aws/ebs', TargetKeyId: keyA })), 'ValidationException');
   await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: 'alias/x', TargetKeyId: 'alias/dup' })), 'NotFoundException');
   const missing = '00000000-0000-4000-8000-00000000beef';
-  await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: 'alias/x', TargetKeyId: missing })), 'NotFoundException', `Key '${keyArnOf(emu, missing)}' does not exist`);
+  await expectKmsError(
+    kms.send(new CreateAliasCommand({ AliasName: 'alias/x', TargetKeyId: missing })),
+    'NotFoundException',
+    `Key '${keyArnOf(emu, missing)}' does not exist`,
+  );
 });
 
 test('DeleteAlias removes the alias; an unknown alias is "Alias <ARN> is not found."', async () => {
@@ -56,7 +70,11 @@ test('DeleteAlias removes the alias; an unknown alias is "Alias <ARN> is not fou
   const out = await kms.send(new DeleteAliasCommand({ AliasName: 'alias/gone' }));
   expect(Object.keys(out)).toEqual(['$metadata']);
   expect((await kms.send(new ListAliasesCommand({}))).Aliases).toEqual([]);
-  await expectKmsError(kms.send(new DeleteAliasCommand({ AliasName: 'alias/gone' })), 'NotFoundException', `Alias ${aliasArnOf(emu, 'alias/gone')} is not found.`);
+  await expectKmsError(
+    kms.send(new DeleteAliasCommand({ AliasName: 'alias/gone' })),
+    'NotFoundException',
+    `Alias ${aliasArnOf(emu, 'alias/gone')} is not found.`,
+  );
 });
 
 test('ListAliases paginates (default 50, max 100) and rejects foreign markers', async () => {

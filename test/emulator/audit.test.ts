@@ -86,5 +86,11 @@ test('seed validation is all-or-nothing and reports the offending field', async 
   expect(storeIds).toEqual(['cks-1234567890abcdef0']);
   expect(keyIds).toEqual([['k-1', 'k-2']]);
   const m = (await kms.send(new DescribeKeyCommand({ KeyId: 'alias/explicit' }))).KeyMetadata;
-  expect(m).toMatchObject({ KeyId: 'k-2', KeyState: 'Unavailable', Description: 'seeded', Origin: 'EXTERNAL_KEY_STORE', XksKeyConfiguration: { Id: 'xks-k-2' } });
+  expect(m).toMatchObject({
+    KeyId: 'k-2',
+    KeyState: 'Unavailable',
+    Description: 'seeded',
+    Origin: 'EXTERNAL_KEY_STORE',
+    XksKeyConfiguration: { Id: 'xks-k-2' },
+  });
 });

@@ -63,7 +63,10 @@ test('a signature older than 15 minutes is rejected as expired', async () => {
 });
 
 test('a malformed Authorization header is IncompleteSignatureException', async () => {
-  const res = await rawKms(emu, 'TrentService.ListKeys', '{}', { sign: false, extraHeaders: { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEMULATOR/20240101/us-east-1/kms/aws4_request' } });
+  const res = await rawKms(emu, 'TrentService.ListKeys', '{}', {
+    sign: false,
+    extraHeaders: { authorization: 'AWS4-HMAC-SHA256 Credential=AKIDEMULATOR/20240101/us-east-1/kms/aws4_request' },
+  });
   expect(res.status).toBe(400);
   expect(JSON.parse(res.body).__type).toBe('IncompleteSignatureException');
 });

@@ -8,18 +8,63 @@ describe('flag parsing', () => {
   test('maps every flag onto EmulatorOptions', () => {
     expect(
       parseCli([
-        '--host', '0.0.0.0', '--port', '4599', '--region', 'eu-central-1', '--account', '123456789012', '--day-ms', '1000',
-        '--deletion-lag-hours', '1.5', '--connect-ms', '10', '--disconnect-ms', '20', '--quota-scale', '0.5', '--state', '/tmp/x.json',
-        '--access-key', 'AK', '--secret-key', 'SK', '--short-pages', '--seed', '7',
+        '--host',
+        '0.0.0.0',
+        '--port',
+        '4599',
+        '--region',
+        'eu-central-1',
+        '--account',
+        '123456789012',
+        '--day-ms',
+        '1000',
+        '--deletion-lag-hours',
+        '1.5',
+        '--connect-ms',
+        '10',
+        '--disconnect-ms',
+        '20',
+        '--quota-scale',
+        '0.5',
+        '--state',
+        '/tmp/x.json',
+        '--access-key',
+        'AK',
+        '--secret-key',
+        'SK',
+        '--short-pages',
+        '--seed',
+        '7',
       ]),
     ).toEqual({
-      host: '0.0.0.0', port: 4599, region: 'eu-central-1', account: '123456789012', dayMs: 1000, deletionLagHours: 1.5, connectMs: 10,
-      disconnectMs: 20, quotaScale: 0.5, statePath: '/tmp/x.json', accessKey: 'AK', secretKey: 'SK', shortPages: true, seed: 7,
+      host: '0.0.0.0',
+      port: 4599,
+      region: 'eu-central-1',
+      account: '123456789012',
+      dayMs: 1000,
+      deletionLagHours: 1.5,
+      connectMs: 10,
+      disconnectMs: 20,
+      quotaScale: 0.5,
+      statePath: '/tmp/x.json',
+      accessKey: 'AK',
+      secretKey: 'SK',
+      shortPages: true,
+      seed: 7,
     });
   });
 
   test('defaults', () => {
-    expect(parseCli([])).toMatchObject({ host: '127.0.0.1', port: 4599, region: 'us-east-1', account: '111122223333', dayMs: 86_400_000, deletionLagHours: 0, quotaScale: 1, shortPages: false });
+    expect(parseCli([])).toMatchObject({
+      host: '127.0.0.1',
+      port: 4599,
+      region: 'us-east-1',
+      account: '111122223333',
+      dayMs: 86_400_000,
+      deletionLagHours: 0,
+      quotaScale: 1,
+      shortPages: false,
+    });
   });
 
   test.each([
@@ -54,7 +99,22 @@ describe('process', () => {
   test('--help documents every flag and exits 0', async () => {
     const run = spawnCli(['--help']);
     expect(await run.exited).toBe(0);
-    for (const flag of ['--host', '--port', '--region', '--account', '--day-ms', '--deletion-lag-hours', '--connect-ms', '--disconnect-ms', '--quota-scale', '--state', '--access-key', '--secret-key', '--short-pages', '--seed']) {
+    for (const flag of [
+      '--host',
+      '--port',
+      '--region',
+      '--account',
+      '--day-ms',
+      '--deletion-lag-hours',
+      '--connect-ms',
+      '--disconnect-ms',
+      '--quota-scale',
+      '--state',
+      '--access-key',
+      '--secret-key',
+      '--short-pages',
+      '--seed',
+    ]) {
       expect(run.stdout()).toContain(flag);
     }
   });

@@ -8,7 +8,15 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { request } from 'node:http';
 import { Sha256 } from '@aws-crypto/sha256-js';
-import { CloudTrailClient, type CloudTrailClientConfig, type Event, type LookupAttributeKey, LookupEventsCommand, type LookupEventsCommandInput, paginateLookupEvents } from '@aws-sdk/client-cloudtrail';
+import {
+  CloudTrailClient,
+  type CloudTrailClientConfig,
+  type Event,
+  type LookupAttributeKey,
+  LookupEventsCommand,
+  type LookupEventsCommandInput,
+  paginateLookupEvents,
+} from '@aws-sdk/client-cloudtrail';
 import {
   CreateAliasCommand,
   DecryptCommand,
@@ -186,7 +194,9 @@ describe('API call events', () => {
       },
     });
     const deletionDate = scheduled.DeletionDate!;
-    expect(new Date(`${schedule.responseElements?.deletionDate} UTC`.replace(', ', ' ').replace(', ', ' ')).getTime()).toBe(Math.floor(deletionDate.getTime() / 1000) * 1000);
+    expect(new Date(`${schedule.responseElements?.deletionDate} UTC`.replace(', ', ' ').replace(', ', ' ')).getTime()).toBe(
+      Math.floor(deletionDate.getTime() / 1000) * 1000,
+    );
 
     await kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: hsmStore }));
     const [disconnect] = (await lookup('EventName', 'DisconnectCustomKeyStore')).map(record);
@@ -208,7 +218,11 @@ describe('API call events', () => {
   test('the caller is whoever signed: IAM users and role sessions by their access keys; Username and AccessKeyId filters', async () => {
     const role = await emu.admin.addIdentity({ arn: `arn:aws:sts::${emu.account}:assumed-role/payments-service/i-0abc123` });
     expect(role).toMatchObject({ type: 'AssumedRole', username: 'i-0abc123', accessKeyId: expect.stringMatching(/^ASIA[A-Z2-7]{16}$/) });
-    const user = await emu.admin.addIdentity({ arn: `arn:aws:iam::${emu.account}:user/ops/alice`, accessKeyId: 'AKIAALICE0000000', secretAccessKey: 'alice-secret' });
+    const user = await emu.admin.addIdentity({
+      arn: `arn:aws:iam::${emu.account}:user/ops/alice`,
+      accessKeyId: 'AKIAALICE0000000',
+      secretAccessKey: 'alice-secret',
+    });
     const asRole = kmsClient(emu, { credentials: { accessKeyId: role.accessKeyId, secretAccessKey: role.secretAccessKey } });
     const asAlice = kmsClient(emu, { credentials: { accessKeyId: 'AKIAALICE0000000', secretAccessKey: 'alice-secret' } });
     try {
@@ -227,7 +241,13 @@ describe('API call events', () => {
       accountId: emu.account,
       accessKeyId: role.accessKeyId,
       sessionContext: {
-        sessionIssuer: { type: 'Role', principalId: expect.stringMatching(/^AROA/), arn: `arn:aws:iam::${emu.account}:role/payments-service`, accountId: emu.account, userName: 'payments-service' },
+        sessionIssuer: {
+          type: 'Role',
+          principalId: expect.stringMatching(/^AROA/),
+          arn: `arn:aws:iam::${emu.account}:role/payments-service`,
+          accountId: emu.account,
+          userName: 'payments-service',
+        },
         attributes: { mfaAuthenticated: 'false' },
       },
     });
@@ -251,7 +271,8 @@ describe('API call events', () => {
       try {
         // DisableKey allows 5/s: a burst of 12 on an unknown key gets NotFound for the admitted ones.
         await Promise.allSettled(Array.from({ length: 12 }, () => kms2.send(new DisableKeyCommand({ KeyId: '00000000-0000-4000-8000-000000000000' }))));
-        const events = (await trail2.send(new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'DisableKey' }] }))).Events ?? [];
+        const events =
+          (await trail2.send(new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: 'DisableKey' }] }))).Events ?? [];
         expect(events).toHaveLength(12);
         const codes = events.map((e) => record(e).errorCode);
         expect(codes.filter((c) => c === 'ThrottlingException').length).toBeGreaterThanOrEqual(1);
@@ -275,7 +296,11 @@ describe('DeleteKey service event', () => {
     const events = await lookup('EventName', 'DeleteKey');
     expect(events).toHaveLength(1);
     const [event] = events;
-    expect(event).toMatchObject({ EventSource: 'kms.amazonaws.com', ReadOnly: 'false', Resources: [{ ResourceType: 'AWS::KMS::Key', ResourceName: keyArnOf(emu, hsmKey) }] });
+    expect(event).toMatchObject({
+      EventSource: 'kms.amazonaws.com',
+      ReadOnly: 'false',
+      Resources: [{ ResourceType: 'AWS::KMS::Key', ResourceName: keyArnOf(emu, hsmKey) }],
+    });
     expect(event.AccessKeyId).toBeUndefined();
     expect(event.Username).toBeUndefined();
     expect(event.EventTime?.getTime()).toBe(Math.floor(deletion.time / 1000) * 1000);
@@ -306,7 +331,9 @@ describe('DeleteKey service event', () => {
     await kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: hsmStore }));
     await emu.admin.advance(7 * DAY_MS + 1000);
     const byKey = new Map((await lookup('EventName', 'DeleteKey')).map((e) => [e.Resources?.[0]?.ResourceName, record(e)]));
-    expect(JSON.parse(byKey.get(keyArnOf(emu, hsmKey))?.additionalEventData?.backingKeysDeletionStatus ?? '')).toEqual([expect.objectContaining({ deletionStatus: 'FAILURE' })]);
+    expect(JSON.parse(byKey.get(keyArnOf(emu, hsmKey))?.additionalEventData?.backingKeysDeletionStatus ?? '')).toEqual([
+      expect.objectContaining({ deletionStatus: 'FAILURE' }),
+    ]);
     expect(byKey.get(keyArnOf(emu, xksKey))!.additionalEventData).toEqual({ customKeyStoreId: xksStore, xksKeyId: `xks-${xksKey}` });
     expect(byKey.get(keyArnOf(emu, plainKey))!.additionalEventData).toBeUndefined();
   });
@@ -348,7 +375,10 @@ describe('delivery, windows and paging', () => {
     expect(first.Events).toHaveLength(50);
     expect(first.NextToken).toBeDefined();
     const all: Event[] = [];
-    for await (const page of paginateLookupEvents({ client: trail, pageSize: 50 }, { LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: arn }] })) {
+    for await (const page of paginateLookupEvents(
+      { client: trail, pageSize: 50 },
+      { LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: arn }] },
+    )) {
       expect((page.Events ?? []).length).toBeLessThanOrEqual(50);
       all.push(...(page.Events ?? []));
     }
@@ -401,10 +431,14 @@ describe('delivery, windows and paging', () => {
   test('maxEvents: the oldest events are dropped beyond the cap (background tick)', async () => {
     expect(await emu.admin.setCloudTrailDelivery({ maxEvents: 10 })).toEqual({ delayMs: 0, jitterMs: 0, maxEvents: 10 });
     for (let i = 0; i < 25; i++) await kms.send(new DescribeKeyCommand({ KeyId: plainKey }));
-    const info = await waitFor(async () => {
-      const current = await emu.admin.cloudTrail();
-      return current.events <= 10 ? current : undefined;
-    }, 5000, 100);
+    const info = await waitFor(
+      async () => {
+        const current = await emu.admin.cloudTrail();
+        return current.events <= 10 ? current : undefined;
+      },
+      5000,
+      100,
+    );
     expect(info.events).toBe(10);
     const events = await emu.admin.cloudTrailEvents();
     // The newest survive.
@@ -417,7 +451,15 @@ describe('delivery, windows and paging', () => {
     const { nowMs } = await emu.admin.now();
     const at = nowMs - 3 * DAY_MS;
     const [[k]] = (
-      await emu.admin.seed({ keys: [{ count: 1, creationDate: nowMs - 100 * DAY_MS, lastUsage: { at, operation: 'GenerateDataKey', principalArn: `arn:aws:iam::${emu.account}:user/batch-job` } }] })
+      await emu.admin.seed({
+        keys: [
+          {
+            count: 1,
+            creationDate: nowMs - 100 * DAY_MS,
+            lastUsage: { at, operation: 'GenerateDataKey', principalArn: `arn:aws:iam::${emu.account}:user/batch-job` },
+          },
+        ],
+      })
     ).keyIds;
     const usage = await kms.send(new GetKeyLastUsageCommand({ KeyId: k }));
     expect(usage.KeyLastUsage).toMatchObject({ Operation: 'GenerateDataKey', Timestamp: new Date(Math.floor(at / 1000) * 1000) });
@@ -444,7 +486,11 @@ describe('validation errors', () => {
     ],
     ['an unknown AttributeKey', 'InvalidLookupAttributesException', { LookupAttributes: [{ AttributeKey: 'Nope', AttributeValue: 'x' }] }],
     ['ReadOnly other than true/false', 'InvalidLookupAttributesException', { LookupAttributes: [{ AttributeKey: 'ReadOnly', AttributeValue: 'maybe' }] }],
-    ['a value over 2000 characters (_ counts twice)', 'InvalidLookupAttributesException', { LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: '_'.repeat(1001) }] }],
+    [
+      'a value over 2000 characters (_ counts twice)',
+      'InvalidLookupAttributesException',
+      { LookupAttributes: [{ AttributeKey: 'EventName', AttributeValue: '_'.repeat(1001) }] },
+    ],
     ['StartTime after EndTime', 'InvalidTimeRangeException', { StartTime: new Date(2_000_000), EndTime: new Date(1_000_000) }],
     ['an EventCategory other than insight', 'InvalidEventCategoryException', { EventCategory: 'other' }],
   ] as [string, string, LookupEventsCommandInput][])('%s → %s (400)', async (_label, name, input) => {
@@ -464,13 +510,18 @@ describe('protocol', () => {
     const url = new URL(emu.url);
     const headers = { host: url.host, 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': target };
     const signer = new SignatureV4({ credentials: emu.credentials, region: emu.region, service, sha256: Sha256 });
-    const signed = await signer.sign(new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers, body }));
+    const signed = await signer.sign(
+      new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers, body }),
+    );
     return new Promise((resolve, reject) => {
-      const req = request({ host: url.hostname, port: url.port, method: 'POST', path: '/', headers: { ...signed.headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      });
+      const req = request(
+        { host: url.hostname, port: url.port, method: 'POST', path: '/', headers: { ...signed.headers, 'content-length': String(Buffer.byteLength(body)) } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -482,7 +533,10 @@ describe('protocol', () => {
     expect(JSON.parse(full.body)).toHaveProperty('Events');
     const wrongScope = await raw('CloudTrail_20131101.LookupEvents', '{}', 'kms');
     expect(wrongScope.status).toBe(400);
-    expect(JSON.parse(wrongScope.body)).toEqual({ __type: 'InvalidSignatureException', message: "Credential should be scoped to correct service: 'cloudtrail'." });
+    expect(JSON.parse(wrongScope.body)).toEqual({
+      __type: 'InvalidSignatureException',
+      message: "Credential should be scoped to correct service: 'cloudtrail'.",
+    });
     const kmsWithCloudTrailScope = await raw('TrentService.ListKeys', '{}', 'cloudtrail');
     expect(JSON.parse(kmsWithCloudTrailScope.body).__type).toBe('InvalidSignatureException');
     const unknown = await raw('CloudTrail_20131101.CreateTrail', '{}', 'cloudtrail');
@@ -500,7 +554,11 @@ describe('protocol', () => {
         expect(ok).toBeGreaterThanOrEqual(2);
         expect(ok).toBeLessThanOrEqual(2 + Math.ceil(elapsedS * 2) + 1);
         const err = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason as SdkError;
-        expect({ name: err.name, message: err.message, status: err.$metadata.httpStatusCode }).toEqual({ name: 'ThrottlingException', message: 'Rate exceeded', status: 400 });
+        expect({ name: err.name, message: err.message, status: err.$metadata.httpStatusCode }).toEqual({
+          name: 'ThrottlingException',
+          message: 'Rate exceeded',
+          status: 400,
+        });
         expect((await emu2.admin.stats()).throttled.LookupEvents).toBe(8 - ok);
         expect((await emu2.admin.audit({ operation: 'LookupEvents' })).length).toBe(8);
         // The SDK's standard retries absorb a small burst.
@@ -533,9 +591,9 @@ test('the event history survives a restart of a persisted emulator', async () =>
     first = undefined;
     second = await startEmulator({ statePath, quotaScale: 0 });
     const trail2 = cloudTrailClient(second);
-    const names = ((await trail2.send(new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: keyArnOf(second, k) }] }))).Events ?? []).map(
-      (e) => e.EventName,
-    );
+    const names = (
+      (await trail2.send(new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: keyArnOf(second, k) }] }))).Events ?? []
+    ).map((e) => e.EventName);
     trail2.destroy();
     expect(names).toEqual(['DeleteKey', 'ScheduleKeyDeletion', 'Encrypt']);
   } finally {

@@ -116,22 +116,40 @@ describe('Encrypt / Decrypt', () => {
     const enc = await kms.send(new EncryptCommand({ KeyId: plainKey, Plaintext: bytes('x') }));
     await kms.send(new ScheduleKeyDeletionCommand({ KeyId: plainKey, PendingWindowInDays: 7 }));
     await emu.admin.advance(7 * DAY_MS + 1000);
-    await expectKmsError(kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob })), 'NotFoundException', `Key '${keyArnOf(emu, plainKey)}' does not exist`);
+    await expectKmsError(
+      kms.send(new DecryptCommand({ CiphertextBlob: enc.CiphertextBlob })),
+      'NotFoundException',
+      `Key '${keyArnOf(emu, plainKey)}' does not exist`,
+    );
   });
 
   test('Plaintext 1–4096 bytes (ValidationException outside, value not echoed); blobs must be base64', async () => {
     await kms.send(new EncryptCommand({ KeyId: plainKey, Plaintext: new Uint8Array(4096) }));
-    const big = await expectKmsError(kms.send(new EncryptCommand({ KeyId: plainKey, Plaintext: new Uint8Array(4097) })), 'ValidationException', /plaintext.*less than or equal to 4096/);
+    const big = await expectKmsError(
+      kms.send(new EncryptCommand({ KeyId: plainKey, Plaintext: new Uint8Array(4097) })),
+      'ValidationException',
+      /plaintext.*less than or equal to 4096/,
+    );
     expect(big.message).not.toContain('AAAA');
     const raw = await rawKms(emu, 'TrentService.Encrypt', JSON.stringify({ KeyId: plainKey, Plaintext: 'not base64!' }));
     expect(JSON.parse(raw.body).__type).toBe('SerializationException');
     const noPlaintext = await rawKms(emu, 'TrentService.Encrypt', JSON.stringify({ KeyId: plainKey }));
-    expect(JSON.parse(noPlaintext.body)).toMatchObject({ __type: 'ValidationException', message: expect.stringContaining("'plaintext' failed to satisfy constraint: Member must not be null") });
+    expect(JSON.parse(noPlaintext.body)).toMatchObject({
+      __type: 'ValidationException',
+      message: expect.stringContaining("'plaintext' failed to satisfy constraint: Member must not be null"),
+    });
   });
 
   test('a non-symmetric EncryptionAlgorithm → InvalidKeyUsageException; DryRun → DryRunOperationException', async () => {
-    await expectKmsError(kms.send(new EncryptCommand({ KeyId: plainKey, Plaintext: bytes('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })), 'InvalidKeyUsageException');
-    await expectKmsError(kms.send(new EncryptCommand({ KeyId: plainKey, Plaintext: bytes('x'), DryRun: true })), 'DryRunOperationException', 'The request would have succeeded, but the DryRun option is set.');
+    await expectKmsError(
+      kms.send(new EncryptCommand({ KeyId: plainKey, Plaintext: bytes('x'), EncryptionAlgorithm: 'RSAES_OAEP_SHA_256' })),
+      'InvalidKeyUsageException',
+    );
+    await expectKmsError(
+      kms.send(new EncryptCommand({ KeyId: plainKey, Plaintext: bytes('x'), DryRun: true })),
+      'DryRunOperationException',
+      'The request would have succeeded, but the DryRun option is set.',
+    );
     // A DryRun on a disabled key reports the real problem first.
     await kms.send(new DisableKeyCommand({ KeyId: plainKey }));
     await expectKmsError(kms.send(new EncryptCommand({ KeyId: plainKey, Plaintext: bytes('x'), DryRun: true })), 'DisabledException');
@@ -140,7 +158,11 @@ describe('Encrypt / Decrypt', () => {
 
 describe('GenerateDataKey / GenerateDataKeyWithoutPlaintext', () => {
   test('KeySpec AES_256 / AES_128 or NumberOfBytes; the encrypted copy decrypts to the plaintext copy', async () => {
-    for (const [input, size] of [[{ KeySpec: 'AES_256' }, 32], [{ KeySpec: 'AES_128' }, 16], [{ NumberOfBytes: 64 }, 64]] as const) {
+    for (const [input, size] of [
+      [{ KeySpec: 'AES_256' }, 32],
+      [{ KeySpec: 'AES_128' }, 16],
+      [{ NumberOfBytes: 64 }, 64],
+    ] as const) {
       const out = await kms.send(new GenerateDataKeyCommand({ KeyId: hsmKey, EncryptionContext: { purpose: 'dek' }, ...input }));
       expect(out.Plaintext).toHaveLength(size);
       expect(out.KeyId).toBe(keyArnOf(emu, hsmKey));
@@ -224,11 +246,18 @@ describe('quotas', () => {
       const throttled = results.filter((r) => r.status === 'rejected' && (r.reason as SdkError).name === 'ThrottlingException');
       expect(throttled.length).toBeGreaterThanOrEqual(1);
       expect((await emu2.admin.stats()).throttled).toMatchObject({ Encrypt: expect.any(Number) });
-      expect((await emu2.admin.quotas()).rates).toMatchObject({ CryptographicOperationsSymmetric: 4, CustomKeyStoreCryptographicOperations: 2, GetKeyLastUsage: 5, LookupEvents: 2 });
+      expect((await emu2.admin.quotas()).rates).toMatchObject({
+        CryptographicOperationsSymmetric: 4,
+        CustomKeyStoreCryptographicOperations: 2,
+        GetKeyLastUsage: 5,
+        LookupEvents: 2,
+      });
 
       // The per-store quota (2) bites before the symmetric one once that one is raised.
       await emu2.admin.setQuotaOverrides({ CustomKeyStoreCryptographicOperations: 2 });
-      const inStoreResults = await Promise.allSettled(Array.from({ length: 6 }, () => kms2.send(new EncryptCommand({ KeyId: inStore, Plaintext: bytes('x') }))));
+      const inStoreResults = await Promise.allSettled(
+        Array.from({ length: 6 }, () => kms2.send(new EncryptCommand({ KeyId: inStore, Plaintext: bytes('x') }))),
+      );
       expect(inStoreResults.filter((r) => r.status === 'rejected').length).toBeGreaterThanOrEqual(2);
       // Keys of the default store are not affected by a custom store's quota.
       await Promise.all(Array.from({ length: 6 }, () => kms2.send(new EncryptCommand({ KeyId: plain, Plaintext: bytes('x') }))));

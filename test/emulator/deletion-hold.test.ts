@@ -97,7 +97,11 @@ describe('deletion hold (test-only fault injection)', () => {
   test('rejects a hold that is not an epoch-ms number or null, and keeps the previous one', async () => {
     await emu.admin.holdDeletions(5_000);
     for (const body of [{}, { until: -1 }, { until: 'tomorrow' }, { until: true }]) {
-      const response = await fetch(`${emu.url}/__admin/deletion-hold`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      const response = await fetch(`${emu.url}/__admin/deletion-hold`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
       expect(response.status).toBe(400);
       expect(((await response.json()) as { error: string }).error).toMatch(/until/);
     }

@@ -60,7 +60,11 @@ describe('ScheduleKeyDeletion', () => {
   test('accepts 7–30 days only: ValidationException "PendingWindowInDays must be between 7 and 30"', async () => {
     const [a, b] = await seedKeys(2);
     for (const days of [0, 1, 6, 31, 365]) {
-      await expectKmsError(kms.send(new ScheduleKeyDeletionCommand({ KeyId: a, PendingWindowInDays: days })), 'ValidationException', 'PendingWindowInDays must be between 7 and 30');
+      await expectKmsError(
+        kms.send(new ScheduleKeyDeletionCommand({ KeyId: a, PendingWindowInDays: days })),
+        'ValidationException',
+        'PendingWindowInDays must be between 7 and 30',
+      );
     }
     expect((await kms.send(new ScheduleKeyDeletionCommand({ KeyId: a, PendingWindowInDays: 7 }))).PendingWindowInDays).toBe(7);
     expect((await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyArnOf(emu, b), PendingWindowInDays: 30 }))).PendingWindowInDays).toBe(30);
@@ -70,7 +74,11 @@ describe('ScheduleKeyDeletion', () => {
     const [k] = await seedKeys(1, hsm);
     const first = await kms.send(new ScheduleKeyDeletionCommand({ KeyId: k, PendingWindowInDays: 7 }));
     await emu.admin.advance(DAY_MS);
-    await expectKmsError(kms.send(new ScheduleKeyDeletionCommand({ KeyId: k, PendingWindowInDays: 7 })), 'KMSInvalidStateException', `${keyArnOf(emu, k)} is pending deletion.`);
+    await expectKmsError(
+      kms.send(new ScheduleKeyDeletionCommand({ KeyId: k, PendingWindowInDays: 7 })),
+      'KMSInvalidStateException',
+      `${keyArnOf(emu, k)} is pending deletion.`,
+    );
     const m = (await kms.send(new DescribeKeyCommand({ KeyId: k }))).KeyMetadata!;
     expect(m.DeletionDate?.getTime()).toBe(first.DeletionDate?.getTime());
   });
@@ -135,7 +143,11 @@ describe('deletion at DeletionDate', () => {
     expect((await kms.send(new ListKeysCommand({}))).Keys?.map((x) => x.KeyId)).toContain(k);
     await emu.admin.advance(1_001);
     await expectKmsError(kms.send(new DescribeKeyCommand({ KeyId: k })), 'NotFoundException', `Key '${keyArnOf(emu, k)}' does not exist`);
-    await expectKmsError(kms.send(new DescribeKeyCommand({ KeyId: 'alias/victim-0' })), 'NotFoundException', `Alias ${aliasArnOf(emu, 'alias/victim-0')} is not found.`);
+    await expectKmsError(
+      kms.send(new DescribeKeyCommand({ KeyId: 'alias/victim-0' })),
+      'NotFoundException',
+      `Alias ${aliasArnOf(emu, 'alias/victim-0')} is not found.`,
+    );
     await expectKmsError(kms.send(new ScheduleKeyDeletionCommand({ KeyId: k })), 'NotFoundException');
     await expectKmsError(kms.send(new CancelKeyDeletionCommand({ KeyId: k })), 'NotFoundException');
     expect((await kms.send(new ListKeysCommand({}))).Keys?.map((x) => x.KeyId)).toEqual([other]);

@@ -110,7 +110,11 @@ test("when 'after': the call takes effect but the caller sees an error (ambiguou
   await emu.admin.setFaults([{ operation: 'ScheduleKeyDeletion', errorRate: 1, errorType: 'DependencyTimeoutException', when: 'after', count: 1 }]);
   await expectKmsError(kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 })), 'DependencyTimeoutException', undefined, 500);
   expect((await kms.send(new DescribeKeyCommand({ KeyId: keyId }))).KeyMetadata?.KeyState).toBe('PendingDeletion');
-  await expectKmsError(kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 })), 'KMSInvalidStateException', `${keyArnOf(emu, keyId)} is pending deletion.`);
+  await expectKmsError(
+    kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: 7 })),
+    'KMSInvalidStateException',
+    `${keyArnOf(emu, keyId)} is pending deletion.`,
+  );
 });
 
 test('staleReadMs: DescribeKey shows the state before the latest write for N ms (incl. not-yet-visible new keys)', async () => {

@@ -21,7 +21,11 @@ export function startTestEmulator(options: EmulatorOptions = {}): Promise<Runnin
  * Runs `body` against a fresh emulator and always closes it (and the client), so a failed assertion
  * cannot leave a listening server behind that keeps jest alive.
  */
-export async function withEmulator<T>(options: EmulatorOptions, body: (emu: RunningEmulator, kms: KMSClient) => Promise<T>, clientOverrides: Partial<KMSClientConfig> = {}): Promise<T> {
+export async function withEmulator<T>(
+  options: EmulatorOptions,
+  body: (emu: RunningEmulator, kms: KMSClient) => Promise<T>,
+  clientOverrides: Partial<KMSClientConfig> = {},
+): Promise<T> {
   const emu = await startTestEmulator(options);
   const kms = kmsClient(emu, clientOverrides);
   try {
@@ -97,9 +101,12 @@ export async function rawKms(emu: RunningEmulator, target: string | undefined, b
       service: 'kms',
       sha256: Sha256,
     });
-    const signed = await signer.sign(new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers, body }), {
-      signingDate: options.signingDate,
-    });
+    const signed = await signer.sign(
+      new HttpRequest({ method: 'POST', protocol: 'http:', hostname: url.hostname, port: Number(url.port), path: '/', headers, body }),
+      {
+        signingDate: options.signingDate,
+      },
+    );
     finalHeaders = signed.headers;
   }
   const payload = options.sendBody ?? body;
@@ -137,17 +144,28 @@ export function aliasArnOf(emu: RunningEmulator, aliasName: string): string {
 }
 
 /** Valid CreateCustomKeyStore input for a CloudHSM store. */
-export function cloudHsmStoreInput(name: string, cluster = 'cluster-abcdefghijk'): {
+export function cloudHsmStoreInput(
+  name: string,
+  cluster = 'cluster-abcdefghijk',
+): {
   CustomKeyStoreName: string;
   CloudHsmClusterId: string;
   KeyStorePassword: string;
   TrustAnchorCertificate: string;
 } {
-  return { CustomKeyStoreName: name, CloudHsmClusterId: cluster, KeyStorePassword: 'kmsPassword1', TrustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----' };
+  return {
+    CustomKeyStoreName: name,
+    CloudHsmClusterId: cluster,
+    KeyStorePassword: 'kmsPassword1',
+    TrustAnchorCertificate: '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----',
+  };
 }
 
 /** Valid CreateCustomKeyStore input for a public-endpoint XKS store. */
-export function xksStoreInput(name: string, endpoint = 'https://xks.example.com'): {
+export function xksStoreInput(
+  name: string,
+  endpoint = 'https://xks.example.com',
+): {
   CustomKeyStoreName: string;
   CustomKeyStoreType: 'EXTERNAL_KEY_STORE';
   XksProxyConnectivity: 'PUBLIC_ENDPOINT';

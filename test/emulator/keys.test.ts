@@ -80,13 +80,22 @@ describe('CreateKey', () => {
     const { KeyMetadata: m } = await kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL_KEY_STORE', CustomKeyStoreId: xksStore, XksKeyId: 'ext-key-1' }));
     expect(m).toMatchObject({ Origin: 'EXTERNAL_KEY_STORE', CustomKeyStoreId: xksStore, XksKeyConfiguration: { Id: 'ext-key-1' } });
     expect(m?.CloudHsmClusterId).toBeUndefined();
-    await expectKmsError(kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL_KEY_STORE', CustomKeyStoreId: xksStore, XksKeyId: 'ext-key-1' })), 'XksKeyAlreadyInUseException');
+    await expectKmsError(
+      kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL_KEY_STORE', CustomKeyStoreId: xksStore, XksKeyId: 'ext-key-1' })),
+      'XksKeyAlreadyInUseException',
+    );
     await expectKmsError(kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL_KEY_STORE', CustomKeyStoreId: xksStore })), 'ValidationException');
   });
 
   test('custom-store keys must be SYMMETRIC_DEFAULT / ENCRYPT_DECRYPT / single-Region; origin must match the store', async () => {
-    await expectKmsError(kms.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM', CustomKeyStoreId: hsmStore, KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' })), 'UnsupportedOperationException');
-    await expectKmsError(kms.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM', CustomKeyStoreId: hsmStore, MultiRegion: true })), 'UnsupportedOperationException');
+    await expectKmsError(
+      kms.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM', CustomKeyStoreId: hsmStore, KeySpec: 'RSA_2048', KeyUsage: 'SIGN_VERIFY' })),
+      'UnsupportedOperationException',
+    );
+    await expectKmsError(
+      kms.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM', CustomKeyStoreId: hsmStore, MultiRegion: true })),
+      'UnsupportedOperationException',
+    );
     await expectKmsError(kms.send(new CreateKeyCommand({ Origin: 'EXTERNAL_KEY_STORE', CustomKeyStoreId: hsmStore, XksKeyId: 'x' })), 'ValidationException');
     await expectKmsError(kms.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM' })), 'ValidationException');
     await expectKmsError(kms.send(new CreateKeyCommand({ Description: 'x'.repeat(8193) })), 'ValidationException');
@@ -94,7 +103,11 @@ describe('CreateKey', () => {
 
   test('the store must be CONNECTED', async () => {
     await disconnect(hsmStore);
-    await expectKmsError(kms.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM', CustomKeyStoreId: hsmStore })), 'CustomKeyStoreInvalidStateException', /DISCONNECTED/);
+    await expectKmsError(
+      kms.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM', CustomKeyStoreId: hsmStore })),
+      'CustomKeyStoreInvalidStateException',
+      /DISCONNECTED/,
+    );
   });
 });
 
@@ -116,8 +129,16 @@ describe('DescribeKey', () => {
   test('unknown references use the real NotFound wordings', async () => {
     const missing = '11111111-2222-4333-8444-555555555555';
     await expectKmsError(kms.send(new DescribeKeyCommand({ KeyId: missing })), 'NotFoundException', `Key '${keyArnOf(emu, missing)}' does not exist`);
-    await expectKmsError(kms.send(new DescribeKeyCommand({ KeyId: keyArnOf(emu, missing) })), 'NotFoundException', `Key '${keyArnOf(emu, missing)}' does not exist`);
-    await expectKmsError(kms.send(new DescribeKeyCommand({ KeyId: 'alias/nope' })), 'NotFoundException', `Alias ${aliasArnOf(emu, 'alias/nope')} is not found.`);
+    await expectKmsError(
+      kms.send(new DescribeKeyCommand({ KeyId: keyArnOf(emu, missing) })),
+      'NotFoundException',
+      `Key '${keyArnOf(emu, missing)}' does not exist`,
+    );
+    await expectKmsError(
+      kms.send(new DescribeKeyCommand({ KeyId: 'alias/nope' })),
+      'NotFoundException',
+      `Alias ${aliasArnOf(emu, 'alias/nope')} is not found.`,
+    );
     await expectKmsError(kms.send(new DescribeKeyCommand({ KeyId: 'not-a-key' })), 'NotFoundException', 'Invalid keyId not-a-key');
     await expectKmsError(kms.send(new DescribeKeyCommand({ KeyId: 'arn:aws:kms:us-east-1:111122223333:thing/x' })), 'InvalidArnException');
     await expectKmsError(
@@ -180,7 +201,11 @@ describe('key-state projection (reference §4.1)', () => {
     const [[a], [p]] = (await emu.admin.seed({ keys: [{ customKeyStoreId: hsmStore }, { customKeyStoreId: hsmStore, keyState: 'PendingDeletion' }] })).keyIds;
     await disconnect(hsmStore);
     await kms.send(new CreateAliasCommand({ AliasName: 'alias/unavailable-ok', TargetKeyId: a }));
-    await expectKmsError(kms.send(new CreateAliasCommand({ AliasName: 'alias/pending-no', TargetKeyId: p })), 'KMSInvalidStateException', `${keyArnOf(emu, p)} is pending deletion.`);
+    await expectKmsError(
+      kms.send(new CreateAliasCommand({ AliasName: 'alias/pending-no', TargetKeyId: p })),
+      'KMSInvalidStateException',
+      `${keyArnOf(emu, p)} is pending deletion.`,
+    );
   });
 });
 

@@ -46,7 +46,8 @@ test('kill -9 after acknowledged mutations loses nothing; async work resumes aft
     let kms = clientFor(run.url);
     const [hsm] = (await admin.seed({ stores: [{ name: 'hsm', connectionState: 'CONNECTED' }] })).storeIds;
     const keys: string[] = [];
-    for (let i = 0; i < 3; i++) keys.push((await kms.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM', CustomKeyStoreId: hsm, Description: `k${i}` }))).KeyMetadata!.KeyId!);
+    for (let i = 0; i < 3; i++)
+      keys.push((await kms.send(new CreateKeyCommand({ Origin: 'AWS_CLOUDHSM', CustomKeyStoreId: hsm, Description: `k${i}` }))).KeyMetadata!.KeyId!);
     await kms.send(new CreateAliasCommand({ AliasName: 'alias/durable', TargetKeyId: keys[0] }));
     await kms.send(new DisableKeyCommand({ KeyId: keys[1] }));
     const scheduled = await kms.send(new ScheduleKeyDeletionCommand({ KeyId: keys[2], PendingWindowInDays: 7 }));

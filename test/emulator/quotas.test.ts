@@ -75,7 +75,12 @@ test('hot key: rapid Enable/Disable on one key are throttled before the per-oper
   withEmulator({ quotaScale: 1 }, async (emu, kms) => {
     const [[k1, k2]] = (await emu.admin.seed({ keys: [{ count: 2 }] })).keyIds;
     const results: string[] = [];
-    for (const cmd of [new DisableKeyCommand({ KeyId: k1 }), new EnableKeyCommand({ KeyId: k1 }), new DisableKeyCommand({ KeyId: k1 }), new EnableKeyCommand({ KeyId: k1 })]) {
+    for (const cmd of [
+      new DisableKeyCommand({ KeyId: k1 }),
+      new EnableKeyCommand({ KeyId: k1 }),
+      new DisableKeyCommand({ KeyId: k1 }),
+      new EnableKeyCommand({ KeyId: k1 }),
+    ]) {
       results.push(...(await outcomes([kms.send(cmd)])));
     }
     expect(results).toEqual(['OK', 'OK', 'OK', 'ThrottlingException']);

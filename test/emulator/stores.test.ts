@@ -62,7 +62,12 @@ describe('CreateCustomKeyStore', () => {
     expect(store).toMatchObject({
       CustomKeyStoreType: 'EXTERNAL_KEY_STORE',
       ConnectionState: 'DISCONNECTED',
-      XksProxyConfiguration: { Connectivity: 'PUBLIC_ENDPOINT', AccessKeyId: 'ABCDEFGHIJKLMNOPQRST', UriEndpoint: 'https://xks.example.com', UriPath: '/example/kms/xks/v1' },
+      XksProxyConfiguration: {
+        Connectivity: 'PUBLIC_ENDPOINT',
+        AccessKeyId: 'ABCDEFGHIJKLMNOPQRST',
+        UriEndpoint: 'https://xks.example.com',
+        UriPath: '/example/kms/xks/v1',
+      },
     });
     expect(store.CloudHsmClusterId).toBeUndefined();
     expect(JSON.stringify(store)).not.toContain('a'.repeat(43));
@@ -76,7 +81,10 @@ describe('CreateCustomKeyStore', () => {
       ['missing trust anchor', { ...cloudHsmStoreInput('x'), TrustAnchorCertificate: undefined }],
       ['bad XKS path', { ...xksStoreInput('x'), XksProxyUriPath: '/kms/xks/v1/extra' }],
       ['XKS endpoint with port', { ...xksStoreInput('x'), XksProxyUriEndpoint: 'https://xks.example.com:8443' }],
-      ['bad XKS access key', { ...xksStoreInput('x'), XksProxyAuthenticationCredential: { AccessKeyId: 'lowercase-is-invalid-here', RawSecretAccessKey: 'a'.repeat(43) } }],
+      [
+        'bad XKS access key',
+        { ...xksStoreInput('x'), XksProxyAuthenticationCredential: { AccessKeyId: 'lowercase-is-invalid-here', RawSecretAccessKey: 'a'.repeat(43) } },
+      ],
       ['VPC without service name', { ...xksStoreInput('x'), XksProxyConnectivity: 'VPC_ENDPOINT_SERVICE' }],
       ['XKS fields on a CloudHSM store', { ...cloudHsmStoreInput('x'), XksProxyUriPath: '/kms/xks/v1' }],
     ];
@@ -84,7 +92,10 @@ describe('CreateCustomKeyStore', () => {
       const err = await expectKmsError(kms.send(new CreateCustomKeyStoreCommand(input as never)), 'ValidationException');
       expect({ label, message: err.message.length > 0 }).toEqual({ label, message: true });
     }
-    const missing = await expectKmsError(kms.send(new CreateCustomKeyStoreCommand({ ...cloudHsmStoreInput('x'), CustomKeyStoreName: undefined } as never)), 'ValidationException');
+    const missing = await expectKmsError(
+      kms.send(new CreateCustomKeyStoreCommand({ ...cloudHsmStoreInput('x'), CustomKeyStoreName: undefined } as never)),
+      'ValidationException',
+    );
     expect(missing.message).toBe("1 validation error detected: Value null at 'customKeyStoreName' failed to satisfy constraint: Member must not be null");
   });
 
@@ -128,7 +139,8 @@ describe('DescribeCustomKeyStores', () => {
     expect(first.CustomKeyStores).toHaveLength(2);
     expect(first.Truncated).toBe(true);
     const names: string[] = [];
-    for await (const page of paginateDescribeCustomKeyStores({ client: kms, pageSize: 2 }, {})) names.push(...(page.CustomKeyStores ?? []).map((s) => s.CustomKeyStoreName!));
+    for await (const page of paginateDescribeCustomKeyStores({ client: kms, pageSize: 2 }, {}))
+      names.push(...(page.CustomKeyStores ?? []).map((s) => s.CustomKeyStoreName!));
     expect(names).toEqual(['p0', 'p1', 'p2', 'p3', 'p4']);
     await expectKmsError(kms.send(new DescribeCustomKeyStoresCommand({ Marker: 'Zm9yZWlnbg.bWFya2Vy' })), 'InvalidMarkerException');
     await expectKmsError(kms.send(new DescribeCustomKeyStoresCommand({ Limit: 0 })), 'ValidationException');
@@ -218,7 +230,13 @@ describe('per-state matrix (reference §4 table)', () => {
     DisconnectCustomKeyStore: { DISCONNECTED: 'InvalidState', CONNECTING: 'ok', CONNECTED: 'ok', DISCONNECTING: 'InvalidState', FAILED: 'ok' },
     DeleteCustomKeyStore: { DISCONNECTED: 'ok', CONNECTING: 'InvalidState', CONNECTED: 'InvalidState', DISCONNECTING: 'InvalidState', FAILED: 'InvalidState' },
     'UpdateCustomKeyStore(name)': { DISCONNECTED: 'ok', CONNECTING: 'InvalidState', CONNECTED: 'ok', DISCONNECTING: 'InvalidState', FAILED: 'InvalidState' },
-    'UpdateCustomKeyStore(password)': { DISCONNECTED: 'ok', CONNECTING: 'InvalidState', CONNECTED: 'InvalidState', DISCONNECTING: 'InvalidState', FAILED: 'InvalidState' },
+    'UpdateCustomKeyStore(password)': {
+      DISCONNECTED: 'ok',
+      CONNECTING: 'InvalidState',
+      CONNECTED: 'InvalidState',
+      DISCONNECTING: 'InvalidState',
+      FAILED: 'InvalidState',
+    },
     'CreateKey(in store)': { DISCONNECTED: 'InvalidState', CONNECTING: 'InvalidState', CONNECTED: 'ok', DISCONNECTING: 'InvalidState', FAILED: 'InvalidState' },
   };
   const AFTER: Record<string, Partial<Record<ConnectionState, ConnectionState | 'gone'>>> = {
@@ -267,7 +285,10 @@ describe('DeleteCustomKeyStore', () => {
   test('requires zero keys — PendingDeletion keys count — and afterwards the id is gone', async () => {
     const { storeIds, keyIds } = await emu.admin.seed({
       stores: [{ name: 'del', connectionState: 'CONNECTED' }],
-      keys: [{ customKeyStoreId: 'del', count: 1 }, { customKeyStoreId: 'del', count: 1, keyState: 'PendingDeletion', pendingWindowInDays: 7 }],
+      keys: [
+        { customKeyStoreId: 'del', count: 1 },
+        { customKeyStoreId: 'del', count: 1, keyState: 'PendingDeletion', pendingWindowInDays: 7 },
+      ],
     });
     const id = storeIds[0];
     await emu.admin.setStoreState(id, { connectionState: 'DISCONNECTED' });
@@ -305,7 +326,10 @@ describe('UpdateCustomKeyStore', () => {
       CustomKeyStoreName: 'xks-renamed',
       XksProxyConfiguration: { UriPath: '/v2/kms/xks/v2', AccessKeyId: 'ZYXWVUTSRQPONMLKJIHG' },
     });
-    await expectKmsError(kms.send(new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: id, XksProxyUriEndpoint: 'https://other.example.com' })), 'CustomKeyStoreInvalidStateException');
+    await expectKmsError(
+      kms.send(new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: id, XksProxyUriEndpoint: 'https://other.example.com' })),
+      'CustomKeyStoreInvalidStateException',
+    );
   });
 
   test('CloudHSM: cluster and password need DISCONNECTED; a taken name is CustomKeyStoreNameInUseException', async () => {
@@ -313,7 +337,10 @@ describe('UpdateCustomKeyStore', () => {
     const id = await seedStore('DISCONNECTED');
     await kms.send(new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: id, CloudHsmClusterId: 'cluster-newclusterid', KeyStorePassword: 'another-pass' }));
     expect((await describeStore(id)).CloudHsmClusterId).toBe('cluster-newclusterid');
-    await expectKmsError(kms.send(new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: id, NewCustomKeyStoreName: 'taken' })), 'CustomKeyStoreNameInUseException');
+    await expectKmsError(
+      kms.send(new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: id, NewCustomKeyStoreName: 'taken' })),
+      'CustomKeyStoreNameInUseException',
+    );
     await expectKmsError(kms.send(new UpdateCustomKeyStoreCommand({ CustomKeyStoreId: id, XksProxyUriPath: '/kms/xks/v1' })), 'ValidationException');
   });
 });

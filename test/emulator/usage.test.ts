@@ -22,11 +22,15 @@ afterAll(() => trail.destroy());
 
 beforeEach(async () => {
   await emu.admin.reset();
-  [[key]] = (await emu.admin.seed({ stores: [{ name: 'hsm', connectionState: 'CONNECTED' }], keys: [{ customKeyStoreId: 'hsm', aliasPrefix: 'alias/payments' }] })).keyIds;
+  [[key]] = (
+    await emu.admin.seed({ stores: [{ name: 'hsm', connectionState: 'CONNECTED' }], keys: [{ customKeyStoreId: 'hsm', aliasPrefix: 'alias/payments' }] })
+  ).keyIds;
 });
 
 async function keyEvents(keyId: string): Promise<Event[]> {
-  return (await trail.send(new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: keyArnOf(emu, keyId) }] }))).Events ?? [];
+  return (
+    (await trail.send(new LookupEventsCommand({ LookupAttributes: [{ AttributeKey: 'ResourceName', AttributeValue: keyArnOf(emu, keyId) }] }))).Events ?? []
+  );
 }
 
 /** Waits until the simulator has seen `count` calls with `outcome`. */
@@ -75,7 +79,9 @@ test('Encrypt + Decrypt every N ms as a named principal from its own address; fa
   await kms.send(new EnableKeyCommand({ KeyId: key }));
   await kms.send(new ScheduleKeyDeletionCommand({ KeyId: key, PendingWindowInDays: 7 }));
   await outcomes(started.id, 'KMSInvalidStateException', 2);
-  const failing = (await keyEvents(key)).map((e) => JSON.parse(e.CloudTrailEvent!) as { errorCode?: string; errorMessage?: string; userIdentity: { userName: string } });
+  const failing = (await keyEvents(key)).map(
+    (e) => JSON.parse(e.CloudTrailEvent!) as { errorCode?: string; errorMessage?: string; userIdentity: { userName: string } },
+  );
   const attempt = failing.find((e) => e.errorCode === 'KMSInvalidStateException');
   expect(attempt).toMatchObject({ errorMessage: `${keyArnOf(emu, key)} is pending deletion.`, userIdentity: { userName: 'payments-app' } });
 

@@ -68,7 +68,12 @@ describe('successful responses', () => {
     const created = await rawKms(
       emu,
       'TrentService.CreateCustomKeyStore',
-      JSON.stringify({ CustomKeyStoreName: 'wire-empty', CloudHsmClusterId: 'cluster-wirewirewire', KeyStorePassword: 'password', TrustAnchorCertificate: 'cert' }),
+      JSON.stringify({
+        CustomKeyStoreName: 'wire-empty',
+        CloudHsmClusterId: 'cluster-wirewirewire',
+        KeyStorePassword: 'password',
+        TrustAnchorCertificate: 'cert',
+      }),
     );
     const id = JSON.parse(created.body).CustomKeyStoreId as string;
     expect(id).toMatch(/^cks-[0-9a-f]{17}$/);

@@ -30,10 +30,16 @@ test('defect 2: Temporal cancel during SCHEDULING (60 keys, slow ScheduleKeyDele
   const ourSet = new Set(ours);
   expect(ours).toHaveLength(60);
   await h.decommissions.startDecommission(fastInput(store.storeId, { pendingWindowInDays: 30 }));
-  await eventually(() => h.decommissions.getStatus(store.storeId), (s) => s.phase === 'AWAITING_APPROVAL', 30_000, 'AWAITING_APPROVAL');
+  await eventually(
+    () => h.decommissions.getStatus(store.storeId),
+    (s) => s.phase === 'AWAITING_APPROVAL',
+    30_000,
+    'AWAITING_APPROVAL',
+  );
   await h.decommissions.approve(store.storeId, { approver: 'bob' });
 
-  const scheduledOk = async () => (await h.emulator.admin.audit({ operation: 'ScheduleKeyDeletion' })).filter((e) => e.outcome === 'OK' && ourSet.has(e.keyId ?? ''));
+  const scheduledOk = async () =>
+    (await h.emulator.admin.audit({ operation: 'ScheduleKeyDeletion' })).filter((e) => e.outcome === 'OK' && ourSet.has(e.keyId ?? ''));
   const atCancel = (await eventually(scheduledOk, (entries) => entries.length >= 8, 30_000, '8 keys scheduled')).length;
   const cancelledAt = Date.now();
   await h.temporal.workflow.getHandle(workflowIdFor(store.storeId)).cancel();
@@ -67,5 +73,10 @@ test('defect 2: Temporal cancel during SCHEDULING (60 keys, slow ScheduleKeyDele
   const thisRun = report.keys.filter((k) => k.scheduledBy === 'this-run').map((k) => k.keyId);
   expect(new Set(thisRun)).toEqual(scheduledIds);
   for (const key of report.keys.filter((k) => scheduledIds.has(k.keyId))) expect(key.restoredState).toBe(key.priorState);
-  expect(report.keys.filter((k) => k.scheduledBy === 'before-this-run').map((k) => k.keyId).sort()).toEqual([...store.pending].sort());
+  expect(
+    report.keys
+      .filter((k) => k.scheduledBy === 'before-this-run')
+      .map((k) => k.keyId)
+      .sort(),
+  ).toEqual([...store.pending].sort());
 }, 75_000);

@@ -24,7 +24,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-const input = (storeId: string) => fastInput(storeId, { pendingWindowInDays: 7, timing: { storePollInterval: 100, driftCheckInterval: '1h', verifyInterval: 200, verifyPatience: 20_000 } });
+const input = (storeId: string) =>
+  fastInput(storeId, { pendingWindowInDays: 7, timing: { storePollInterval: 100, driftCheckInterval: '1h', verifyInterval: 200, verifyPatience: 20_000 } });
 
 async function storeCalls(storeId: string, operation: string) {
   return (await h.emulator.admin.audit({ operation })).filter((e) => e.customKeyStoreId === storeId);
@@ -114,5 +115,7 @@ test('defect 3 (teardown): cancel during DISCONNECTING and DELETING is refused (
   await h.emulator.admin.clearFaults();
   expect(report.outcome).toBe('COMPLETED');
   expect(report.decisions.map((d) => d.what)).toContain('cancel-ignored');
-  await expect(h.kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: store.storeId }))).rejects.toMatchObject({ name: 'CustomKeyStoreNotFoundException' });
+  await expect(h.kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: store.storeId }))).rejects.toMatchObject({
+    name: 'CustomKeyStoreNotFoundException',
+  });
 }, 60_000);

@@ -42,12 +42,26 @@ describe('defect 7a: the request cannot carry the approval policy', () => {
     const workflowId = workflowIdFor(store.storeId);
     const input = { ...fastInput(store.storeId), [field]: value };
     const started = await runTemporalCli(temporalAddress(), [
-      'workflow', 'start', '--workflow-id', workflowId, '--type', 'decommissionCustomKeyStore', '--task-queue', h.taskQueue, '--input', JSON.stringify(input),
+      'workflow',
+      'start',
+      '--workflow-id',
+      workflowId,
+      '--type',
+      'decommissionCustomKeyStore',
+      '--task-queue',
+      h.taskQueue,
+      '--input',
+      JSON.stringify(input),
     ]);
     expect(started.code).toBe(0);
     const handle = h.temporal.workflow.getHandle(workflowId);
     // A run that ignored the field would sit in AWAITING_APPROVAL (or, with requireApproval=false, delete the keys).
-    const description = await eventually(() => handle.describe(), (d) => d.status.name !== 'RUNNING', 15_000, `${workflowId} to close`);
+    const description = await eventually(
+      () => handle.describe(),
+      (d) => d.status.name !== 'RUNNING',
+      15_000,
+      `${workflowId} to close`,
+    );
     expect(description.status.name).toBe('FAILED');
     await expect(handle.result()).rejects.toMatchObject({ cause: { type: 'InvalidDecommissionInput', message: expect.stringContaining(field) } });
     expect(await mutatingCalls(h, store)).toEqual([]);
@@ -77,7 +91,8 @@ test('defect 7b: after bob approved, the requester cannot resolve CONNECT_FAILED
   await h.decommissions.resolve(store.storeId, resolveRequest({ by: 'carol', action: 'proceed', blockerId }));
   // Proceeding means scheduling with the store not connected.
   await eventually(
-    async () => (await h.emulator.admin.audit({ operation: 'ScheduleKeyDeletion' })).filter((e) => e.outcome === 'OK' && store.keyIds.includes(e.keyId ?? '')).length,
+    async () =>
+      (await h.emulator.admin.audit({ operation: 'ScheduleKeyDeletion' })).filter((e) => e.outcome === 'OK' && store.keyIds.includes(e.keyId ?? '')).length,
     (n) => n === store.keyIds.length,
     20_000,
     'keys scheduled after carol proceeded',

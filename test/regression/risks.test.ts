@@ -19,7 +19,11 @@ afterAll(async () => {
   await h?.close();
 });
 
-const rejection = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e);
+const rejection = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
 
 test('risk: a resolve naming a wrong, old or already-answered blocker is refused and changes nothing', async () => {
   const store = await seedStore(h, { connectionState: 'FAILED', connectionErrorCode: 'USER_LOGGED_IN', enabled: 2, disabled: 0 });
@@ -31,7 +35,8 @@ test('risk: a resolve naming a wrong, old or already-answered blocker is refused
   const first = await waitForPhase(h, store.storeId, 'BLOCKED');
   expect(first.blocker?.kind).toBe('CONNECT_FAILED');
   const id1 = first.blocker?.id as string;
-  const connects = async () => (await h.emulator.admin.audit({ operation: 'ConnectCustomKeyStore' })).filter((e) => e.customKeyStoreId === store.storeId).length;
+  const connects = async () =>
+    (await h.emulator.admin.audit({ operation: 'ConnectCustomKeyStore' })).filter((e) => e.customKeyStoreId === store.storeId).length;
   const connectsBefore = await connects();
 
   // Wrong id: another number, another kind.
@@ -52,7 +57,12 @@ test('risk: a resolve naming a wrong, old or already-answered blocker is refused
   expect(both.filter((e) => e instanceof UpdateRejectedError)).toHaveLength(1);
 
   // The reconnect fails again: a new blocker. A late replay of the old decision must not answer it.
-  const second = await eventually(() => h.decommissions.getStatus(store.storeId), (s) => s.phase === 'BLOCKED' && s.blocker?.id !== id1, 30_000, 'second CONNECT_FAILED');
+  const second = await eventually(
+    () => h.decommissions.getStatus(store.storeId),
+    (s) => s.phase === 'BLOCKED' && s.blocker?.id !== id1,
+    30_000,
+    'second CONNECT_FAILED',
+  );
   const id2 = second.blocker?.id as string;
   expect(second.blocker?.kind).toBe('CONNECT_FAILED');
   const connectsAtSecond = await connects();
@@ -83,22 +93,42 @@ test('risk: a second run for a store under another workflow ID fails with OneDec
       const audit = await h.emulator.admin.audit();
       const sinceSeq = audit.length ? audit[audit.length - 1].seq : 0;
       const started = await runTemporalCli(temporalAddress(), [
-        'workflow', 'start', '--workflow-id', rogueId, '--type', 'decommissionCustomKeyStore', '--task-queue', h.taskQueue, '--input', JSON.stringify(fastInput(store.storeId)),
+        'workflow',
+        'start',
+        '--workflow-id',
+        rogueId,
+        '--type',
+        'decommissionCustomKeyStore',
+        '--task-queue',
+        h.taskQueue,
+        '--input',
+        JSON.stringify(fastInput(store.storeId)),
       ]);
       expect(started.code).toBe(0);
       const handle = h.temporal.workflow.getHandle(rogueId);
-      const closed = await eventually(() => handle.describe(), (d) => d.status.name !== 'RUNNING', 15_000, `${rogueId} to close`);
+      const closed = await eventually(
+        () => handle.describe(),
+        (d) => d.status.name !== 'RUNNING',
+        15_000,
+        `${rogueId} to close`,
+      );
       expect(closed.status.name).toBe('FAILED');
       await expect(handle.result()).rejects.toMatchObject({ cause: { type: 'OneDecommissionPerStore' } });
       // No KMS call about this store or its keys (other tests' runs may still be winding down on this emulator).
       const keys = new Set(store.keyIds);
-      const calls = (await h.emulator.admin.audit({ sinceSeq })).filter((e) => e.customKeyStoreId === store.storeId || keys.has(e.keyId ?? '') || e.operation === 'ListKeys');
+      const calls = (await h.emulator.admin.audit({ sinceSeq })).filter(
+        (e) => e.customKeyStoreId === store.storeId || keys.has(e.keyId ?? '') || e.operation === 'ListKeys',
+      );
       expect(calls).toEqual([]);
     }
     // The real run is untouched.
     expect((await h.decommissions.getStatus(store.storeId)).phase).toBe('AWAITING_APPROVAL');
   } finally {
-    for (const rogueId of rogueIds) await h.temporal.workflow.getHandle(rogueId).terminate('test cleanup').catch(() => undefined);
+    for (const rogueId of rogueIds)
+      await h.temporal.workflow
+        .getHandle(rogueId)
+        .terminate('test cleanup')
+        .catch(() => undefined);
     await h.decommissions.cancel(store.storeId, { by: 'alice', reason: 'test cleanup' });
   }
   expect((await h.decommissions.getReport(store.storeId, { wait: true })).outcome).toBe('CANCELLED');

@@ -22,7 +22,8 @@ beforeAll(async () => {
 });
 // A deployment whose approval policy has no approval step (a worker setting): started on first use.
 let noApproval: Promise<Harness> | undefined;
-const noApprovalHarness = () => (noApproval ??= startHarness({ emulator: { dayMs: 300 }, deps: { policy: { requireApproval: false, allowSelfApproval: false } } }));
+const noApprovalHarness = () =>
+  (noApproval ??= startHarness({ emulator: { dayMs: 300 }, deps: { policy: { requireApproval: false, allowSelfApproval: false } } }));
 afterAll(async () => {
   await h?.close();
   await (await noApproval)?.close();
@@ -62,13 +63,29 @@ const VALID = { customKeyStoreId: 'cks-1234567890abcdef0', requestedBy: 'alice' 
 const withField = (extra: Record<string, unknown>) => JSON.stringify({ ...VALID, ...extra });
 
 const INPUT_CASES: InputCase[] = [
-  { name: 'window 6', input: withField({ pendingWindowInDays: 6 }), expect: /pendingWindowInDays: must be an integer from 7 to 30 \(KMS waiting period in days\), got number 6/ },
+  {
+    name: 'window 6',
+    input: withField({ pendingWindowInDays: 6 }),
+    expect: /pendingWindowInDays: must be an integer from 7 to 30 \(KMS waiting period in days\), got number 6/,
+  },
   { name: 'window 31', input: withField({ pendingWindowInDays: 31 }), expect: /pendingWindowInDays: must be an integer from 7 to 30 .*got number 31/ },
   { name: 'window "7" (a string)', input: withField({ pendingWindowInDays: '7' }), expect: /pendingWindowInDays: must be an integer from 7 to 30 .*got "7"/ },
   { name: 'window 7.5', input: withField({ pendingWindowInDays: 7.5 }), expect: /pendingWindowInDays: must be an integer from 7 to 30 .*got number 7.5/ },
-  { name: 'unknown field (typo pendingWindowDays)', input: withField({ pendingWindowDays: 7 }), expect: /pendingWindowDays: is not a known field \(allowed: customKeyStoreId, requestedBy, pendingWindowInDays/ },
-  { name: 'store ID with spaces', input: withField({ customKeyStoreId: 'cks 1234' }), expect: /customKeyStoreId: must contain only letters, digits and hyphens .*got "cks 1234"/ },
-  { name: 'store ID of 65 characters', input: withField({ customKeyStoreId: `cks-${'a'.repeat(61)}` }), expect: /customKeyStoreId: must be at most 64 characters, got 65/ },
+  {
+    name: 'unknown field (typo pendingWindowDays)',
+    input: withField({ pendingWindowDays: 7 }),
+    expect: /pendingWindowDays: is not a known field \(allowed: customKeyStoreId, requestedBy, pendingWindowInDays/,
+  },
+  {
+    name: 'store ID with spaces',
+    input: withField({ customKeyStoreId: 'cks 1234' }),
+    expect: /customKeyStoreId: must contain only letters, digits and hyphens .*got "cks 1234"/,
+  },
+  {
+    name: 'store ID of 65 characters',
+    input: withField({ customKeyStoreId: `cks-${'a'.repeat(61)}` }),
+    expect: /customKeyStoreId: must be at most 64 characters, got 65/,
+  },
   { name: 'store ID empty', input: withField({ customKeyStoreId: '' }), expect: /customKeyStoreId: must not be empty/ },
   { name: 'store ID missing', input: JSON.stringify({ requestedBy: 'alice' }), expect: /customKeyStoreId: is required/ },
   { name: 'store ID a number', input: withField({ customKeyStoreId: 1234 }), expect: /customKeyStoreId: must be a string, got number 1234/ },
@@ -78,19 +95,48 @@ const INPUT_CASES: InputCase[] = [
   { name: 'requestedBy oversized', input: withField({ requestedBy: 'x'.repeat(300) }), expect: /requestedBy: must be at most 256 characters, got 300/ },
   { name: 'ticket oversized', input: withField({ ticket: 'T'.repeat(129) }), expect: /ticket: must be at most 128 characters, got 129/ },
   { name: 'dryRun "yes"', input: withField({ dryRun: 'yes' }), expect: /dryRun: must be true or false, got "yes"/ },
-  { name: 'approvalTimeout "2 fortnights"', input: withField({ approvalTimeout: '2 fortnights' }), expect: /approvalTimeout: must be milliseconds or a duration such as "30s", "1h", "1 day", got "2 fortnights"/ },
+  {
+    name: 'approvalTimeout "2 fortnights"',
+    input: withField({ approvalTimeout: '2 fortnights' }),
+    expect: /approvalTimeout: must be milliseconds or a duration such as "30s", "1h", "1 day", got "2 fortnights"/,
+  },
   { name: 'expectedKeyCount -1', input: withField({ expectedKeyCount: -1 }), expect: /expectedKeyCount: must be an integer from 0 to 100000, got number -1/ },
-  { name: 'timing.verifyInterval "soon"', input: withField({ timing: { verifyInterval: 'soon' } }), expect: /timing\.verifyInterval: must be milliseconds or a duration/ },
-  { name: 'timing.storePollInterval 10 ms', input: withField({ timing: { storePollInterval: 10 } }), expect: /timing\.storePollInterval: must be between 100 ms and 60 days, got number 10/ },
+  {
+    name: 'timing.verifyInterval "soon"',
+    input: withField({ timing: { verifyInterval: 'soon' } }),
+    expect: /timing\.verifyInterval: must be milliseconds or a duration/,
+  },
+  {
+    name: 'timing.storePollInterval 10 ms',
+    input: withField({ timing: { storePollInterval: 10 } }),
+    expect: /timing\.storePollInterval: must be between 100 ms and 60 days, got number 10/,
+  },
   { name: 'timing unknown field', input: withField({ timing: { pollEvery: '1s' } }), expect: /timing\.pollEvery: is not a known field/ },
-  { name: 'timing.connectionCheckInterval 10 ms', input: withField({ timing: { connectionCheckInterval: 10 } }), expect: /timing\.connectionCheckInterval: must be between 100 ms and 60 days, got number 10/ },
+  {
+    name: 'timing.connectionCheckInterval 10 ms',
+    input: withField({ timing: { connectionCheckInterval: 10 } }),
+    expect: /timing\.connectionCheckInterval: must be between 100 ms and 60 days, got number 10/,
+  },
   // The approval policy is the deployment's: a request trying to switch four-eyes off is refused, whatever the value.
-  { name: 'requireApproval false in the request', input: withField({ requireApproval: false }), expect: /requireApproval: is the deployment's approval policy, not part of a request \(the worker's DECOMMISSION_REQUIRE_APPROVAL setting decides it\)/ },
-  { name: 'allowSelfApproval true in the request', input: withField({ allowSelfApproval: true }), expect: /allowSelfApproval: is the deployment's approval policy, not part of a request \(the worker's DECOMMISSION_ALLOW_SELF_APPROVAL setting decides it\)/ },
+  {
+    name: 'requireApproval false in the request',
+    input: withField({ requireApproval: false }),
+    expect: /requireApproval: is the deployment's approval policy, not part of a request \(the worker's DECOMMISSION_REQUIRE_APPROVAL setting decides it\)/,
+  },
+  {
+    name: 'allowSelfApproval true in the request',
+    input: withField({ allowSelfApproval: true }),
+    expect:
+      /allowSelfApproval: is the deployment's approval policy, not part of a request \(the worker's DECOMMISSION_ALLOW_SELF_APPROVAL setting decides it\)/,
+  },
   { name: 'input an array', input: '[]', expect: /\(input\): must be a JSON object, got an array/ },
   { name: 'input a bare string', input: '"cks-1234567890abcdef0"', expect: /\(input\): must be a JSON object, got "cks-1234567890abcdef0"/ },
   { name: 'input null', input: 'null', expect: /\(input\): must be a JSON object, got null/ },
-  { name: 'several problems at once', input: JSON.stringify({ customKeyStoreId: 'cks 1', requestedBy: '', pendingWindowInDays: 31 }), expect: /customKeyStoreId: .*; requestedBy: must not be empty; pendingWindowInDays: must be an integer/ },
+  {
+    name: 'several problems at once',
+    input: JSON.stringify({ customKeyStoreId: 'cks 1', requestedBy: '', pendingWindowInDays: 31 }),
+    expect: /customKeyStoreId: .*; requestedBy: must not be empty; pendingWindowInDays: must be an integer/,
+  },
 ];
 
 test(`raw Temporal CLI --input: ${INPUT_CASES.length} invalid inputs fail the run naming the field and the rule, and change nothing`, async () => {
@@ -103,7 +149,8 @@ test(`raw Temporal CLI --input: ${INPUT_CASES.length} invalid inputs fail the ru
   const failures: string[] = [];
   for (const { c, r } of results) {
     if (r.code === 0) failures.push(`${c.name}: the CLI exited 0`);
-    else if (!/Invalid decommission input, nothing was changed/.test(text(r))) failures.push(`${c.name}: no "Invalid decommission input" in ${text(r).slice(0, 600)}`);
+    else if (!/Invalid decommission input, nothing was changed/.test(text(r)))
+      failures.push(`${c.name}: no "Invalid decommission input" in ${text(r).slice(0, 600)}`);
     else if (!c.expect.test(text(r))) failures.push(`${c.name}: expected ${c.expect} in ${text(r).slice(0, 600)}`);
   }
   expect(failures).toEqual([]);
@@ -114,7 +161,18 @@ test(`raw Temporal CLI --input: ${INPUT_CASES.length} invalid inputs fail the ru
 
 test('raw Temporal CLI: non-JSON input is refused by the CLI itself and starts nothing; an unknown store fails in preflight, changing nothing', async () => {
   const workflowId = `raw-input-${randomUUID()}`;
-  const nonJson = await cli(['workflow', 'start', '--type', WORKFLOW_TYPE, '--task-queue', h.taskQueue, '--workflow-id', workflowId, '--input', '{customKeyStoreId: cks-1']);
+  const nonJson = await cli([
+    'workflow',
+    'start',
+    '--type',
+    WORKFLOW_TYPE,
+    '--task-queue',
+    h.taskQueue,
+    '--workflow-id',
+    workflowId,
+    '--input',
+    '{customKeyStoreId: cks-1',
+  ]);
   expect(nonJson.code).not.toBe(0);
   expect(text(nonJson)).toMatch(/input #1 is not valid JSON/);
   const describe = await cli(['workflow', 'describe', '--workflow-id', workflowId]);
@@ -123,7 +181,18 @@ test('raw Temporal CLI: non-JSON input is refused by the CLI itself and starts n
 
   const before = await h.emulator.admin.audit();
   const unknown = 'cks-0123456789abcdef9';
-  const r = await cli(['workflow', 'execute', '--type', WORKFLOW_TYPE, '--task-queue', h.taskQueue, '--workflow-id', workflowIdFor(unknown), '--input', JSON.stringify({ customKeyStoreId: unknown, requestedBy: 'alice' })]);
+  const r = await cli([
+    'workflow',
+    'execute',
+    '--type',
+    WORKFLOW_TYPE,
+    '--task-queue',
+    h.taskQueue,
+    '--workflow-id',
+    workflowIdFor(unknown),
+    '--input',
+    JSON.stringify({ customKeyStoreId: unknown, requestedBy: 'alice' }),
+  ]);
   expect(r.code).not.toBe(0);
   expect(text(r)).toMatch(new RegExp(`failed in VALIDATING: CustomKeyStoreNotFoundException: .*${unknown}.*Nothing was changed in KMS`));
   const calls = (await h.emulator.admin.audit()).slice(before.length);
@@ -155,26 +224,76 @@ async function rejectAll(workflowId: string, cases: UpdateCase[]): Promise<strin
 test('raw Temporal CLI updates: every malformed or ill-timed approve, cancel and resolve is rejected with the field and the rule, and changes nothing', async () => {
   const store = await seedStoreVia(h.emulator.admin, { enabled: 3, disabled: 1 });
   const workflowId = workflowIdFor(store.storeId);
-  await h.decommissions.startDecommission({ customKeyStoreId: store.storeId, requestedBy: 'alice', pendingWindowInDays: 7, timing: { storePollInterval: 100, driftCheckInterval: 500, verifyInterval: 200, verifyPatience: '60s' } });
+  await h.decommissions.startDecommission({
+    customKeyStoreId: store.storeId,
+    requestedBy: 'alice',
+    pendingWindowInDays: 7,
+    timing: { storePollInterval: 100, driftCheckInterval: 500, verifyInterval: 200, verifyPatience: '60s' },
+  });
   await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
 
   const awaiting: UpdateCase[] = [
-    { name: 'approve: approver a number', update: 'approve', input: '{"approver":42}', expect: /Invalid approve request: approver: must be a string, got number 42/ },
+    {
+      name: 'approve: approver a number',
+      update: 'approve',
+      input: '{"approver":42}',
+      expect: /Invalid approve request: approver: must be a string, got number 42/,
+    },
     { name: 'approve: approver missing', update: 'approve', input: '{"comment":"ok"}', expect: /Invalid approve request: approver: is required/ },
     { name: 'approve: approver empty', update: 'approve', input: '{"approver":""}', expect: /Invalid approve request: approver: must not be empty/ },
-    { name: 'approve: comment oversized', update: 'approve', input: JSON.stringify({ approver: 'bob', comment: 'c'.repeat(1_025) }), expect: /comment: must be at most 1024 characters, got 1025/ },
-    { name: 'approve: unknown field', update: 'approve', input: '{"approver":"bob","ticket":"CHG-1"}', expect: /Invalid approve request: ticket: is not a known field \(allowed: approver, comment\)/ },
-    { name: 'approve: a bare string', update: 'approve', input: '"bob"', expect: /Invalid approve request: \(approve\): must be a JSON object like \{"approver":"bob"\}, got "bob"/ },
+    {
+      name: 'approve: comment oversized',
+      update: 'approve',
+      input: JSON.stringify({ approver: 'bob', comment: 'c'.repeat(1_025) }),
+      expect: /comment: must be at most 1024 characters, got 1025/,
+    },
+    {
+      name: 'approve: unknown field',
+      update: 'approve',
+      input: '{"approver":"bob","ticket":"CHG-1"}',
+      expect: /Invalid approve request: ticket: is not a known field \(allowed: approver, comment\)/,
+    },
+    {
+      name: 'approve: a bare string',
+      update: 'approve',
+      input: '"bob"',
+      expect: /Invalid approve request: \(approve\): must be a JSON object like \{"approver":"bob"\}, got "bob"/,
+    },
     { name: 'approve: no input', update: 'approve', expect: /Invalid approve request: \(approve\): must be a JSON object/ },
     { name: 'approve: non-JSON input', update: 'approve', input: '{approver: bob}', expect: /input #1 is not valid JSON/ },
     { name: 'unknown update name', update: 'approv', input: '{"approver":"bob"}', expect: /No registered handler for update: approv/ },
     { name: 'cancel: reason missing', update: 'cancel', input: '{"by":"bob"}', expect: /Invalid cancel request: reason: is required/ },
     { name: 'cancel: by empty', update: 'cancel', input: '{"by":"","reason":"x"}', expect: /Invalid cancel request: by: must not be empty/ },
-    { name: 'resolve: unknown action', update: 'resolve', input: '{"by":"bob","action":"explode","blockerId":"STEP_FAILED-1"}', expect: /Invalid resolve request: action: must be one of schedule-new-keys, reschedule, reconnect, proceed, keep-waiting, retry, got "explode"/ },
-    { name: 'resolve: action missing', update: 'resolve', input: '{"by":"bob","blockerId":"STEP_FAILED-1"}', expect: /Invalid resolve request: action: is required/ },
-    { name: 'resolve: blockerId missing', update: 'resolve', input: '{"by":"bob","action":"retry"}', expect: /Invalid resolve request: blockerId: is required: the id of the blocker this decision answers \(status\.blocker\.id, e\.g\. "CONNECT_FAILED-1"\)/ },
-    { name: 'resolve: blockerId malformed', update: 'resolve', input: '{"by":"bob","action":"retry","blockerId":"step failed"}', expect: /Invalid resolve request: blockerId: must look like KIND-n \(e\.g\. "CONNECT_FAILED-1"\), got "step failed"/ },
-    { name: 'resolve: when not blocked', update: 'resolve', input: '{"by":"bob","action":"retry","blockerId":"STEP_FAILED-1"}', expect: /resolve is only accepted while BLOCKED; this run is in AWAITING_APPROVAL/ },
+    {
+      name: 'resolve: unknown action',
+      update: 'resolve',
+      input: '{"by":"bob","action":"explode","blockerId":"STEP_FAILED-1"}',
+      expect: /Invalid resolve request: action: must be one of schedule-new-keys, reschedule, reconnect, proceed, keep-waiting, retry, got "explode"/,
+    },
+    {
+      name: 'resolve: action missing',
+      update: 'resolve',
+      input: '{"by":"bob","blockerId":"STEP_FAILED-1"}',
+      expect: /Invalid resolve request: action: is required/,
+    },
+    {
+      name: 'resolve: blockerId missing',
+      update: 'resolve',
+      input: '{"by":"bob","action":"retry"}',
+      expect: /Invalid resolve request: blockerId: is required: the id of the blocker this decision answers \(status\.blocker\.id, e\.g\. "CONNECT_FAILED-1"\)/,
+    },
+    {
+      name: 'resolve: blockerId malformed',
+      update: 'resolve',
+      input: '{"by":"bob","action":"retry","blockerId":"step failed"}',
+      expect: /Invalid resolve request: blockerId: must look like KIND-n \(e\.g\. "CONNECT_FAILED-1"\), got "step failed"/,
+    },
+    {
+      name: 'resolve: when not blocked',
+      update: 'resolve',
+      input: '{"by":"bob","action":"retry","blockerId":"STEP_FAILED-1"}',
+      expect: /resolve is only accepted while BLOCKED; this run is in AWAITING_APPROVAL/,
+    },
   ];
   const failures = await rejectAll(workflowId, awaiting);
   expect(failures).toEqual([]);
@@ -190,8 +309,18 @@ test('raw Temporal CLI updates: every malformed or ill-timed approve, cancel and
   // Held in DISCONNECTING (60 s in this emulator): too late to cancel, nothing to resolve, wrong phase to approve.
   await waitForPhase(h, store.storeId, 'DISCONNECTING', 60_000);
   const disconnecting: UpdateCase[] = [
-    { name: 'cancel after disconnect began', update: 'cancel', input: '{"by":"bob","reason":"changed my mind"}', expect: /cancel is refused in phase DISCONNECTING: every key of the store is already deleted/ },
-    { name: 'resolve in DISCONNECTING', update: 'resolve', input: '{"by":"bob","action":"retry","blockerId":"DISCONNECT_FAILED-1"}', expect: /resolve is only accepted while BLOCKED; this run is in DISCONNECTING/ },
+    {
+      name: 'cancel after disconnect began',
+      update: 'cancel',
+      input: '{"by":"bob","reason":"changed my mind"}',
+      expect: /cancel is refused in phase DISCONNECTING: every key of the store is already deleted/,
+    },
+    {
+      name: 'resolve in DISCONNECTING',
+      update: 'resolve',
+      input: '{"by":"bob","action":"retry","blockerId":"DISCONNECT_FAILED-1"}',
+      expect: /resolve is only accepted while BLOCKED; this run is in DISCONNECTING/,
+    },
   ];
   expect(await rejectAll(workflowId, disconnecting)).toEqual([]);
   const seqAtRejection = Math.max(...(await h.emulator.admin.audit()).map((e) => e.seq));
@@ -205,7 +334,9 @@ test('raw Temporal CLI updates: every malformed or ill-timed approve, cancel and
   expect(proof.duplicates).toEqual([]);
   expect(proof.missing).toEqual([]);
 
-  const closed: UpdateCase[] = [{ name: 'update after the run completed', update: 'approve', input: '{"approver":"erin"}', expect: /workflow execution already completed/i }];
+  const closed: UpdateCase[] = [
+    { name: 'update after the run completed', update: 'approve', input: '{"approver":"erin"}', expect: /workflow execution already completed/i },
+  ];
   expect(await rejectAll(workflowId, closed)).toEqual([]);
   printFigures('bad-input/raw-cli-updates', { cases: awaiting.length + second.length + disconnecting.length + closed.length, mutatingCallsFromRejected: 0 });
 }, 120_000);
@@ -213,10 +344,20 @@ test('raw Temporal CLI updates: every malformed or ill-timed approve, cancel and
 test('raw Temporal CLI: approve in the wrong phase (a deployment without an approval step) is rejected', async () => {
   const g = await noApprovalHarness();
   const store = await seedStoreVia(g.emulator.admin, { enabled: 2 });
-  await g.decommissions.startDecommission({ customKeyStoreId: store.storeId, requestedBy: 'alice', pendingWindowInDays: 30, timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 200, verifyPatience: '60s' } });
+  await g.decommissions.startDecommission({
+    customKeyStoreId: store.storeId,
+    requestedBy: 'alice',
+    pendingWindowInDays: 30,
+    timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 200, verifyPatience: '60s' },
+  });
   await waitForPhase(g, store.storeId, 'WAITING');
   const failures = await rejectAll(workflowIdFor(store.storeId), [
-    { name: 'approve while WAITING', update: 'approve', input: '{"approver":"bob"}', expect: /approve is only accepted in phase AWAITING_APPROVAL; this run is in WAITING/ },
+    {
+      name: 'approve while WAITING',
+      update: 'approve',
+      input: '{"approver":"bob"}',
+      expect: /approve is only accepted in phase AWAITING_APPROVAL; this run is in WAITING/,
+    },
   ]);
   expect(failures).toEqual([]);
   expect((await g.decommissions.getStatus(store.storeId)).approvedBy).toBeUndefined();

@@ -55,7 +55,8 @@ function expectSafeOrdering(audit: AuditEntry[], deletions: DeletionEvent[], sto
   expect(scheduled.filter((k) => !approved.includes(k as string))).toEqual([]);
   const ours = audit.filter((e) => e.customKeyStoreId === store.storeId && !external.has(e.seq));
   const finalDisconnects = ours.filter(
-    (e, i) => e.operation === 'DisconnectCustomKeyStore' && e.outcome === 'OK' && !ours.slice(i + 1).some((later) => later.operation === 'ConnectCustomKeyStore'),
+    (e, i) =>
+      e.operation === 'DisconnectCustomKeyStore' && e.outcome === 'OK' && !ours.slice(i + 1).some((later) => later.operation === 'ConnectCustomKeyStore'),
   );
   const lastDeletion = Math.max(...deletions.map((d) => d.time));
   for (const d of finalDisconnects) expect(d.time).toBeGreaterThanOrEqual(lastDeletion);
@@ -63,83 +64,124 @@ function expectSafeOrdering(audit: AuditEntry[], deletions: DeletionEvent[], sto
   for (const d of deletes) expect(d.time).toBeGreaterThanOrEqual(lastDeletion);
 }
 
-test.concurrent('store FAILED during the wait: BLOCKED with its ConnectionErrorCode, nothing changed until the operator reconnects, then completes', async () => {
-  const h = await harness();
-  const store = await seedStoreVia(h.emulator.admin, { enabled: 3, disabled: 1, bystanders: 2 });
-  const t0 = Date.now();
-  await h.decommissions.startDecommission(fastInput(store.storeId, { pendingWindowInDays: 20 }));
-  await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
-  await h.decommissions.approve(store.storeId, { approver: 'bob' });
-  await waitForPhase(h, store.storeId, 'WAITING');
+test.concurrent(
+  'store FAILED during the wait: BLOCKED with its ConnectionErrorCode, nothing changed until the operator reconnects, then completes',
+  async () => {
+    const h = await harness();
+    const store = await seedStoreVia(h.emulator.admin, { enabled: 3, disabled: 1, bystanders: 2 });
+    const t0 = Date.now();
+    await h.decommissions.startDecommission(fastInput(store.storeId, { pendingWindowInDays: 20 }));
+    await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
+    await h.decommissions.approve(store.storeId, { approver: 'bob' });
+    await waitForPhase(h, store.storeId, 'WAITING');
 
-  const failedAt = Date.now();
-  const seqBefore = Math.max(0, ...(await h.emulator.admin.audit()).map((e) => e.seq));
-  await h.emulator.admin.setStoreState(store.storeId, { connectionState: 'FAILED', connectionErrorCode: 'USER_LOCKED_OUT' });
-  const blocked = await waitForPhase(h, store.storeId, 'BLOCKED');
-  const detectedMs = Date.now() - failedAt;
-  expect(blocked.blocker).toMatchObject({ id: 'STORE_NOT_CONNECTED-1', kind: 'STORE_NOT_CONNECTED', connectionState: 'FAILED', connectionErrorCode: 'USER_LOCKED_OUT', allowedActions: ['reconnect', 'proceed'] });
-  expect(blocked.previousPhase).toBe('WAITING');
-  expect(blocked.blocker).toMatchObject({ lastSeenConnectedAt: expect.any(Number) });
-  expect(blocked.blocker?.message).toMatch(/Store is FAILED \(USER_LOCKED_OUT\); it was last seen CONNECTED at \S+\. If it is not CONNECTED when a key's DeletionDate passes, KMS cannot delete that key's HSM material/);
-  expect(blocked.blocker?.message).toMatch(/orphaned/);
-  // Parked: no KMS change of any kind before the operator decides.
-  await new Promise((r) => setTimeout(r, 1_000));
-  const whileBlocked = (await h.emulator.admin.audit({ sinceSeq: seqBefore })).filter((e) => e.mutating && e.customKeyStoreId === store.storeId);
-  expect(whileBlocked).toEqual([]);
+    const failedAt = Date.now();
+    const seqBefore = Math.max(0, ...(await h.emulator.admin.audit()).map((e) => e.seq));
+    await h.emulator.admin.setStoreState(store.storeId, { connectionState: 'FAILED', connectionErrorCode: 'USER_LOCKED_OUT' });
+    const blocked = await waitForPhase(h, store.storeId, 'BLOCKED');
+    const detectedMs = Date.now() - failedAt;
+    expect(blocked.blocker).toMatchObject({
+      id: 'STORE_NOT_CONNECTED-1',
+      kind: 'STORE_NOT_CONNECTED',
+      connectionState: 'FAILED',
+      connectionErrorCode: 'USER_LOCKED_OUT',
+      allowedActions: ['reconnect', 'proceed'],
+    });
+    expect(blocked.previousPhase).toBe('WAITING');
+    expect(blocked.blocker).toMatchObject({ lastSeenConnectedAt: expect.any(Number) });
+    expect(blocked.blocker?.message).toMatch(
+      /Store is FAILED \(USER_LOCKED_OUT\); it was last seen CONNECTED at \S+\. If it is not CONNECTED when a key's DeletionDate passes, KMS cannot delete that key's HSM material/,
+    );
+    expect(blocked.blocker?.message).toMatch(/orphaned/);
+    // Parked: no KMS change of any kind before the operator decides.
+    await new Promise((r) => setTimeout(r, 1_000));
+    const whileBlocked = (await h.emulator.admin.audit({ sinceSeq: seqBefore })).filter((e) => e.mutating && e.customKeyStoreId === store.storeId);
+    expect(whileBlocked).toEqual([]);
 
-  await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect', blockerId: 'STORE_NOT_CONNECTED-1', comment: 'kmsuser unlocked' });
-  const report = await h.decommissions.getReport(store.storeId, { wait: true });
-  expect(report.outcome).toBe('COMPLETED');
-  expect(report.storeConnectedThroughout).toBe(false);
-  expect(report.decisions.map((d) => d.what)).toEqual(['requested', 'approved', 'resolved']);
+    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect', blockerId: 'STORE_NOT_CONNECTED-1', comment: 'kmsuser unlocked' });
+    const report = await h.decommissions.getReport(store.storeId, { wait: true });
+    expect(report.outcome).toBe('COMPLETED');
+    expect(report.storeConnectedThroughout).toBe(false);
+    expect(report.decisions.map((d) => d.what)).toEqual(['requested', 'approved', 'resolved']);
 
-  const audit = await h.emulator.admin.audit();
-  const after = audit.filter((e) => e.seq > seqBefore && e.customKeyStoreId === store.storeId && e.outcome === 'OK');
-  // KMS refuses to connect a FAILED store: the reconnect is Disconnect (of the FAILED store), then Connect.
-  expect(after.map((e) => e.operation).filter((o) => o === 'DisconnectCustomKeyStore' || o === 'ConnectCustomKeyStore').slice(0, 2)).toEqual([
-    'DisconnectCustomKeyStore',
-    'ConnectCustomKeyStore',
-  ]);
-  const deletions = await storeDeletions(h, store.storeId);
-  expect(deletions.map((d) => d.backingKey)).toEqual(Array(4).fill('MATERIAL_DELETED'));
-  expect(proveScheduledOnce(audit, store.keyIds).duplicates).toEqual([]);
-  expectSafeOrdering(audit, deletions, store, store.keyIds);
-  printFigures('drift/store-failed', { detectedS: seconds(detectedMs), blocker: blocked.blocker?.kind, code: blocked.blocker?.kind === 'STORE_NOT_CONNECTED' ? blocked.blocker.connectionErrorCode : undefined, mutatingWhileBlocked: whileBlocked.length, orphaned: deletions.filter((d) => d.backingKey === 'ORPHANED').length, outcome: report.outcome, runS: seconds(Date.now() - t0) });
-}, 90_000);
+    const audit = await h.emulator.admin.audit();
+    const after = audit.filter((e) => e.seq > seqBefore && e.customKeyStoreId === store.storeId && e.outcome === 'OK');
+    // KMS refuses to connect a FAILED store: the reconnect is Disconnect (of the FAILED store), then Connect.
+    expect(
+      after
+        .map((e) => e.operation)
+        .filter((o) => o === 'DisconnectCustomKeyStore' || o === 'ConnectCustomKeyStore')
+        .slice(0, 2),
+    ).toEqual(['DisconnectCustomKeyStore', 'ConnectCustomKeyStore']);
+    const deletions = await storeDeletions(h, store.storeId);
+    expect(deletions.map((d) => d.backingKey)).toEqual(Array(4).fill('MATERIAL_DELETED'));
+    expect(proveScheduledOnce(audit, store.keyIds).duplicates).toEqual([]);
+    expectSafeOrdering(audit, deletions, store, store.keyIds);
+    printFigures('drift/store-failed', {
+      detectedS: seconds(detectedMs),
+      blocker: blocked.blocker?.kind,
+      code: blocked.blocker?.kind === 'STORE_NOT_CONNECTED' ? blocked.blocker.connectionErrorCode : undefined,
+      mutatingWhileBlocked: whileBlocked.length,
+      orphaned: deletions.filter((d) => d.backingKey === 'ORPHANED').length,
+      outcome: report.outcome,
+      runS: seconds(Date.now() - t0),
+    });
+  },
+  90_000,
+);
 
-test.concurrent('store disconnected during the wait and the operator proceeds: completes, and the report lists exactly the keys KMS orphaned', async () => {
-  const h = await harness();
-  const store = await seedStoreVia(h.emulator.admin, { enabled: 3, disabled: 2 });
-  const t0 = Date.now();
-  await h.decommissions.startDecommission(fastInput(store.storeId, { pendingWindowInDays: 15 }));
-  await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
-  await h.decommissions.approve(store.storeId, { approver: 'bob' });
-  await waitForPhase(h, store.storeId, 'WAITING');
-  await h.emulator.admin.setStoreState(store.storeId, { connectionState: 'DISCONNECTED' });
-  const blocked = await waitForPhase(h, store.storeId, 'BLOCKED');
-  expect(blocked.blocker).toMatchObject({ id: 'STORE_NOT_CONNECTED-1', kind: 'STORE_NOT_CONNECTED', connectionState: 'DISCONNECTED', allowedActions: ['reconnect', 'proceed'] });
-  const blockerId = 'STORE_NOT_CONNECTED-1';
-  await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reschedule', blockerId })).rejects.toThrow(/does not resolve STORE_NOT_CONNECTED; allowed: reconnect, proceed/);
-  // Going on without the store may orphan HSM key material: the requester cannot decide that alone.
-  await expect(h.decommissions.resolve(store.storeId, { by: ' Alice ', action: 'proceed', blockerId })).rejects.toThrow(/Four-eyes/);
-  expect((await h.decommissions.getStatus(store.storeId)).blocker?.id).toBe(blockerId);
-  const proceedSeq = Math.max(...(await h.emulator.admin.audit()).map((e) => e.seq));
-  await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'proceed', blockerId, comment: 'cluster retired; orphaned material is accepted' });
-  const report = await h.decommissions.getReport(store.storeId, { wait: true });
+test.concurrent(
+  'store disconnected during the wait and the operator proceeds: completes, and the report lists exactly the keys KMS orphaned',
+  async () => {
+    const h = await harness();
+    const store = await seedStoreVia(h.emulator.admin, { enabled: 3, disabled: 2 });
+    const t0 = Date.now();
+    await h.decommissions.startDecommission(fastInput(store.storeId, { pendingWindowInDays: 15 }));
+    await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
+    await h.decommissions.approve(store.storeId, { approver: 'bob' });
+    await waitForPhase(h, store.storeId, 'WAITING');
+    await h.emulator.admin.setStoreState(store.storeId, { connectionState: 'DISCONNECTED' });
+    const blocked = await waitForPhase(h, store.storeId, 'BLOCKED');
+    expect(blocked.blocker).toMatchObject({
+      id: 'STORE_NOT_CONNECTED-1',
+      kind: 'STORE_NOT_CONNECTED',
+      connectionState: 'DISCONNECTED',
+      allowedActions: ['reconnect', 'proceed'],
+    });
+    const blockerId = 'STORE_NOT_CONNECTED-1';
+    await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reschedule', blockerId })).rejects.toThrow(
+      /does not resolve STORE_NOT_CONNECTED; allowed: reconnect, proceed/,
+    );
+    // Going on without the store may orphan HSM key material: the requester cannot decide that alone.
+    await expect(h.decommissions.resolve(store.storeId, { by: ' Alice ', action: 'proceed', blockerId })).rejects.toThrow(/Four-eyes/);
+    expect((await h.decommissions.getStatus(store.storeId)).blocker?.id).toBe(blockerId);
+    const proceedSeq = Math.max(...(await h.emulator.admin.audit()).map((e) => e.seq));
+    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'proceed', blockerId, comment: 'cluster retired; orphaned material is accepted' });
+    const report = await h.decommissions.getReport(store.storeId, { wait: true });
 
-  expect(report.outcome).toBe('COMPLETED');
-  expect(report.storeConnectedThroughout).toBe(false);
-  const deletions = await storeDeletions(h, store.storeId);
-  const orphanedByKms = deletions.filter((d) => d.backingKey === 'ORPHANED').map((d) => d.keyArn).sort();
-  expect(orphanedByKms).toHaveLength(store.keyIds.length);
-  expect([...(report.possiblyOrphanedKeyArns ?? [])].sort()).toEqual(orphanedByKms);
-  expect(report.notes.join(' ')).toMatch(/may be orphaned in cluster .* label = key ARN/);
-  const audit = await h.emulator.admin.audit();
-  // "proceed" means: do not reconnect.
-  expect(audit.filter((e) => e.seq > proceedSeq && e.operation === 'ConnectCustomKeyStore' && e.customKeyStoreId === store.storeId)).toEqual([]);
-  expectSafeOrdering(audit, deletions, store, store.keyIds);
-  printFigures('drift/disconnected-proceed', { orphanedReported: report.possiblyOrphanedKeyArns?.length, orphanedByKms: orphanedByKms.length, outcome: report.outcome, runS: seconds(Date.now() - t0) });
-}, 90_000);
+    expect(report.outcome).toBe('COMPLETED');
+    expect(report.storeConnectedThroughout).toBe(false);
+    const deletions = await storeDeletions(h, store.storeId);
+    const orphanedByKms = deletions
+      .filter((d) => d.backingKey === 'ORPHANED')
+      .map((d) => d.keyArn)
+      .sort();
+    expect(orphanedByKms).toHaveLength(store.keyIds.length);
+    expect([...(report.possiblyOrphanedKeyArns ?? [])].sort()).toEqual(orphanedByKms);
+    expect(report.notes.join(' ')).toMatch(/may be orphaned in cluster .* label = key ARN/);
+    const audit = await h.emulator.admin.audit();
+    // "proceed" means: do not reconnect.
+    expect(audit.filter((e) => e.seq > proceedSeq && e.operation === 'ConnectCustomKeyStore' && e.customKeyStoreId === store.storeId)).toEqual([]);
+    expectSafeOrdering(audit, deletions, store, store.keyIds);
+    printFigures('drift/disconnected-proceed', {
+      orphanedReported: report.possiblyOrphanedKeyArns?.length,
+      orphanedByKms: orphanedByKms.length,
+      outcome: report.outcome,
+      runS: seconds(Date.now() - t0),
+    });
+  },
+  90_000,
+);
 
 /**
  * KMS refuses DeleteCustomKeyStore while the store holds any key (even pending deletion) or is not
@@ -148,40 +190,59 @@ test.concurrent('store disconnected during the wait and the operator proceeds: c
  * after the DeletionDate) makes the workflow wait in VERIFYING, and "someone else" deletes the store then.
  * A store deleted while keys remain cannot happen in real KMS and is not tested.
  */
-test.concurrent('store deleted outside the workflow after its keys are gone: BLOCKED STORE_DELETED, proceed completes without touching it', async () => {
-  const h = await laggingHarness();
-  const store = await seedStoreVia(h.emulator.admin, { enabled: 2 });
-  const t0 = Date.now();
-  await h.decommissions.startDecommission(
-    fastInput(store.storeId, { pendingWindowInDays: 7, timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 3_000, verifyPatience: '60s' } }),
-  );
-  await waitForPhase(h, store.storeId, 'VERIFYING', 30_000);
-  // The keys are past their DeletionDate but not yet deleted: KMS is lagging. Wait for it, then act.
-  await eventually(() => storeDeletions(h, store.storeId), (d) => d.length === 2, 10_000, 'KMS deleting both keys');
-  const external = new Set<number>();
-  await h.kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: store.storeId }));
-  await eventually(
-    async () => (await h.kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: store.storeId }))).CustomKeyStores?.[0]?.ConnectionState,
-    (s) => s === 'DISCONNECTED',
-    5_000,
-    'store DISCONNECTED',
-  );
-  await h.kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: store.storeId }));
-  for (const e of await h.emulator.admin.audit()) if (e.customKeyStoreId === store.storeId && (e.operation === 'DisconnectCustomKeyStore' || e.operation === 'DeleteCustomKeyStore')) external.add(e.seq);
-  const phaseWhenDeleted = (await h.decommissions.getStatus(store.storeId)).phase;
+test.concurrent(
+  'store deleted outside the workflow after its keys are gone: BLOCKED STORE_DELETED, proceed completes without touching it',
+  async () => {
+    const h = await laggingHarness();
+    const store = await seedStoreVia(h.emulator.admin, { enabled: 2 });
+    const t0 = Date.now();
+    await h.decommissions.startDecommission(
+      fastInput(store.storeId, {
+        pendingWindowInDays: 7,
+        timing: { storePollInterval: 100, driftCheckInterval: '60s', verifyInterval: 3_000, verifyPatience: '60s' },
+      }),
+    );
+    await waitForPhase(h, store.storeId, 'VERIFYING', 30_000);
+    // The keys are past their DeletionDate but not yet deleted: KMS is lagging. Wait for it, then act.
+    await eventually(
+      () => storeDeletions(h, store.storeId),
+      (d) => d.length === 2,
+      10_000,
+      'KMS deleting both keys',
+    );
+    const external = new Set<number>();
+    await h.kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: store.storeId }));
+    await eventually(
+      async () => (await h.kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: store.storeId }))).CustomKeyStores?.[0]?.ConnectionState,
+      (s) => s === 'DISCONNECTED',
+      5_000,
+      'store DISCONNECTED',
+    );
+    await h.kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: store.storeId }));
+    for (const e of await h.emulator.admin.audit())
+      if (e.customKeyStoreId === store.storeId && (e.operation === 'DisconnectCustomKeyStore' || e.operation === 'DeleteCustomKeyStore')) external.add(e.seq);
+    const phaseWhenDeleted = (await h.decommissions.getStatus(store.storeId)).phase;
 
-  const blocked = await waitForPhase(h, store.storeId, 'BLOCKED', 15_000);
-  expect(blocked.blocker).toMatchObject({ id: 'STORE_DELETED-1', kind: 'STORE_DELETED', allowedActions: ['proceed'] });
-  expect(blocked.blocker?.message).toMatch(/no longer exists .*: it was deleted outside this workflow, which KMS only allows once the store holds no keys/);
-  await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'proceed', blockerId: 'STORE_DELETED-1' });
-  const report = await h.decommissions.getReport(store.storeId, { wait: true });
-  expect(report.outcome).toBe('COMPLETED');
-  expect(report.counts).toMatchObject({ deleted: 2, remaining: 0 });
-  expect(report.notes.join(' ')).toMatch(/deleted outside this workflow/);
-  const audit = await h.emulator.admin.audit();
-  // The workflow itself never disconnected or deleted the store: the only such calls are the external ones.
-  const storeChanges = audit.filter((e) => e.customKeyStoreId === store.storeId && e.mutating && e.operation.endsWith('CustomKeyStore'));
-  expect(storeChanges.map((e) => e.seq).sort((x, y) => x - y)).toEqual([...external].sort((x, y) => x - y));
-  expectSafeOrdering(audit, await storeDeletions(h, store.storeId), store, store.keyIds, external);
-  printFigures('drift/store-deleted', { phaseWhenDeleted, blocker: blocked.blocker?.kind, workflowStoreCalls: storeChanges.length - external.size, outcome: report.outcome, runS: seconds(Date.now() - t0) });
-}, 90_000);
+    const blocked = await waitForPhase(h, store.storeId, 'BLOCKED', 15_000);
+    expect(blocked.blocker).toMatchObject({ id: 'STORE_DELETED-1', kind: 'STORE_DELETED', allowedActions: ['proceed'] });
+    expect(blocked.blocker?.message).toMatch(/no longer exists .*: it was deleted outside this workflow, which KMS only allows once the store holds no keys/);
+    await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'proceed', blockerId: 'STORE_DELETED-1' });
+    const report = await h.decommissions.getReport(store.storeId, { wait: true });
+    expect(report.outcome).toBe('COMPLETED');
+    expect(report.counts).toMatchObject({ deleted: 2, remaining: 0 });
+    expect(report.notes.join(' ')).toMatch(/deleted outside this workflow/);
+    const audit = await h.emulator.admin.audit();
+    // The workflow itself never disconnected or deleted the store: the only such calls are the external ones.
+    const storeChanges = audit.filter((e) => e.customKeyStoreId === store.storeId && e.mutating && e.operation.endsWith('CustomKeyStore'));
+    expect(storeChanges.map((e) => e.seq).sort((x, y) => x - y)).toEqual([...external].sort((x, y) => x - y));
+    expectSafeOrdering(audit, await storeDeletions(h, store.storeId), store, store.keyIds, external);
+    printFigures('drift/store-deleted', {
+      phaseWhenDeleted,
+      blocker: blocked.blocker?.kind,
+      workflowStoreCalls: storeChanges.length - external.size,
+      outcome: report.outcome,
+      runS: seconds(Date.now() - t0),
+    });
+  },
+  90_000,
+);

@@ -39,7 +39,10 @@ test('emulator SIGKILLed during scheduling and during the wait: nothing lost, ev
   closeClients = clients.close;
   // No approval step: the deployment's approval policy, in the worker's environment.
   const env = { DECOMMISSION_REQUIRE_APPROVAL: 'false', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false' };
-  const worker = new SupervisedWorker({ temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: emulator.url, quotaScale: SCALE, env }, 'worker-emulator-restart');
+  const worker = new SupervisedWorker(
+    { temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: emulator.url, quotaScale: SCALE, env },
+    'worker-emulator-restart',
+  );
   await worker.start();
 
   await clients.decommissions.startDecommission({
@@ -61,7 +64,10 @@ test('emulator SIGKILLed during scheduling and during the wait: nothing lost, ev
       phase,
       keysScheduledBefore: before,
       restartS: seconds(Date.now() - killedAt),
-      warnings: emulator.output().split('\n').filter((l) => /warning/i.test(l)),
+      warnings: emulator
+        .output()
+        .split('\n')
+        .filter((l) => /warning/i.test(l)),
     });
     await audit.reload();
   };

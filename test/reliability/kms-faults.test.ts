@@ -50,7 +50,15 @@ function injected(entries: AuditEntry[]): Record<string, number> {
 }
 
 /** Every operation a decommission calls except ScheduleKeyDeletion, which each scenario treats on its own. */
-const OTHER_OPERATIONS = ['ListKeys', 'DescribeKey', 'ListAliases', 'DescribeCustomKeyStores', 'ConnectCustomKeyStore', 'DisconnectCustomKeyStore', 'DeleteCustomKeyStore'];
+const OTHER_OPERATIONS = [
+  'ListKeys',
+  'DescribeKey',
+  'ListAliases',
+  'DescribeCustomKeyStores',
+  'ConnectCustomKeyStore',
+  'DisconnectCustomKeyStore',
+  'DeleteCustomKeyStore',
+];
 
 /**
  * @param maybeExecuted audit entries of ScheduleKeyDeletion whose answer a fault replaced after the call
@@ -103,45 +111,57 @@ async function runUnderFaults(name: string, faults: FaultSpec[], maybeExecuted?:
 }
 
 describe('a decommission completes under KMS faults, with no manual step', () => {
-  test.concurrent('~10% 500s (KMSInternalException, DependencyTimeoutException), some after ScheduleKeyDeletion executed', async () => {
-    await runUnderFaults(
-      'server-errors',
-      [
-        // "after": the call executes and is persisted, then answered 500 — the caller cannot know it worked.
-        // Only this rule injects KMSInternalException into ScheduleKeyDeletion, so the audit can tell the two apart.
-        { operation: 'ScheduleKeyDeletion', errorRate: 0.05, errorType: 'KMSInternalException', when: 'after' },
-        { operation: 'ScheduleKeyDeletion', errorRate: 0.05, errorType: 'DependencyTimeoutException' },
-        ...OTHER_OPERATIONS.flatMap((operation): FaultSpec[] => [
-          { operation, errorRate: 0.05, errorType: 'KMSInternalException' },
-          { operation, errorRate: 0.05, errorType: 'DependencyTimeoutException' },
-        ]),
-      ],
-      (e) => e.injectedFault === true && e.outcome === 'KMSInternalException',
-    );
-  }, 180_000);
+  test.concurrent(
+    '~10% 500s (KMSInternalException, DependencyTimeoutException), some after ScheduleKeyDeletion executed',
+    async () => {
+      await runUnderFaults(
+        'server-errors',
+        [
+          // "after": the call executes and is persisted, then answered 500 — the caller cannot know it worked.
+          // Only this rule injects KMSInternalException into ScheduleKeyDeletion, so the audit can tell the two apart.
+          { operation: 'ScheduleKeyDeletion', errorRate: 0.05, errorType: 'KMSInternalException', when: 'after' },
+          { operation: 'ScheduleKeyDeletion', errorRate: 0.05, errorType: 'DependencyTimeoutException' },
+          ...OTHER_OPERATIONS.flatMap((operation): FaultSpec[] => [
+            { operation, errorRate: 0.05, errorType: 'KMSInternalException' },
+            { operation, errorRate: 0.05, errorType: 'DependencyTimeoutException' },
+          ]),
+        ],
+        (e) => e.injectedFault === true && e.outcome === 'KMSInternalException',
+      );
+    },
+    180_000,
+  );
 
-  test.concurrent('throttling bursts and latency spikes', async () => {
-    await runUnderFaults('throttling-latency', [
-      { operation: 'ScheduleKeyDeletion', errorRate: 1, errorType: 'ThrottlingException', afterCount: 50, count: 30 },
-      { operation: 'DescribeKey', errorRate: 1, errorType: 'ThrottlingException', afterCount: 200, count: 60 },
-      { operation: 'DescribeCustomKeyStores', errorRate: 1, errorType: 'ThrottlingException', afterCount: 2, count: 8 },
-      // A spike: 30 calls, each delayed 1–2 s, partway through the run.
-      { operation: '*', latencyMs: 1_000, jitterMs: 1_000, afterCount: 400, count: 30 },
-    ]);
-  }, 180_000);
+  test.concurrent(
+    'throttling bursts and latency spikes',
+    async () => {
+      await runUnderFaults('throttling-latency', [
+        { operation: 'ScheduleKeyDeletion', errorRate: 1, errorType: 'ThrottlingException', afterCount: 50, count: 30 },
+        { operation: 'DescribeKey', errorRate: 1, errorType: 'ThrottlingException', afterCount: 200, count: 60 },
+        { operation: 'DescribeCustomKeyStores', errorRate: 1, errorType: 'ThrottlingException', afterCount: 2, count: 8 },
+        // A spike: 30 calls, each delayed 1–2 s, partway through the run.
+        { operation: '*', latencyMs: 1_000, jitterMs: 1_000, afterCount: 400, count: 30 },
+      ]);
+    },
+    180_000,
+  );
 
-  test.concurrent('connection resets (before and after execution) and stale DescribeKey reads', async () => {
-    await runUnderFaults(
-      'resets-stale-reads',
-      [
-        // ScheduleKeyDeletion executes, then the socket is destroyed before the answer.
-        { operation: 'ScheduleKeyDeletion', resetRate: 0.1, when: 'after' },
-        ...OTHER_OPERATIONS.map((operation): FaultSpec => ({ operation, resetRate: 0.05 })),
-        { operation: 'DescribeKey', staleReadMs: 1_000 },
-      ],
-      (e) => e.injectedFault === true && e.outcome === 'ConnectionReset',
-    );
-  }, 180_000);
+  test.concurrent(
+    'connection resets (before and after execution) and stale DescribeKey reads',
+    async () => {
+      await runUnderFaults(
+        'resets-stale-reads',
+        [
+          // ScheduleKeyDeletion executes, then the socket is destroyed before the answer.
+          { operation: 'ScheduleKeyDeletion', resetRate: 0.1, when: 'after' },
+          ...OTHER_OPERATIONS.map((operation): FaultSpec => ({ operation, resetRate: 0.05 })),
+          { operation: 'DescribeKey', staleReadMs: 1_000 },
+        ],
+        (e) => e.injectedFault === true && e.outcome === 'ConnectionReset',
+      );
+    },
+    180_000,
+  );
 });
 
 /**
@@ -158,20 +178,36 @@ describe('a lost DeleteCustomKeyStore answer needs no manual step', () => {
     const h = await harness(200);
     const store = await seedStoreVia(h.emulator.admin, { enabled: 3 });
     await h.emulator.admin.setFaults(faults);
-    await h.decommissions.startDecommission({ ...input(store.storeId), timing: { storePollInterval: 100, driftCheckInterval: 1_000, verifyInterval: 200, verifyPatience: '60s' } });
+    await h.decommissions.startDecommission({
+      ...input(store.storeId),
+      timing: { storePollInterval: 100, driftCheckInterval: 1_000, verifyInterval: 200, verifyPatience: '60s' },
+    });
     const status = await settle(h.decommissions, store.storeId);
-    printFigures('kms-faults/delete-store-answer-lost', { faults: faults.map((f) => `${f.operation}:${f.errorType ?? ''}${f.staleReadMs ? `stale${f.staleReadMs}` : ''}`), phase: status.phase, blocker: status.blocker?.kind });
-    if (status.phase === 'BLOCKED' && status.blocker) await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'proceed', blockerId: status.blocker.id });
+    printFigures('kms-faults/delete-store-answer-lost', {
+      faults: faults.map((f) => `${f.operation}:${f.errorType ?? ''}${f.staleReadMs ? `stale${f.staleReadMs}` : ''}`),
+      phase: status.phase,
+      blocker: status.blocker?.kind,
+    });
+    if (status.phase === 'BLOCKED' && status.blocker)
+      await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'proceed', blockerId: status.blocker.id });
     expect(status.phase).toBe('COMPLETED');
   }
 
-  test.concurrent('DeleteCustomKeyStore executed but answered 500: completes without an operator', async () => {
-    await deleteStep([{ operation: 'DeleteCustomKeyStore', errorRate: 1, count: 1, errorType: 'KMSInternalException', when: 'after' }]);
-  }, 120_000);
+  test.concurrent(
+    'DeleteCustomKeyStore executed but answered 500: completes without an operator',
+    async () => {
+      await deleteStep([{ operation: 'DeleteCustomKeyStore', errorRate: 1, count: 1, errorType: 'KMSInternalException', when: 'after' }]);
+    },
+    120_000,
+  );
 
-  test.concurrent('DescribeCustomKeyStores stale for 2 s after the delete: completes without an operator', async () => {
-    await deleteStep([{ operation: 'DescribeCustomKeyStores', staleReadMs: 2_000 }]);
-  }, 120_000);
+  test.concurrent(
+    'DescribeCustomKeyStores stale for 2 s after the delete: completes without an operator',
+    async () => {
+      await deleteStep([{ operation: 'DescribeCustomKeyStores', staleReadMs: 2_000 }]);
+    },
+    120_000,
+  );
 });
 
 /**
@@ -182,17 +218,24 @@ describe('a lost DeleteCustomKeyStore answer needs no manual step', () => {
  * answer as the state asked for.
  */
 describe('a lost DisconnectCustomKeyStore answer while reconnecting a FAILED store needs no manual step', () => {
-  test.concurrent('DisconnectCustomKeyStore executed but answered 500 during the reconnect: completes without an operator', async () => {
-    const h = await harness(200);
-    const store = await seedStoreVia(h.emulator.admin, { enabled: 3 });
-    await h.emulator.admin.setStoreState(store.storeId, { connectionState: 'FAILED', connectionErrorCode: 'NETWORK_ERRORS' });
-    await h.emulator.admin.setFaults([{ operation: 'DisconnectCustomKeyStore', errorRate: 1, count: 1, errorType: 'KMSInternalException', when: 'after' }]);
-    await h.decommissions.startDecommission({ ...input(store.storeId), timing: { storePollInterval: 100, driftCheckInterval: 1_000, verifyInterval: 200, verifyPatience: '60s' } });
-    const status = await settle(h.decommissions, store.storeId);
-    printFigures('kms-faults/reconnect-disconnect-answer-lost', { phase: status.phase, blocker: status.blocker?.kind, lastError: status.lastError });
-    if (status.phase === 'BLOCKED') await h.decommissions.cancel(store.storeId, { by: 'bob', reason: 'test cleanup' });
-    expect(status.phase).toBe('COMPLETED');
-  }, 120_000);
+  test.concurrent(
+    'DisconnectCustomKeyStore executed but answered 500 during the reconnect: completes without an operator',
+    async () => {
+      const h = await harness(200);
+      const store = await seedStoreVia(h.emulator.admin, { enabled: 3 });
+      await h.emulator.admin.setStoreState(store.storeId, { connectionState: 'FAILED', connectionErrorCode: 'NETWORK_ERRORS' });
+      await h.emulator.admin.setFaults([{ operation: 'DisconnectCustomKeyStore', errorRate: 1, count: 1, errorType: 'KMSInternalException', when: 'after' }]);
+      await h.decommissions.startDecommission({
+        ...input(store.storeId),
+        timing: { storePollInterval: 100, driftCheckInterval: 1_000, verifyInterval: 200, verifyPatience: '60s' },
+      });
+      const status = await settle(h.decommissions, store.storeId);
+      printFigures('kms-faults/reconnect-disconnect-answer-lost', { phase: status.phase, blocker: status.blocker?.kind, lastError: status.lastError });
+      if (status.phase === 'BLOCKED') await h.decommissions.cancel(store.storeId, { by: 'bob', reason: 'test cleanup' });
+      expect(status.phase).toBe('COMPLETED');
+    },
+    120_000,
+  );
 });
 
 /**
@@ -203,29 +246,33 @@ describe('a lost DisconnectCustomKeyStore answer while reconnecting a FAILED sto
  * Fixed: the scans heartbeat after every DescribeKey with a frozen copy of the state before the page.
  */
 describe('a slow DescribeKey page keeps the scan alive', () => {
-  test.concurrent('every DescribeKey takes 1.5 s: the inventory still finishes in its first attempt', async () => {
-    const h = await harness(1_000);
-    const store = await seedStoreVia(h.emulator.admin, { enabled: 500 });
-    await h.emulator.admin.setFaults([{ operation: 'DescribeKey', latencyMs: 1_500 }]);
-    await h.decommissions.startDecommission(input(store.storeId));
-    const handle = h.temporal.workflow.getHandle(workflowIdFor(store.storeId));
-    let attempt = 1;
-    let phase = 'INVENTORY';
-    const started = Date.now();
-    try {
-      while (attempt === 1 && phase === 'INVENTORY' && Date.now() - started < 60_000) {
-        await new Promise((r) => setTimeout(r, 500));
-        const d = await handle.describe();
-        phase = d.typedSearchAttributes.get(DecommissionPhaseAttribute) ?? phase;
-        const scan = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'inventoryScan');
-        attempt = scan?.attempt ?? attempt;
+  test.concurrent(
+    'every DescribeKey takes 1.5 s: the inventory still finishes in its first attempt',
+    async () => {
+      const h = await harness(1_000);
+      const store = await seedStoreVia(h.emulator.admin, { enabled: 500 });
+      await h.emulator.admin.setFaults([{ operation: 'DescribeKey', latencyMs: 1_500 }]);
+      await h.decommissions.startDecommission(input(store.storeId));
+      const handle = h.temporal.workflow.getHandle(workflowIdFor(store.storeId));
+      let attempt = 1;
+      let phase = 'INVENTORY';
+      const started = Date.now();
+      try {
+        while (attempt === 1 && phase === 'INVENTORY' && Date.now() - started < 60_000) {
+          await new Promise((r) => setTimeout(r, 500));
+          const d = await handle.describe();
+          phase = d.typedSearchAttributes.get(DecommissionPhaseAttribute) ?? phase;
+          const scan = d.raw.pendingActivities?.find((a) => a.activityType?.name === 'inventoryScan');
+          attempt = scan?.attempt ?? attempt;
+        }
+      } finally {
+        await handle.terminate('test cleanup');
+        await h.emulator.admin.clearFaults();
       }
-    } finally {
-      await handle.terminate('test cleanup');
-      await h.emulator.admin.clearFaults();
-    }
-    printFigures('kms-faults/slow-describe-heartbeat', { inventoryAttempt: attempt, phase, afterS: seconds(Date.now() - started) });
-    expect(attempt).toBe(1);
-    expect(phase).not.toBe('INVENTORY');
-  }, 120_000);
+      printFigures('kms-faults/slow-describe-heartbeat', { inventoryAttempt: attempt, phase, afterS: seconds(Date.now() - started) });
+      expect(attempt).toBe(1);
+      expect(phase).not.toBe('INVENTORY');
+    },
+    120_000,
+  );
 });

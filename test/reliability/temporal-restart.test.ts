@@ -69,7 +69,13 @@ test('Temporal stopped during scheduling and killed during the wait: the run res
     server = await startDevServer({ port, dbFilename });
     const upAt = Date.now();
     await audit.refresh();
-    const record = { how, phase, downS: seconds(upAt - downAt), keysScheduledWhileDown: audit.count(ok('ScheduleKeyDeletion', keys)) - before, workerRestarted: false };
+    const record = {
+      how,
+      phase,
+      downS: seconds(upAt - downAt),
+      keysScheduledWhileDown: audit.count(ok('ScheduleKeyDeletion', keys)) - before,
+      workerRestarted: false,
+    };
     outages.push(record);
     return { upAt, record };
   };
@@ -100,7 +106,10 @@ test('Temporal stopped during scheduling and killed during the wait: the run res
     pendingDeletionRejections: proof.pendingDeletionRejections,
     outages,
     workerUnexpectedExits: worker.unexpectedExits.length,
-    workerLogErrorLines: worker.output().split('\n').filter((l) => /ERROR|WARN/.test(l)).length,
+    workerLogErrorLines: worker
+      .output()
+      .split('\n')
+      .filter((l) => /ERROR|WARN/.test(l)).length,
     activityRetries: history.retriedByType,
     outcome: report.outcome,
     runS: seconds(Date.now() - started),

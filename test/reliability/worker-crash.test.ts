@@ -50,16 +50,34 @@ afterAll(async () => {
   await Promise.all(emulators.map((e) => e.close()));
 });
 
-async function prepare(name: string, scale: number, emulatorOptions: Parameters<typeof startEmulator>[0], seed: Parameters<typeof seedStoreVia>[1]): Promise<Run> {
+async function prepare(
+  name: string,
+  scale: number,
+  emulatorOptions: Parameters<typeof startEmulator>[0],
+  seed: Parameters<typeof seedStoreVia>[1],
+): Promise<Run> {
   const emulator = await startEmulator({ quotaScale: scale, connectMs: 200, ...emulatorOptions });
   emulators.push(emulator);
   const store = await seedStoreVia(emulator.admin, seed);
   const taskQueue = `crash-${name}-${store.storeId}`;
   const c = await connectClients(taskQueue);
   clients.push(c);
-  const worker = new SupervisedWorker({ temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: emulator.url, quotaScale: scale, env: NO_APPROVAL_ENV }, `worker-${name}`);
+  const worker = new SupervisedWorker(
+    { temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: emulator.url, quotaScale: scale, env: NO_APPROVAL_ENV },
+    `worker-${name}`,
+  );
   await worker.start();
-  return { name, emulator, worker, decommissions: c.decommissions, temporal: c.temporal, store, audit: new AuditLog(() => emulator.admin), kills: [], endedAt: 0 };
+  return {
+    name,
+    emulator,
+    worker,
+    decommissions: c.decommissions,
+    temporal: c.temporal,
+    store,
+    audit: new AuditLog(() => emulator.admin),
+    kills: [],
+    endedAt: 0,
+  };
 }
 
 /**
@@ -247,5 +265,4 @@ test('SIGKILLed workers, 8 times across two 1,000-key runs: every key scheduled 
   // No worker process died on its own: every exit was one of our SIGKILLs.
   expect(a.worker.unexpectedExits).toEqual([]);
   expect(b.worker.unexpectedExits).toEqual([]);
-
 }, 420_000);

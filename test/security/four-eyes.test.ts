@@ -30,7 +30,12 @@ function update(workflowId: string, name: string, input: unknown): Promise<CliRe
 test('raw Temporal CLI: the requester cannot approve, nor approve deleting keys that appeared later, nor proceed past a disconnected store; someone else can', async () => {
   const store = await seedStoreVia(h.emulator.admin, { enabled: 2, disabled: 1 });
   const workflowId = workflowIdFor(store.storeId);
-  await h.decommissions.startDecommission({ customKeyStoreId: store.storeId, requestedBy: 'alice', pendingWindowInDays: 30, timing: { storePollInterval: 100, driftCheckInterval: 500, verifyInterval: 200, verifyPatience: '60s', connectionCheckInterval: 200 } });
+  await h.decommissions.startDecommission({
+    customKeyStoreId: store.storeId,
+    requestedBy: 'alice',
+    pendingWindowInDays: 30,
+    timing: { storePollInterval: 100, driftCheckInterval: 500, verifyInterval: 200, verifyPatience: '60s', connectionCheckInterval: 200 },
+  });
   await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
 
   const spellings = ['alice', 'Alice', ' ALICE ', 'alice\t'];
@@ -54,7 +59,9 @@ test('raw Temporal CLI: the requester cannot approve, nor approve deleting keys 
   expect(blocked.blocker).toMatchObject({ id: 'NEW_KEYS-1', kind: 'NEW_KEYS' });
   const self = await update(workflowId, 'resolve', { by: 'ALICE', action: 'schedule-new-keys', blockerId: 'NEW_KEYS-1' });
   expect(self.code).not.toBe(0);
-  expect(text(self)).toMatch(/Four-eyes rule: "ALICE" requested this decommission; "schedule-new-keys" deletes or may orphan key material, so another person must decide/);
+  expect(text(self)).toMatch(
+    /Four-eyes rule: "ALICE" requested this decommission; "schedule-new-keys" deletes or may orphan key material, so another person must decide/,
+  );
   expect(await successfulCalls(h, 'ScheduleKeyDeletion', [intruder])).toEqual([]);
   expect(await keyState(h, intruder)).toBe('Enabled');
 

@@ -18,7 +18,9 @@ function actionsCalledByActivities(): string[] {
 }
 
 function actionsInPolicy(): string[] {
-  const policy = JSON.parse(readFileSync(path.join(root, 'iam', 'worker-policy.json'), 'utf8')) as { Statement: { Effect: string; Action: string | string[] }[] };
+  const policy = JSON.parse(readFileSync(path.join(root, 'iam', 'worker-policy.json'), 'utf8')) as {
+    Statement: { Effect: string; Action: string | string[] }[];
+  };
   return policy.Statement.filter((s) => s.Effect === 'Allow')
     .flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]))
     .sort();
@@ -31,7 +33,9 @@ test('the IAM policy allows exactly the KMS actions the activities call', () => 
 });
 
 test('key-changing actions are limited to custom-key-store keys', () => {
-  const policy = JSON.parse(readFileSync(path.join(root, 'iam', 'worker-policy.json'), 'utf8')) as { Statement: { Action: string[]; Condition?: Record<string, Record<string, unknown>> }[] };
+  const policy = JSON.parse(readFileSync(path.join(root, 'iam', 'worker-policy.json'), 'utf8')) as {
+    Statement: { Action: string[]; Condition?: Record<string, Record<string, unknown>> }[];
+  };
   const mutating = policy.Statement.find((s) => s.Action.includes('kms:ScheduleKeyDeletion'));
   expect(mutating?.Condition?.StringEquals?.['kms:KeyOrigin']).toEqual(['AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE']);
 });

@@ -58,7 +58,13 @@ test('no secret in exported histories, search attributes, reports, worker logs o
   const taskQueue = `secrets-${storeId}`;
   const clients = await connectClients(taskQueue);
   closeClients = clients.close;
-  const worker = await startWorkerProcess({ temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: em.url, accessKeyId: ACCESS_KEY, secretAccessKey: SECRET });
+  const worker = await startWorkerProcess({
+    temporalAddress: temporalAddress(),
+    taskQueue,
+    kmsEndpoint: em.url,
+    accessKeyId: ACCESS_KEY,
+    secretAccessKey: SECRET,
+  });
   await clients.decommissions.startDecommission({
     customKeyStoreId: storeId,
     requestedBy: 'alice',

@@ -102,7 +102,10 @@ export function checkRatchet(current: string, earlier: EarlierManifest[], files:
   for (const [file, hash] of files) {
     const want = listed.get(file);
     if (want === undefined) problems.push(`${file} is not listed in ${MANIFEST_NAME} (record histories with RECORD_HISTORIES=1, which appends them)`);
-    else if (want !== hash) problems.push(`${file} changed: ${MANIFEST_NAME} says ${want}, the file hashes to ${hash}. Recorded histories are never re-recorded in place: restore it and record a new file`);
+    else if (want !== hash)
+      problems.push(
+        `${file} changed: ${MANIFEST_NAME} says ${want}, the file hashes to ${hash}. Recorded histories are never re-recorded in place: restore it and record a new file`,
+      );
   }
   for (const file of listed.keys()) {
     if (!files.has(file)) problems.push(`${file} is listed in ${MANIFEST_NAME} but missing`);
@@ -157,7 +160,8 @@ export function assertNotRecorded(name: string, options: { root?: string; versio
   const root = options.root ?? HISTORIES_DIR;
   const version = options.version ?? packageVersion();
   if (!VERSION_DIR.test(version)) throw new Error(`not a version directory name: ${JSON.stringify(version)}`);
-  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.endsWith('.json')) throw new Error(`history name must be a plain file name without .json, got ${JSON.stringify(name)}`);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.endsWith('.json'))
+    throw new Error(`history name must be a plain file name without .json, got ${JSON.stringify(name)}`);
   const rel = `${version}/${name}.json`;
   const manifest = path.join(root, MANIFEST_NAME);
   const listed = existsSync(manifest) && parseManifest(readFileSync(manifest, 'utf8')).entries.some((e) => e.file === rel);

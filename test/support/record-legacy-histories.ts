@@ -102,7 +102,14 @@ const SCENARIOS: Record<string, Scenario> = {
   // A store that cannot connect (FAILED, and every reconnect fails): BLOCKED CONNECT_FAILED, then cancel.
   'cancel-while-blocked-connect-failed': {
     async run(h) {
-      const store = await seedStore(h, { enabled: 2, disabled: 0, bystanders: 0, aliases: false, connectionState: 'FAILED', connectionErrorCode: 'USER_LOGGED_IN' });
+      const store = await seedStore(h, {
+        enabled: 2,
+        disabled: 0,
+        bystanders: 0,
+        aliases: false,
+        connectionState: 'FAILED',
+        connectionErrorCode: 'USER_LOGGED_IN',
+      });
       await h.emulator.admin.failNextConnects(store.storeId, { count: 3, connectionErrorCode: 'USER_LOCKED_OUT' });
       await h.decommissions.startDecommission(fastInput(store.storeId));
       await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
@@ -130,23 +137,30 @@ test('RECORD_SCENARIOS names known scenarios and RECORD_OUT is set', () => {
   expect(out).not.toBe('');
 });
 
-test.each(wanted.filter((name) => name in SCENARIOS))('records %s', async (name) => {
-  const scenario = SCENARIOS[name];
-  const h = await startHarness(scenario.harness);
-  let storeId: string;
-  try {
-    storeId = await scenario.run(h);
-  } finally {
-    await h.close();
-  }
-  const workflowId = `kms-decommission-${storeId}`;
-  const cli = process.env.TEMPORAL_CLI_PATH ?? 'temporal';
-  const json = execFileSync(cli, ['workflow', 'show', '-w', workflowId, '-o', 'json', '--address', temporalAddress()], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const history = JSON.parse(json) as { events: HistoryEvent[] };
-  expect(history.events.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_FAILED')).toEqual([]);
-  scenario.expectHistory?.(history.events);
-  // It replays on the code that recorded it.
-  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
-  mkdirSync(out, { recursive: true });
-  writeFileSync(path.join(out, `${name}.json`), json, { flag: 'wx' });
-}, 300_000);
+test.each(wanted.filter((name) => name in SCENARIOS))(
+  'records %s',
+  async (name) => {
+    const scenario = SCENARIOS[name];
+    const h = await startHarness(scenario.harness);
+    let storeId: string;
+    try {
+      storeId = await scenario.run(h);
+    } finally {
+      await h.close();
+    }
+    const workflowId = `kms-decommission-${storeId}`;
+    const cli = process.env.TEMPORAL_CLI_PATH ?? 'temporal';
+    const json = execFileSync(cli, ['workflow', 'show', '-w', workflowId, '-o', 'json', '--address', temporalAddress()], {
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
+    const history = JSON.parse(json) as { events: HistoryEvent[] };
+    expect(history.events.filter((e) => e.eventType === 'EVENT_TYPE_WORKFLOW_TASK_FAILED')).toEqual([]);
+    scenario.expectHistory?.(history.events);
+    // It replays on the code that recorded it.
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, workflowId);
+    mkdirSync(out, { recursive: true });
+    writeFileSync(path.join(out, `${name}.json`), json, { flag: 'wx' });
+  },
+  300_000,
+);

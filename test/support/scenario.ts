@@ -43,7 +43,9 @@ export async function seedStoreVia(admin: EmulatorAdminClient, options: SeedOpti
         type,
         connectionState: options.connectionState ?? 'CONNECTED',
         connectionErrorCode: options.connectionErrorCode,
-        ...(type === 'AWS_CLOUDHSM' ? { cloudHsmClusterId: `cluster-${storeId.slice(4, 15).replace(/[0-9]/g, 'a')}` } : { xksProxyUriEndpoint: `https://xks-${storeId}.example.com` }),
+        ...(type === 'AWS_CLOUDHSM'
+          ? { cloudHsmClusterId: `cluster-${storeId.slice(4, 15).replace(/[0-9]/g, 'a')}` }
+          : { xksProxyUriEndpoint: `https://xks-${storeId}.example.com` }),
       },
     ],
   });
@@ -77,7 +79,12 @@ export function fastInput(storeId: string, extra: Partial<DecommissionInput> = {
 
 export async function waitForPhase(h: Harness, storeId: string, phases: Phase | Phase[], timeoutMs = 30_000): Promise<DecommissionStatus> {
   const wanted = Array.isArray(phases) ? phases : [phases];
-  return eventually(() => h.decommissions.getStatus(storeId), (s) => wanted.includes(s.phase), timeoutMs, `phase ${wanted.join('|')} of ${storeId}`);
+  return eventually(
+    () => h.decommissions.getStatus(storeId),
+    (s) => wanted.includes(s.phase),
+    timeoutMs,
+    `phase ${wanted.join('|')} of ${storeId}`,
+  );
 }
 
 /** Audit entries of mutating KMS calls that touched the store or its keys. */

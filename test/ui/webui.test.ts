@@ -139,9 +139,15 @@ if (!availability.available && availability.mustFail) {
         `timeline items ${JSON.stringify(Object.values(steps))}, the waiting period running`,
       );
       // A timer's label is its summary; an activity's is `[Attempt n / m • ]<activity type> • <summary>`.
-      expect(withText(events, steps.preflight)).toMatchObject({ state: 'Completed', label: expect.stringMatching(/^\w+ • Preflight: describe custom key store /) });
+      expect(withText(events, steps.preflight)).toMatchObject({
+        state: 'Completed',
+        label: expect.stringMatching(/^\w+ • Preflight: describe custom key store /),
+      });
       expect(withText(events, steps.approval)?.label).toMatch(/^Awaiting approval until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ/);
-      expect(withText(events, steps.schedule)).toMatchObject({ state: 'Completed', label: expect.stringMatching(/^\w+ • Schedule deletion: keys 1–25 of 25 \(7-day window\)$/) });
+      expect(withText(events, steps.schedule)).toMatchObject({
+        state: 'Completed',
+        label: expect.stringMatching(/^\w+ • Schedule deletion: keys 1–25 of 25 \(7-day window\)$/),
+      });
       expect(withText(events, steps.waiting)?.label).toMatch(/(^|• )Waiting period until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(next drift check \d{4}-/);
       expect(running(withText(events, steps.waiting))).toBe(true);
       const file = await screenshot(page, 'webui-timeline.png', { docs: false });
@@ -161,9 +167,14 @@ if (!availability.available && availability.mustFail) {
         // A timer, or (0.2.0) the activity that watches the store until the end of the waiting period.
         { type: /^(Timer Started|Activity Task Scheduled)$/, details: summary('Waiting period until ') },
       ];
-      const hasRow = (rows: HistoryRow[], want: { type: RegExp; details: string }) => rows.some((r) => want.type.test(r.type) && r.details.includes(want.details));
+      const hasRow = (rows: HistoryRow[], want: { type: RegExp; details: string }) =>
+        rows.some((r) => want.type.test(r.type) && r.details.includes(want.details));
       const shown = (rows: HistoryRow[]) => expected.filter((want) => !hasRow(rows, want)).length === 0;
-      const rows = await ui.until(() => ui.historyRows(), shown, `event history rows ${expected.map((e) => `${e.type.source} with "${e.details}"`).join(', ')}`);
+      const rows = await ui.until(
+        () => ui.historyRows(),
+        shown,
+        `event history rows ${expected.map((e) => `${e.type.source} with "${e.details}"`).join(', ')}`,
+      );
       expect(shown(rows)).toBe(true);
 
       // The compact view (one row per activity, timer or update) is the one the docs show.

@@ -44,9 +44,13 @@ test('every name is in exactly one class; the retry policy never lists a throttl
   for (const name of PERMANENT_AWS_ERROR_NAMES) expect(classifyAwsErrorName(name)).toBe('permanent');
   expect(classifyAwsErrorName('SomethingNew')).toBeUndefined();
   for (const name of [...THROTTLING_ERROR_NAMES, ...TRANSIENT_ERROR_NAMES]) expect(NON_RETRYABLE_FAILURE_TYPES).not.toContain(name);
-  expect(NON_RETRYABLE_FAILURE_TYPES).toEqual(expect.arrayContaining([...AUTH_ERROR_NAMES, 'NotFoundException', 'CustomKeyStoreNotFoundException', 'StoreStateTimeout', 'InventoryIncomplete']));
+  expect(NON_RETRYABLE_FAILURE_TYPES).toEqual(
+    expect.arrayContaining([...AUTH_ERROR_NAMES, 'NotFoundException', 'CustomKeyStoreNotFoundException', 'StoreStateTimeout', 'InventoryIncomplete']),
+  );
   // The two lists that used to disagree (0.1.0's workflow retry policy and the activities' auth list) are both covered.
-  expect(NON_RETRYABLE_FAILURE_TYPES).toEqual(expect.arrayContaining(['IncompleteSignatureException', 'InvalidClientTokenId', 'ValidationException', 'InvalidArnException']));
+  expect(NON_RETRYABLE_FAILURE_TYPES).toEqual(
+    expect.arrayContaining(['IncompleteSignatureException', 'InvalidClientTokenId', 'ValidationException', 'InvalidArnException']),
+  );
 });
 
 test('every failure type the activities throw non-retryably is in NON_RETRYABLE_FAILURE_TYPES', () => {

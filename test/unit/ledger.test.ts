@@ -1,7 +1,11 @@
 import { KeyLedger } from '../../src/workflows/ledger';
 
 const PREFIX = 'arn:aws:kms:us-east-1:111122223333:key/';
-const key = (n: number, keyState: 'Enabled' | 'Disabled' | 'PendingDeletion' = 'Enabled', deletionDate?: number) => ({ keyId: `k${n}`, keyState, deletionDate });
+const key = (n: number, keyState: 'Enabled' | 'Disabled' | 'PendingDeletion' = 'Enabled', deletionDate?: number) => ({
+  keyId: `k${n}`,
+  keyState,
+  deletionDate,
+});
 
 test('keys already pending count as scheduled before this run and are never rollback candidates', () => {
   const ledger = new KeyLedger();
@@ -18,10 +22,17 @@ test('keys already pending count as scheduled before this run and are never roll
   expect(ledger.pendingDeletionDates().sort()).toEqual([5_000, 9_000]);
 });
 
-test('a key found pending at schedule time (lost response, or scheduled after approval) is reported as such, and is in the rollback\'s scope', () => {
+test("a key found pending at schedule time (lost response, or scheduled after approval) is reported as such, and is in the rollback's scope", () => {
   const ledger = new KeyLedger();
   ledger.addInventoried([key(1), key(2)], PREFIX);
-  ledger.applySchedule([{ keyId: 'k1', outcome: 'ALREADY_PENDING', deletionDate: 7_000 }, { keyId: 'k2', outcome: 'SCHEDULED', deletionDate: 8_000, priorState: 'Enabled' }], [], 0);
+  ledger.applySchedule(
+    [
+      { keyId: 'k1', outcome: 'ALREADY_PENDING', deletionDate: 7_000 },
+      { keyId: 'k2', outcome: 'SCHEDULED', deletionDate: 8_000, priorState: 'Enabled' },
+    ],
+    [],
+    0,
+  );
   expect(ledger.get('k1')).toMatchObject({ scheduledBy: 'after-approval', priorState: 'Enabled', deletionDate: 7_000 });
   expect(ledger.get('k2')).toMatchObject({ scheduledBy: 'this-run' });
   expect(ledger.rollbackCandidates()).toEqual([
@@ -34,10 +45,14 @@ test('a key found pending at schedule time (lost response, or scheduled after ap
 test('checks record deletions and surface keys someone cancelled', () => {
   const ledger = new KeyLedger();
   ledger.addInventoried([key(1), key(2)], PREFIX);
-  ledger.applySchedule([
-    { keyId: 'k1', outcome: 'SCHEDULED', deletionDate: 1, priorState: 'Enabled' },
-    { keyId: 'k2', outcome: 'SCHEDULED', deletionDate: 2, priorState: 'Enabled' },
-  ], [], 0);
+  ledger.applySchedule(
+    [
+      { keyId: 'k1', outcome: 'SCHEDULED', deletionDate: 1, priorState: 'Enabled' },
+      { keyId: 'k2', outcome: 'SCHEDULED', deletionDate: 2, priorState: 'Enabled' },
+    ],
+    [],
+    0,
+  );
   const notPending = ledger.applyChecks({ deleted: ['k1'], notPending: [{ keyId: 'k2', status: 'NOT_PENDING', keyState: 'Disabled' }], stillPending: 0 }, 50);
   expect(notPending.map((e) => e.keyId)).toEqual(['k2']);
   expect(ledger.get('k1')?.confirmedDeletedAt).toBe(50);
@@ -48,7 +63,10 @@ test('checks record deletions and surface keys someone cancelled', () => {
 
 test('round-trips through continue-as-new chunks', () => {
   const ledger = new KeyLedger();
-  ledger.addInventoried(Array.from({ length: 2_500 }, (_, i) => ({ ...key(i), aliases: [`alias/app-${i}`] })), PREFIX);
+  ledger.addInventoried(
+    Array.from({ length: 2_500 }, (_, i) => ({ ...key(i), aliases: [`alias/app-${i}`] })),
+    PREFIX,
+  );
   ledger.applySchedule([{ keyId: 'k7', outcome: 'SCHEDULED', deletionDate: 1_700_000_000_123, priorState: 'Enabled' }], [], 0);
   ledger.markAttempted(['k8']);
   ledger.applyChecks({ deleted: ['k7'], notPending: [], stillPending: 0 }, 1_700_000_100_000);

@@ -16,14 +16,29 @@ describe('decommission input', () => {
       expectedKeyCount: undefined,
       reconnect: true,
       ticket: undefined,
-      timing: { storePollIntervalMs: 30_000, driftCheckIntervalMs: 86_400_000, verifyIntervalMs: 3_600_000, verifyPatienceMs: 26 * 3_600_000, connectionCheckIntervalMs: 300_000 },
+      timing: {
+        storePollIntervalMs: 30_000,
+        driftCheckIntervalMs: 86_400_000,
+        verifyIntervalMs: 3_600_000,
+        verifyPatienceMs: 26 * 3_600_000,
+        connectionCheckIntervalMs: 300_000,
+      },
     });
   });
 
   test('durations as strings and numbers', () => {
-    const { input } = validateDecommissionInput({ ...valid, approvalTimeout: '1 day', timing: { storePollInterval: '30s', verifyInterval: 5000, verifyPatience: '2h', connectionCheckInterval: '1m' } });
+    const { input } = validateDecommissionInput({
+      ...valid,
+      approvalTimeout: '1 day',
+      timing: { storePollInterval: '30s', verifyInterval: 5000, verifyPatience: '2h', connectionCheckInterval: '1m' },
+    });
     expect(input?.approvalTimeoutMs).toBe(86_400_000);
-    expect(input?.timing).toMatchObject({ storePollIntervalMs: 30_000, verifyIntervalMs: 5_000, verifyPatienceMs: 7_200_000, connectionCheckIntervalMs: 60_000 });
+    expect(input?.timing).toMatchObject({
+      storePollIntervalMs: 30_000,
+      verifyIntervalMs: 5_000,
+      verifyPatienceMs: 7_200_000,
+      connectionCheckIntervalMs: 60_000,
+    });
   });
 
   test.each([
@@ -56,7 +71,7 @@ describe('decommission input', () => {
     ['allowSelfApproval', true, 'DECOMMISSION_ALLOW_SELF_APPROVAL'],
     ['allowSelfApproval', false, 'DECOMMISSION_ALLOW_SELF_APPROVAL'],
     ['allowSelfApproval', 'yes', 'DECOMMISSION_ALLOW_SELF_APPROVAL'],
-  ])('%s: %p is refused as the deployment\'s policy, naming the field and %s', (field, value, setting) => {
+  ])("%s: %p is refused as the deployment's policy, naming the field and %s", (field, value, setting) => {
     const { input, problems } = validateDecommissionInput({ ...valid, [field]: value });
     expect(input).toBeUndefined();
     expect(problems).toHaveLength(1);
@@ -137,7 +152,12 @@ describe('update arguments', () => {
 
   test('valid update arguments are trimmed', () => {
     expect(validateApproveRequest({ approver: ' bob ' }).request).toEqual({ approver: 'bob', comment: undefined });
-    expect(validateResolveRequest({ by: 'bob', action: 'retry', blockerId: 'STEP_FAILED-1' }).request).toEqual({ by: 'bob', action: 'retry', blockerId: 'STEP_FAILED-1', comment: undefined });
+    expect(validateResolveRequest({ by: 'bob', action: 'retry', blockerId: 'STEP_FAILED-1' }).request).toEqual({
+      by: 'bob',
+      action: 'retry',
+      blockerId: 'STEP_FAILED-1',
+      comment: undefined,
+    });
   });
 });
 

@@ -13,7 +13,8 @@ beforeAll(async () => {
 // A deployment whose approval policy has no approval step (the worker's setting, not the request's):
 // started on first use, for the one test that needs it.
 let noApproval: Promise<Harness> | undefined;
-const noApprovalHarness = () => (noApproval ??= startHarness({ emulator: { dayMs: DAY_MS }, deps: { policy: { requireApproval: false, allowSelfApproval: false } } }));
+const noApprovalHarness = () =>
+  (noApproval ??= startHarness({ emulator: { dayMs: DAY_MS }, deps: { policy: { requireApproval: false, allowSelfApproval: false } } }));
 afterAll(async () => {
   await h?.close();
   await (await noApproval)?.close();
@@ -68,7 +69,9 @@ describe('full decommission', () => {
     const disconnect = audit.find((e) => e.operation === 'DisconnectCustomKeyStore' && e.customKeyStoreId === store.storeId && e.outcome === 'OK');
     expect(disconnect).toBeDefined();
     expect(Math.max(...deletions.map((d) => d.time))).toBeLessThanOrEqual(disconnect!.time);
-    await expect(h.kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: store.storeId }))).rejects.toMatchObject({ name: 'CustomKeyStoreNotFoundException' });
+    await expect(h.kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: store.storeId }))).rejects.toMatchObject({
+      name: 'CustomKeyStoreNotFoundException',
+    });
   });
 
   test('external key store: completes and reports that external keys remain', async () => {
@@ -115,7 +118,9 @@ describe('no change without approval', () => {
     await expect(h.decommissions.approve(store.storeId, { approver: '' })).rejects.toThrow(InvalidInputError);
     expect(await mutatingCalls(h, store)).toEqual([]);
     await h.decommissions.approve(store.storeId, { approver: 'bob' });
-    await expect(h.decommissions.approve(store.storeId, { approver: 'dave' })).rejects.toThrow(/Already approved by bob|only accepted in phase AWAITING_APPROVAL/);
+    await expect(h.decommissions.approve(store.storeId, { approver: 'dave' })).rejects.toThrow(
+      /Already approved by bob|only accepted in phase AWAITING_APPROVAL/,
+    );
     expect((await result(store.storeId)).outcome).toBe('COMPLETED');
   });
 
@@ -153,8 +158,14 @@ describe('no change without approval', () => {
     expect((err as InvalidInputError).problems.map((p) => p.field).sort()).toEqual(['customKeyStoreId', 'pendingWindowInDays', 'requestedBy', 'surprise']);
 
     // Bypassing the client (as a raw `temporal workflow start` would): the workflow validates again.
-    const handle = await h.temporal.workflow.start('decommissionCustomKeyStore', { taskQueue: h.taskQueue, workflowId: 'kms-decommission-raw-invalid', args: [bad] });
-    await expect(handle.result()).rejects.toMatchObject({ cause: { type: 'InvalidDecommissionInput', message: expect.stringMatching(/pendingWindowInDays: must be an integer from 7 to 30.*got number 31/) } });
+    const handle = await h.temporal.workflow.start('decommissionCustomKeyStore', {
+      taskQueue: h.taskQueue,
+      workflowId: 'kms-decommission-raw-invalid',
+      args: [bad],
+    });
+    await expect(handle.result()).rejects.toMatchObject({
+      cause: { type: 'InvalidDecommissionInput', message: expect.stringMatching(/pendingWindowInDays: must be an integer from 7 to 30.*got number 31/) },
+    });
   });
 });
 
@@ -186,9 +197,12 @@ describe('cancel and rollback', () => {
     for (const id of store.enabled) expect(await keyState(h, id)).toBe('Enabled');
     for (const id of store.disabled) expect(await keyState(h, id)).toBe('Disabled');
     expect(await keyState(h, store.pending[0])).toBe('PendingDeletion'); // was pending before this run: not ours to cancel
-    expect(report.keys.filter((k) => k.restoredState).map((k) => `${k.priorState}->${k.restoredState}`).sort()).toEqual(
-      ['Disabled->Disabled', 'Disabled->Disabled', 'Enabled->Enabled', 'Enabled->Enabled', 'Enabled->Enabled'],
-    );
+    expect(
+      report.keys
+        .filter((k) => k.restoredState)
+        .map((k) => `${k.priorState}->${k.restoredState}`)
+        .sort(),
+    ).toEqual(['Disabled->Disabled', 'Disabled->Disabled', 'Enabled->Enabled', 'Enabled->Enabled', 'Enabled->Enabled']);
   });
 
   test('Temporal workflow cancel has the same effect as the cancel update', async () => {
@@ -225,12 +239,21 @@ describe('store connection', () => {
     await h.decommissions.startDecommission(fastInput(store.storeId));
     await approveWhenReady(store.storeId);
     const blocked = await waitForPhase(h, store.storeId, 'BLOCKED');
-    expect(blocked.blocker).toMatchObject({ id: 'CONNECT_FAILED-1', kind: 'CONNECT_FAILED', connectionErrorCode: 'USER_LOCKED_OUT', allowedActions: ['reconnect', 'proceed'] });
+    expect(blocked.blocker).toMatchObject({
+      id: 'CONNECT_FAILED-1',
+      kind: 'CONNECT_FAILED',
+      connectionErrorCode: 'USER_LOCKED_OUT',
+      allowedActions: ['reconnect', 'proceed'],
+    });
     expect(blocked.previousPhase).toBe('CONNECTING');
     expect(await successfulCalls(h, 'ScheduleKeyDeletion', store.keyIds)).toEqual([]);
-    await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'keep-waiting', blockerId: 'CONNECT_FAILED-1' })).rejects.toThrow(/does not resolve CONNECT_FAILED; allowed: reconnect, proceed/);
+    await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'keep-waiting', blockerId: 'CONNECT_FAILED-1' })).rejects.toThrow(
+      /does not resolve CONNECT_FAILED; allowed: reconnect, proceed/,
+    );
     // A resolve naming any blocker but the current one is refused, and changes nothing.
-    await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect', blockerId: 'CONNECT_FAILED-2' })).rejects.toThrow(UpdateRejectedError);
+    await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect', blockerId: 'CONNECT_FAILED-2' })).rejects.toThrow(
+      UpdateRejectedError,
+    );
     expect((await h.decommissions.getStatus(store.storeId)).blocker?.id).toBe('CONNECT_FAILED-1');
     await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'reconnect', blockerId: 'CONNECT_FAILED-1' });
     const report = await result(store.storeId, 'connect-failed-resolved');
@@ -260,7 +283,9 @@ describe('drift during the waiting period', () => {
     const second = await createKeyOutOfBand(h, store.storeId);
     const again = await waitForPhase(h, store.storeId, 'BLOCKED');
     expect(again.blocker).toMatchObject({ id: 'NEW_KEYS-2', kind: 'NEW_KEYS', keyIds: [second] });
-    await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'schedule-new-keys', blockerId: 'NEW_KEYS-1' })).rejects.toThrow(UpdateRejectedError);
+    await expect(h.decommissions.resolve(store.storeId, { by: 'bob', action: 'schedule-new-keys', blockerId: 'NEW_KEYS-1' })).rejects.toThrow(
+      UpdateRejectedError,
+    );
     expect(await keyState(h, second)).toBe('Enabled');
     await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'schedule-new-keys', blockerId: 'NEW_KEYS-2' });
     const report = await result(store.storeId, 'drift-new-key-resolved');

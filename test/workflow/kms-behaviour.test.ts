@@ -68,7 +68,12 @@ describe('eventual consistency and existing state', () => {
     const report = await h.decommissions.getReport(store.storeId, { wait: true });
     expect(report.outcome).toBe('COMPLETED');
     expect(report.counts).toMatchObject({ inventoried: 5, scheduled: 2, alreadyPending: 3, deleted: 5 });
-    expect(report.keys.filter((k) => k.scheduledBy === 'before-this-run').map((k) => k.keyId).sort()).toEqual([...store.pending].sort());
+    expect(
+      report.keys
+        .filter((k) => k.scheduledBy === 'before-this-run')
+        .map((k) => k.keyId)
+        .sort(),
+    ).toEqual([...store.pending].sort());
     expect((await successfulCalls(h, 'ScheduleKeyDeletion', store.pending)).length).toBe(0);
     // The pre-existing keys (30-day window) were scheduled before ours (7-day): the wait lasted until the later date.
     expect(report.latestDeletionDate).toBeGreaterThan(report.earliestDeletionDate as number);

@@ -74,9 +74,19 @@ test("Temporal's own cancel during the waiting period rolls back every key, then
   expect(report.counts.rolledBack).toBe(store.enabled.length + store.disabled.length);
   const restored = report.keys.filter((k) => k.rollbackActions?.includes('CancelKeyDeletion'));
   expect(restored.map((k) => k.keyId).sort()).toEqual([...store.enabled, ...store.disabled].sort());
-  expect(report.keys.filter((k) => k.rollbackActions?.includes('EnableKey')).map((k) => k.keyId).sort()).toEqual([...store.enabled].sort());
+  expect(
+    report.keys
+      .filter((k) => k.rollbackActions?.includes('EnableKey'))
+      .map((k) => k.keyId)
+      .sort(),
+  ).toEqual([...store.enabled].sort());
   expect((await successfulCalls(h, 'CancelKeyDeletion')).filter((c) => store.pending.includes(c.keyId ?? ''))).toEqual([]);
-  await eventually(() => h.temporal.workflow.getHandle(workflowIdFor(store.storeId)).describe(), (d) => d.status.name === 'CANCELLED', 10_000, 'status CANCELLED');
+  await eventually(
+    () => h.temporal.workflow.getHandle(workflowIdFor(store.storeId)).describe(),
+    (d) => d.status.name === 'CANCELLED',
+    10_000,
+    'status CANCELLED',
+  );
   expect((await historyOf(store.storeId)).filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
 }, 90_000);
 
@@ -95,7 +105,10 @@ test('an error retrying cannot fix before any change fails the run closed, sayin
 test('a CloudHSM store that disconnects between drift scans is noticed by the connection check and blocks before any DeletionDate', async () => {
   const store = await seedStore(h, { enabled: 2 });
   // Drift scans daily (never, in this run): only the connection watcher can notice the disconnect.
-  const input = fastInput(store.storeId, { pendingWindowInDays: 30, timing: { ...fastInput('x').timing, driftCheckInterval: '1 day', connectionCheckInterval: 200 } });
+  const input = fastInput(store.storeId, {
+    pendingWindowInDays: 30,
+    timing: { ...fastInput('x').timing, driftCheckInterval: '1 day', connectionCheckInterval: 200 },
+  });
   await h.decommissions.startDecommission(input);
   await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
   await h.decommissions.approve(store.storeId, { approver: 'bob' });

@@ -14,7 +14,9 @@ const KIB = 1024;
 /** Seeds a CONNECTED CloudHSM store of `n` keys among `others` keys of the default store. */
 async function seedLargeStore(emulator: RunningEmulator, n: number, others: number): Promise<string> {
   const storeId = uniqueStoreId();
-  await emulator.admin.seed({ stores: [{ id: storeId, name: `large-${storeId}`, type: 'AWS_CLOUDHSM', connectionState: 'CONNECTED', cloudHsmClusterId: 'cluster-abcdefghijk' }] });
+  await emulator.admin.seed({
+    stores: [{ id: storeId, name: `large-${storeId}`, type: 'AWS_CLOUDHSM', connectionState: 'CONNECTED', cloudHsmClusterId: 'cluster-abcdefghijk' }],
+  });
   await emulator.admin.seed({ keys: [{ count: others }, { count: n, customKeyStoreId: storeId, aliasPrefix: `alias/${storeId}` }, { count: others }] });
   return storeId;
 }
@@ -34,36 +36,40 @@ describe('scale', () => {
   const sizes: [number, number, number][] = [[3_300, 2_000, 4_000]];
   // Drift checks rescan the whole account and are covered elsewhere: none in the large run.
   if (process.env.SCALE_20K) sizes.push([20_000, 1_000, 3_600_000]);
-  test.each(sizes)('a %i-key store completes within Temporal limits (every payload < 256 KiB, history far below 10,240 events)', async (n, others, driftCheckInterval) => {
-    const storeId = await seedLargeStore(h.emulator, n, others);
-    const started = Date.now();
-    await h.decommissions.startDecommission(
-      fastInput(storeId, { timing: { storePollInterval: 200, driftCheckInterval, verifyInterval: 1_000, verifyPatience: 60_000 } }),
-    );
-    const report = await h.decommissions.getReport(storeId, { wait: true });
-    const wallSeconds = (Date.now() - started) / 1000;
-    const stats = await historyStats(h.temporal.workflow.getHandle(`kms-decommission-${storeId}`), h.temporal);
-    console.log(
-      `scale ${n} keys: ${report.outcome}${report.reason ? ` (${report.reason})` : ''} in ${wallSeconds.toFixed(1)} s (7-day window = 7 s); history ${stats.events} events ` +
-        `(${(stats.events / n).toFixed(4)}/key), ${Math.round(stats.bytes / KIB)} KiB; largest payload ${Math.round(stats.largestPayloadBytes / KIB)} KiB ` +
-        `(${stats.largestPayloadEventType}); continued-as-new ${stats.continuedAsNew}×`,
-    );
-    expect(report.outcome).toBe('COMPLETED');
-    expect(report.counts).toMatchObject({ inventoried: n, scheduled: n, deleted: n });
-    expect(stats.largestPayloadBytes).toBeLessThan(256 * KIB);
-    expect(stats.events).toBeLessThan(10_240 / 4);
-    expect(stats.events / n).toBeLessThan(0.05);
+  test.each(sizes)(
+    'a %i-key store completes within Temporal limits (every payload < 256 KiB, history far below 10,240 events)',
+    async (n, others, driftCheckInterval) => {
+      const storeId = await seedLargeStore(h.emulator, n, others);
+      const started = Date.now();
+      await h.decommissions.startDecommission(
+        fastInput(storeId, { timing: { storePollInterval: 200, driftCheckInterval, verifyInterval: 1_000, verifyPatience: 60_000 } }),
+      );
+      const report = await h.decommissions.getReport(storeId, { wait: true });
+      const wallSeconds = (Date.now() - started) / 1000;
+      const stats = await historyStats(h.temporal.workflow.getHandle(`kms-decommission-${storeId}`), h.temporal);
+      console.log(
+        `scale ${n} keys: ${report.outcome}${report.reason ? ` (${report.reason})` : ''} in ${wallSeconds.toFixed(1)} s (7-day window = 7 s); history ${stats.events} events ` +
+          `(${(stats.events / n).toFixed(4)}/key), ${Math.round(stats.bytes / KIB)} KiB; largest payload ${Math.round(stats.largestPayloadBytes / KIB)} KiB ` +
+          `(${stats.largestPayloadEventType}); continued-as-new ${stats.continuedAsNew}×`,
+      );
+      expect(report.outcome).toBe('COMPLETED');
+      expect(report.counts).toMatchObject({ inventoried: n, scheduled: n, deleted: n });
+      expect(stats.largestPayloadBytes).toBeLessThan(256 * KIB);
+      expect(stats.events).toBeLessThan(10_240 / 4);
+      expect(stats.events / n).toBeLessThan(0.05);
 
-    // The workflow's result carries 200 keys inline; the client assembles the rest from `reportKeys` query pages.
-    const full = report;
-    expect(full.keyCount).toBe(n);
-    expect(full.keys).toHaveLength(n);
-    expect(new Set(full.keys.map((k) => k.keyId)).size).toBe(n);
-    expect(full.keys.every((k) => k.confirmedDeletedAt !== undefined && k.aliases.length === 1)).toBe(true);
-    const ids = new Set(full.keys.map((k) => k.keyId));
-    const scheduled = await successfulCalls(h, 'ScheduleKeyDeletion');
-    expect(scheduled.filter((e) => ids.has(e.keyId as string)).length).toBe(n);
-  }, 600_000);
+      // The workflow's result carries 200 keys inline; the client assembles the rest from `reportKeys` query pages.
+      const full = report;
+      expect(full.keyCount).toBe(n);
+      expect(full.keys).toHaveLength(n);
+      expect(new Set(full.keys.map((k) => k.keyId)).size).toBe(n);
+      expect(full.keys.every((k) => k.confirmedDeletedAt !== undefined && k.aliases.length === 1)).toBe(true);
+      const ids = new Set(full.keys.map((k) => k.keyId));
+      const scheduled = await successfulCalls(h, 'ScheduleKeyDeletion');
+      expect(scheduled.filter((e) => ids.has(e.keyId as string)).length).toBe(n);
+    },
+    600_000,
+  );
 });
 
 describe('continue-as-new', () => {
@@ -102,7 +108,9 @@ describe('continue-as-new', () => {
 
   test('carries the ledger, decisions and handlers across runs; every key is scheduled exactly once', async () => {
     const storeId = await seedLargeStore(emulator, 1_200, 100);
-    await client.startDecommission(fastInput(storeId, { timing: { storePollInterval: 100, driftCheckInterval: 300, verifyInterval: 200, verifyPatience: 30_000 } }));
+    await client.startDecommission(
+      fastInput(storeId, { timing: { storePollInterval: 100, driftCheckInterval: 300, verifyInterval: 200, verifyPatience: 30_000 } }),
+    );
     const status = await (async () => {
       for (;;) {
         const s = await client.getStatus(storeId).catch(() => undefined);
@@ -115,7 +123,9 @@ describe('continue-as-new', () => {
     const report = await client.getReport(storeId, { wait: true });
     const handle = client.client.workflow.getHandle(`kms-decommission-${storeId}`);
     const stats = await historyStats(handle, client.client);
-    console.log(`continue-as-new: ${stats.continuedAsNew} runs continued, ${stats.events} events in total, largest payload ${Math.round(stats.largestPayloadBytes / KIB)} KiB`);
+    console.log(
+      `continue-as-new: ${stats.continuedAsNew} runs continued, ${stats.events} events in total, largest payload ${Math.round(stats.largestPayloadBytes / KIB)} KiB`,
+    );
     expect(stats.continuedAsNew).toBeGreaterThanOrEqual(2);
     expect(report.decisions).toHaveLength(2);
     expect(stats.largestPayloadBytes).toBeLessThan(256 * KIB);

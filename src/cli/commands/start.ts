@@ -5,7 +5,18 @@ import { validateDecommissionInput } from '../../shared/validation';
 import { withClient, type GlobalOptions } from '../connect';
 import { UsageError } from '../exit-codes';
 import { cliCommand, YOU } from '../hints';
-import { describeProblems, inputFromFlags, integerArg, parseJsonInput, readInputFile, REMOVED_POLICY_FLAGS, removedPolicyFlagMessage, START_FLAGS, type RemovedPolicyOption, type StartFlags } from '../parse';
+import {
+  describeProblems,
+  inputFromFlags,
+  integerArg,
+  parseJsonInput,
+  readInputFile,
+  REMOVED_POLICY_FLAGS,
+  removedPolicyFlagMessage,
+  START_FLAGS,
+  type RemovedPolicyOption,
+  type StartFlags,
+} from '../parse';
 
 const FIELD_FLAGS = [
   'store',
@@ -38,7 +49,12 @@ function readInput(flags: StartOptions): { raw: unknown; source?: string } {
   return { raw: inputFromFlags(flags) };
 }
 
-function describeStarted(result: StartResult, input: { customKeyStoreId: string; requestedBy: string; dryRun: boolean }, taskQueue: string, cli: string): string {
+function describeStarted(
+  result: StartResult,
+  input: { customKeyStoreId: string; requestedBy: string; dryRun: boolean },
+  taskQueue: string,
+  cli: string,
+): string {
   const store = input.customKeyStoreId;
   if (result.alreadyRunning) {
     return `A decommission of ${store} is already running: workflow ${result.workflowId} (run ${result.runId}). Nothing new was started.\n  ${cli} status ${store}\n`;
@@ -64,7 +80,7 @@ export function registerStart(program: Command): void {
     .description(
       'Start decommissioning a custom key store. The input is validated first by the same rules as the workflow: an invalid request exits 2 and nothing reaches Temporal. ' +
         'Give the input as flags, or as the raw JSON object with --input / --input-file. A store has at most one running decommission: starting again prints the running one. ' +
-        'Whether approval is required and whether the requester may approve are the deployment\'s approval policy, set on the worker (DECOMMISSION_REQUIRE_APPROVAL, DECOMMISSION_ALLOW_SELF_APPROVAL), not per request.',
+        "Whether approval is required and whether the requester may approve are the deployment's approval policy, set on the worker (DECOMMISSION_REQUIRE_APPROVAL, DECOMMISSION_ALLOW_SELF_APPROVAL), not per request.",
     )
     .option('--store <id>', 'custom key store to retire, e.g. cks-1234567890abcdef0 (customKeyStoreId)')
     .option('--requested-by <name>', 'who asks for it; the approver must be someone else (requestedBy)')
@@ -81,8 +97,13 @@ export function registerStart(program: Command): void {
     .option('--timing-drift-check-interval <duration>', 'drift checks during the waiting period (timing.driftCheckInterval; default 1 day)')
     .option('--timing-verify-interval <duration>', 're-checks after the DeletionDate (timing.verifyInterval; default 1h)')
     .option('--timing-verify-patience <duration>', 'wait this long past the last DeletionDate before BLOCKED (timing.verifyPatience; default 26h)')
-    .option('--timing-connection-check-interval <duration>', 'CloudHSM store connection checks while waiting and verifying (timing.connectionCheckInterval; default 5m)')
-    .addOption(new Option('--input <json>', 'the whole DecommissionInput as a JSON object (instead of the flags above)').conflicts([...FIELD_FLAGS, 'inputFile']))
+    .option(
+      '--timing-connection-check-interval <duration>',
+      'CloudHSM store connection checks while waiting and verifying (timing.connectionCheckInterval; default 5m)',
+    )
+    .addOption(
+      new Option('--input <json>', 'the whole DecommissionInput as a JSON object (instead of the flags above)').conflicts([...FIELD_FLAGS, 'inputFile']),
+    )
     .addOption(new Option('--input-file <path>', 'read the JSON object from a file ("-" for stdin)').conflicts(FIELD_FLAGS))
     .option('--fail-if-running', 'exit 5 instead of printing the already running decommission')
     .option('--json', 'print the result as JSON')
@@ -105,7 +126,11 @@ Examples:
       const globals = cmd.optsWithGlobals<GlobalOptions>();
       await withClient(globals, async (client, target) => {
         const result = await client.startDecommission(raw as DecommissionInput, { failIfRunning: flags.failIfRunning });
-        process.stdout.write(flags.json ? `${JSON.stringify({ ...result, taskQueue: target.taskQueue })}\n` : describeStarted(result, input, target.taskQueue, cliCommand(globals)));
+        process.stdout.write(
+          flags.json
+            ? `${JSON.stringify({ ...result, taskQueue: target.taskQueue })}\n`
+            : describeStarted(result, input, target.taskQueue, cliCommand(globals)),
+        );
       });
     });
 }

@@ -34,18 +34,25 @@ export function registerApprove(program: Command): void {
   program
     .command('approve')
     .summary('approve the inventoried plan (four-eyes)')
-    .description('Approve the inventoried plan of a run in AWAITING_APPROVAL. The approver must not be the requester, unless the deployment\'s approval policy allows self-approval (the worker\'s DECOMMISSION_ALLOW_SELF_APPROVAL). A rejection exits 3 with the workflow\'s reason; nothing changes.')
+    .description(
+      "Approve the inventoried plan of a run in AWAITING_APPROVAL. The approver must not be the requester, unless the deployment's approval policy allows self-approval (the worker's DECOMMISSION_ALLOW_SELF_APPROVAL). A rejection exits 3 with the workflow's reason; nothing changes.",
+    )
     .argument('<store>', 'store ID (cks-…) or workflow ID (kms-decommission-cks-…)', storeArg)
     .requiredOption('--approver <name>', 'who approves (not the requester)')
     .option('--comment <text>', 'recorded in the report, e.g. the CAB reference')
     .option('--json', 'print the answer as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
-  $ kms-decommission approve cks-1234567890abcdef0 --approver bob --comment "CAB-77 approved"`)
+  $ kms-decommission approve cks-1234567890abcdef0 --approver bob --comment "CAB-77 approved"`,
+    )
     .action(async (store: string, flags: { approver: string; comment?: string; json?: boolean }, cmd: Command) => {
       const { request, problems } = validateApproveRequest({ approver: flags.approver, comment: flags.comment });
       if (!request) throw new UsageError(`invalid approve request: ${describeProblems(problems, { approver: '--approver', comment: '--comment' })}`);
-      await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (client) => printAck('approve', await sendUpdate(client, store, 'approve', () => client.approve(store, request)), flags.json));
+      await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (client) =>
+        printAck('approve', await sendUpdate(client, store, 'approve', () => client.approve(store, request)), flags.json),
+      );
     });
 }
 
@@ -54,18 +61,25 @@ export function registerCancel(program: Command): void {
   program
     .command('cancel')
     .summary('cancel; keys this run scheduled are restored')
-    .description('Cancel a decommission. Before scheduling nothing has changed; during scheduling, the waiting period or verification every key this run scheduled that KMS has not deleted yet gets its deletion cancelled and its prior state restored (keys KMS already deleted are reported as deleted). Rejected (exit 3) once DISCONNECTING began.')
+    .description(
+      'Cancel a decommission. Before scheduling nothing has changed; during scheduling, the waiting period or verification every key this run scheduled that KMS has not deleted yet gets its deletion cancelled and its prior state restored (keys KMS already deleted are reported as deleted). Rejected (exit 3) once DISCONNECTING began.',
+    )
     .argument('<store>', 'store ID (cks-…) or workflow ID (kms-decommission-cks-…)', storeArg)
     .requiredOption('--by <name>', 'who cancels')
     .requiredOption('--reason <text>', 'why; recorded in the report')
     .option('--json', 'print the answer as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
-  $ kms-decommission cancel cks-1234567890abcdef0 --by bob --reason "wrong store: CHG-1042 targets another account"`)
+  $ kms-decommission cancel cks-1234567890abcdef0 --by bob --reason "wrong store: CHG-1042 targets another account"`,
+    )
     .action(async (store: string, flags: { by: string; reason: string; json?: boolean }, cmd: Command) => {
       const { request, problems } = validateCancelRequest({ by: flags.by, reason: flags.reason });
       if (!request) throw new UsageError(`invalid cancel request: ${describeProblems(problems, { by: '--by', reason: '--reason' })}`);
-      await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (client) => printAck('cancel', await sendUpdate(client, store, 'cancel', () => client.cancel(store, request)), flags.json));
+      await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (client) =>
+        printAck('cancel', await sendUpdate(client, store, 'cancel', () => client.cancel(store, request)), flags.json),
+      );
     });
 }
 
@@ -85,13 +99,21 @@ export function registerResolve(program: Command): void {
     .requiredOption('--action <action>', `one of ${RESOLVE_ACTIONS.join(', ')}`)
     .option('--comment <text>', 'recorded in the report')
     .option('--json', 'print the answer as JSON')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ kms-decommission status cks-1234567890abcdef0          # shows the blocker, its id and the commands that answer it
-  $ kms-decommission resolve cks-1234567890abcdef0 --blocker CONNECT_FAILED-1 --by bob --action reconnect --comment "kmsuser password reset"`)
+  $ kms-decommission resolve cks-1234567890abcdef0 --blocker CONNECT_FAILED-1 --by bob --action reconnect --comment "kmsuser password reset"`,
+    )
     .action(async (store: string, flags: { blocker: string; by: string; action: string; comment?: string; json?: boolean }, cmd: Command) => {
       const { request, problems } = validateResolveRequest({ by: flags.by, action: flags.action, blockerId: flags.blocker, comment: flags.comment });
-      if (!request) throw new UsageError(`invalid resolve request: ${describeProblems(problems, { by: '--by', action: '--action', blockerId: '--blocker', comment: '--comment' })}`);
-      await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (client) => printAck('resolve', await sendUpdate(client, store, 'resolve', () => client.resolve(store, request)), flags.json));
+      if (!request)
+        throw new UsageError(
+          `invalid resolve request: ${describeProblems(problems, { by: '--by', action: '--action', blockerId: '--blocker', comment: '--comment' })}`,
+        );
+      await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (client) =>
+        printAck('resolve', await sendUpdate(client, store, 'resolve', () => client.resolve(store, request)), flags.json),
+      );
     });
 }

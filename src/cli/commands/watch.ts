@@ -30,10 +30,13 @@ export function registerWatch(program: Command): void {
     .argument('<store>', 'store ID (cks-…) or workflow ID (kms-decommission-cks-…)', storeArg)
     .addOption(new Option('--interval <ms>', 'status query interval in ms').argParser(integerArg(100, 3_600_000)).default(1_000))
     .option('--plain', 'one line per change even on a terminal')
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Examples:
   $ kms-decommission watch cks-1234567890abcdef0
-  $ kms-decommission watch cks-1234567890abcdef0 --plain | tee watch.log`)
+  $ kms-decommission watch cks-1234567890abcdef0 --plain | tee watch.log`,
+    )
     .action(async (store: string, flags: { interval: number; plain?: boolean }, cmd: Command) => {
       const controller = new AbortController();
       const onSigint = () => controller.abort(new CliError('stopped watching; the decommission goes on', ExitCode.INTERRUPTED));
@@ -43,7 +46,13 @@ Examples:
         const { watchDecommission } = await import('../watch');
         const globals = cmd.optsWithGlobals<GlobalOptions>();
         const report = await withClient(globals, (client) =>
-          watchDecommission(client, store, { out: process.stdout, intervalMs: flags.interval, tty: flags.plain ? false : undefined, signal: controller.signal, command: cliCommand(globals) }),
+          watchDecommission(client, store, {
+            out: process.stdout,
+            intervalMs: flags.interval,
+            tty: flags.plain ? false : undefined,
+            signal: controller.signal,
+            command: cliCommand(globals),
+          }),
         );
         process.exitCode = outcomeExitCode(report);
       } finally {

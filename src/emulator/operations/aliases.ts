@@ -13,7 +13,8 @@ const ALIAS_RULE = { required: true, min: 1, max: 256, pattern: ALIAS_NAME_PATTE
 /** Reasons a name cannot be a customer alias, or undefined when it can. */
 export function aliasNameProblem(name: string): string | undefined {
   if (!ALIAS_NAME_PATTERN.test(name) || name.length > 256) return `Alias name ${name} is not valid.`;
-  if (!name.startsWith('alias/') || name.length === 'alias/'.length) return 'Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html';
+  if (!name.startsWith('alias/') || name.length === 'alias/'.length)
+    return 'Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html';
   if (name.startsWith('alias/aws/')) return 'Alias names that begin with alias/aws/ are reserved for AWS managed keys.';
   return undefined;
 }

@@ -46,7 +46,10 @@ function requireUsable(ctx: OpContext, key: KeyRecord): void {
 
 function checkAlgorithm(ctx: OpContext, key: KeyRecord, algorithm: string | undefined): void {
   if (algorithm !== undefined && algorithm !== 'SYMMETRIC_DEFAULT') {
-    throw new KmsError('InvalidKeyUsageException', `The encryption algorithm ${algorithm} is not compatible with the key spec SYMMETRIC_DEFAULT of ${keyArn(ctx.config, key.id)}.`);
+    throw new KmsError(
+      'InvalidKeyUsageException',
+      `The encryption algorithm ${algorithm} is not compatible with the key spec SYMMETRIC_DEFAULT of ${keyArn(ctx.config, key.id)}.`,
+    );
   }
 }
 
@@ -127,7 +130,11 @@ function dataKeyBytes(input: Input): number {
   return bytes ?? (spec === 'AES_128' ? 16 : 32);
 }
 
-function generate(ctx: OpContext, body: JsonObject, operation: 'GenerateDataKey' | 'GenerateDataKeyWithoutPlaintext'): { CiphertextBlob: string; Plaintext: string; KeyId: string } {
+function generate(
+  ctx: OpContext,
+  body: JsonObject,
+  operation: 'GenerateDataKey' | 'GenerateDataKeyWithoutPlaintext',
+): { CiphertextBlob: string; Plaintext: string; KeyId: string } {
   const input = new Input(body);
   const value = input.string('KeyId', KEY_ID_RULE);
   const context = input.stringMap('EncryptionContext');

@@ -132,10 +132,7 @@ export function describeKey(ctx: OpContext, body: JsonObject): { KeyMetadata: Ke
 }
 
 /** ListKeys: every key in every state, insertion order, default Limit 100. */
-export function listKeys(
-  ctx: OpContext,
-  body: JsonObject,
-): { Keys: { KeyId: string; KeyArn: string }[]; Truncated: boolean; NextMarker?: string } {
+export function listKeys(ctx: OpContext, body: JsonObject): { Keys: { KeyId: string; KeyArn: string }[]; Truncated: boolean; NextMarker?: string } {
   const input = new Input(body);
   const limit = input.integer('Limit', { min: 1, max: 1000 }) ?? 100;
   const marker = input.string('Marker', { min: 1, max: 1024, pattern: /^[\u0020-\u00FF]*$/ });

@@ -166,11 +166,17 @@ export function createCustomKeyStore(ctx: OpContext, body: JsonObject): { Custom
       xks.vpcEndpointServiceName = service;
       if (owner) xks.vpcEndpointServiceOwner = owner;
     } else if (service || owner) {
-      throw new KmsError('ValidationException', 'XksProxyVpcEndpointServiceName and XksProxyVpcEndpointServiceOwner require XksProxyConnectivity VPC_ENDPOINT_SERVICE.');
+      throw new KmsError(
+        'ValidationException',
+        'XksProxyVpcEndpointServiceName and XksProxyVpcEndpointServiceOwner require XksProxyConnectivity VPC_ENDPOINT_SERVICE.',
+      );
     }
   }
   if (ctx.state.stores.size >= MAX_STORES) {
-    throw new KmsError('LimitExceededException', `The request was rejected because this account already has the maximum of ${MAX_STORES} custom key stores in this Region.`);
+    throw new KmsError(
+      'LimitExceededException',
+      `The request was rejected because this account already has the maximum of ${MAX_STORES} custom key stores in this Region.`,
+    );
   }
   checkNameUnused(ctx.state, name);
   if (cloudHsmClusterId) checkClusterUnused(ctx.state, cloudHsmClusterId);
@@ -194,10 +200,7 @@ export function createCustomKeyStore(ctx: OpContext, body: JsonObject): { Custom
 }
 
 /** DescribeCustomKeyStores: by id, by name (unknown → CustomKeyStoreNotFoundException) or all, paginated. */
-export function describeCustomKeyStores(
-  ctx: OpContext,
-  body: JsonObject,
-): { CustomKeyStores: StoreView[]; Truncated: boolean; NextMarker?: string } {
+export function describeCustomKeyStores(ctx: OpContext, body: JsonObject): { CustomKeyStores: StoreView[]; Truncated: boolean; NextMarker?: string } {
   const input = new Input(body);
   const id = input.string('CustomKeyStoreId', { min: 1, max: 64 });
   const name = input.string('CustomKeyStoreName', NAME_RULE);

@@ -80,10 +80,12 @@ export async function checkStore(run: Run, purpose: string, prefetched?: StoreIn
     prefetched !== undefined
       ? prefetched
       : await run.attempt(`${purpose}: describe store`, () =>
-          quick.describeStore.executeWithOptions({ summary: `${purpose}: store connection state` }, [{ customKeyStoreId: run.cfg.customKeyStoreId }]).catch((err: unknown) => {
-            if (failureType(err) === 'CustomKeyStoreNotFoundException') return null;
-            throw err;
-          }),
+          quick.describeStore
+            .executeWithOptions({ summary: `${purpose}: store connection state` }, [{ customKeyStoreId: run.cfg.customKeyStoreId }])
+            .catch((err: unknown) => {
+              if (failureType(err) === 'CustomKeyStoreNotFoundException') return null;
+              throw err;
+            }),
         );
   if (!store) return storeGone(run, purpose);
   run.setStore(store);

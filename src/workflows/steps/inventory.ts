@@ -11,7 +11,12 @@ const INVENTORY_PAGE_KEYS = 1_000;
  * Full scan of the account, handing the store's keys to `onPage` page by page (never the whole list in
  * one payload). Before any change a failure fails the run (fail closed); afterwards it blocks for retry.
  */
-export async function scanStore(run: Run, purpose: string, withAliases: boolean, onPage: (keys: InventoriedKey[], arnPrefix: string | undefined) => void): Promise<void> {
+export async function scanStore(
+  run: Run,
+  purpose: string,
+  withAliases: boolean,
+  onPage: (keys: InventoriedKey[], arnPrefix: string | undefined) => void,
+): Promise<void> {
   let marker: string | undefined;
   let scanned = 0;
   do {
@@ -34,7 +39,10 @@ export async function inventory(run: Run): Promise<Transition> {
   await scanStore(run, 'Inventory', true, (keys, arnPrefix) => run.ledger.addInventoried(keys, arnPrefix));
   const n = run.ledger.size;
   if (run.cfg.expectedKeyCount !== undefined && n !== run.cfg.expectedKeyCount) {
-    throw ApplicationFailure.nonRetryable(`Guardrail: expectedKeyCount is ${run.cfg.expectedKeyCount} but store ${run.cfg.customKeyStoreId} holds ${n} keys`, 'ExpectedKeyCountMismatch');
+    throw ApplicationFailure.nonRetryable(
+      `Guardrail: expectedKeyCount is ${run.cfg.expectedKeyCount} but store ${run.cfg.customKeyStoreId} holds ${n} keys`,
+      'ExpectedKeyCountMismatch',
+    );
   }
   if (run.cfg.dryRun) {
     run.state.notes.push(...planNotes(run));
@@ -50,7 +58,9 @@ export async function inventory(run: Run): Promise<Transition> {
 
 function planNotes(run: Run): string[] {
   const c = run.ledger.counts();
-  const notes = [`Dry run: would schedule ${count(c.toSchedule)} keys with a ${run.cfg.pendingWindowInDays}-day window; ${count(c.alreadyPending)} already pending.`];
+  const notes = [
+    `Dry run: would schedule ${count(c.toSchedule)} keys with a ${run.cfg.pendingWindowInDays}-day window; ${count(c.alreadyPending)} already pending.`,
+  ];
   if (run.needsConnect()) notes.push(`Would connect the store first (now ${run.state.store?.connectionState}) so KMS can delete the HSM key material.`);
   return notes;
 }

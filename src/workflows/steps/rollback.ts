@@ -22,13 +22,21 @@ export async function rollingBack(run: Run): Promise<Transition> {
     const range = `${count(keys.length)} of ${count(candidates.length)} key(s) left`;
     run.progress({ what: `Roll back: ${range}` });
     try {
-      const outcomes = await mutating.rollbackKeys.executeWithOptions({ summary: `Roll back: cancel deletion and restore the prior state of ${range}` }, [{ keys }]);
+      const outcomes = await mutating.rollbackKeys.executeWithOptions({ summary: `Roll back: cancel deletion and restore the prior state of ${range}` }, [
+        { keys },
+      ]);
       run.ledger.applyRollback(outcomes, Date.now());
       run.publish();
       const sent = new Set(keys.map((k) => k.keyId));
       const unanswered = run.ledger.rollbackCandidates().filter((k) => sent.has(k.keyId));
       // The loop follows the ledger: a result without an outcome for a key would send it again forever.
-      if (unanswered.length > 0) throw new Error(`rollbackKeys returned no outcome for ${unanswered.length} key(s): ${unanswered.slice(0, 5).map((k) => k.keyId).join(', ')}`);
+      if (unanswered.length > 0)
+        throw new Error(
+          `rollbackKeys returned no outcome for ${unanswered.length} key(s): ${unanswered
+            .slice(0, 5)
+            .map((k) => k.keyId)
+            .join(', ')}`,
+        );
     } catch (err) {
       // What the failed activity did finish is recorded before blocking: the retry only sees it as "already restored".
       const finished = failureDetails(err)[0];
@@ -51,8 +59,12 @@ export async function rollingBack(run: Run): Promise<Transition> {
     }
   }
   const c = run.ledger.counts();
-  run.state.notes.push(`Rollback restored ${count(c.rolledBack)} key(s) to their state before this run; ${count(c.deleted)} key(s) were already deleted by KMS and cannot be restored.`);
-  const differs = run.ledger.all().filter((e) => e.rolledBack === 'NOT_PENDING' && e.finalState !== undefined && e.finalState !== (e.priorState ?? e.inventoryState));
+  run.state.notes.push(
+    `Rollback restored ${count(c.rolledBack)} key(s) to their state before this run; ${count(c.deleted)} key(s) were already deleted by KMS and cannot be restored.`,
+  );
+  const differs = run.ledger
+    .all()
+    .filter((e) => e.rolledBack === 'NOT_PENDING' && e.finalState !== undefined && e.finalState !== (e.priorState ?? e.inventoryState));
   if (differs.length > 0) {
     run.state.notes.push(
       `${count(differs.length)} key(s) are not pending deletion but not in their state before this run either, and were left as they are (this run cannot tell its own lost call from someone else's change): ${differs

@@ -44,7 +44,10 @@ export async function scheduling(run: Run): Promise<Transition> {
     const unanswered = keyIds.filter((id) => run.ledger.get(id)?.scheduledBy === 'not-scheduled' && run.ledger.get(id)?.confirmedDeletedAt === undefined);
     // The loop follows the ledger: a result without an outcome for a key would send it again forever.
     if (unanswered.length > 0) throw new Error(`scheduleKeys returned no outcome for ${unanswered.length} key(s): ${unanswered.slice(0, 5).join(', ')}`);
-    if (result.notInStore.length) run.state.notes.push(`${result.notInStore.length} key(s) no longer belonged to the store and were not scheduled: ${result.notInStore.slice(0, 10).join(', ')}`);
+    if (result.notInStore.length)
+      run.state.notes.push(
+        `${result.notInStore.length} key(s) no longer belonged to the store and were not scheduled: ${result.notInStore.slice(0, 10).join(', ')}`,
+      );
     run.publish();
     if (run.ledger.toSchedule().length > 0) await run.continueAsNewIfSuggested();
   }

@@ -22,7 +22,13 @@ async function teardownCall<T>(run: Run, what: 'disconnect' | 'delete', call: ()
       }
       const error = describeFailure(err);
       run.state.lastError = `${what}: ${error}`;
-      await run.block({ kind: what === 'disconnect' ? 'DISCONNECT_FAILED' : 'DELETE_FAILED', step: what, error, message: `${what} failed: ${error}`, allowedActions: ['retry'] });
+      await run.block({
+        kind: what === 'disconnect' ? 'DISCONNECT_FAILED' : 'DELETE_FAILED',
+        step: what,
+        error,
+        message: `${what} failed: ${error}`,
+        allowedActions: ['retry'],
+      });
     }
   }
 }
@@ -55,7 +61,13 @@ export async function deleting(run: Run): Promise<Transition> {
   }
   run.state.deleteRounds++;
   if (run.state.deleteRounds > MAX_DELETE_ROUNDS) {
-    await run.block({ kind: 'DELETE_FAILED', step: 'delete', error: `${outcome.result}: ${outcome.message ?? ''}`, message: `DeleteCustomKeyStore keeps failing (${outcome.result}): ${outcome.message ?? ''}`, allowedActions: ['retry'] });
+    await run.block({
+      kind: 'DELETE_FAILED',
+      step: 'delete',
+      error: `${outcome.result}: ${outcome.message ?? ''}`,
+      message: `DeleteCustomKeyStore keeps failing (${outcome.result}): ${outcome.message ?? ''}`,
+      allowedActions: ['retry'],
+    });
     run.state.deleteRounds = 0;
     return { to: 'DELETING' };
   }

@@ -27,9 +27,10 @@ async function verifyRound(run: Run): Promise<string[]> {
   for (let i = 0; i < awaiting.length; i += size, size = CHECK_BATCH) {
     const keyIds = awaiting.slice(i, i + size).map((e) => e.keyId);
     const checks = await run.attempt('check keys', () =>
-      batch.checkKeys.executeWithOptions({ summary: `Verify: DescribeKey scheduled keys ${count(i + 1)}–${count(i + keyIds.length)} of ${count(awaiting.length)}` }, [
-        { customKeyStoreId: run.cfg.customKeyStoreId, keyIds, confirmReads: 2, confirmDelayMs: Math.min(2_000, run.cfg.timing.verifyIntervalMs) },
-      ]),
+      batch.checkKeys.executeWithOptions(
+        { summary: `Verify: DescribeKey scheduled keys ${count(i + 1)}–${count(i + keyIds.length)} of ${count(awaiting.length)}` },
+        [{ customKeyStoreId: run.cfg.customKeyStoreId, keyIds, confirmReads: 2, confirmDelayMs: Math.min(2_000, run.cfg.timing.verifyIntervalMs) }],
+      ),
     );
     notPending.push(...run.ledger.applyChecks(checks, Date.now()).map((e) => e.keyId));
     run.publish();

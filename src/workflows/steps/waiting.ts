@@ -19,11 +19,14 @@ export function latestDeletionDate(run: Run): number | undefined {
  * drift scans is noticed within minutes, and the report can say since when it may have been down.
  */
 export async function waitWatchingStore(run: Run, until: number, summary: string): Promise<void> {
-  const watch = run.state.store?.type === 'AWS_CLOUDHSM' && !run.state.proceedDisconnected && !run.state.storeDeleted && run.ledger.awaitingDeletion().length > 0;
+  const watch =
+    run.state.store?.type === 'AWS_CLOUDHSM' && !run.state.proceedDisconnected && !run.state.storeDeleted && run.ledger.awaitingDeletion().length > 0;
   if (watch) {
     const poll = run.cfg.timing.connectionCheckIntervalMs;
     const seen = await run.attempt('watch store connection', () =>
-      watchStub(until - Date.now(), poll).watchStore.executeWithOptions({ summary }, [{ customKeyStoreId: run.cfg.customKeyStoreId, untilMs: until, pollIntervalMs: poll }]),
+      watchStub(until - Date.now(), poll).watchStore.executeWithOptions({ summary }, [
+        { customKeyStoreId: run.cfg.customKeyStoreId, untilMs: until, pollIntervalMs: poll },
+      ]),
     );
     if (seen.outcome === 'GONE') return storeGone(run, 'a connection check');
     if (seen.outcome === 'NOT_CONNECTED') {

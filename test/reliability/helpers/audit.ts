@@ -36,17 +36,22 @@ export class AuditLog {
     for (;;) {
       const value = probe(await this.refresh());
       if (value !== undefined) return value;
-      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} in the emulator's audit log (${this.entries.length} entries)`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} in the emulator's audit log (${this.entries.length} entries)`);
       await sleep(50);
     }
   }
 
   /** Waits until at least `n` entries match. */
   waitForCount(what: string, n: number, match: (e: AuditEntry) => boolean, timeoutMs?: number): Promise<number> {
-    return this.waitFor(what, (entries) => {
-      const c = entries.filter(match).length;
-      return c >= n ? c : undefined;
-    }, timeoutMs);
+    return this.waitFor(
+      what,
+      (entries) => {
+        const c = entries.filter(match).length;
+        return c >= n ? c : undefined;
+      },
+      timeoutMs,
+    );
   }
 
   count(match: (e: AuditEntry) => boolean): number {
@@ -91,7 +96,11 @@ export interface ScheduleProof {
  * fault, not the call's own outcome): such a call executed if it was the key's first, and was refused
  * as "pending deletion" otherwise, so a key needs one OK or one such entry, and never two OKs.
  */
-export function proveScheduledOnce(entries: readonly AuditEntry[], expectedKeyIds: readonly string[], maybeExecuted: (e: AuditEntry) => boolean = () => false): ScheduleProof {
+export function proveScheduledOnce(
+  entries: readonly AuditEntry[],
+  expectedKeyIds: readonly string[],
+  maybeExecuted: (e: AuditEntry) => boolean = () => false,
+): ScheduleProof {
   const expected = new Set(expectedKeyIds);
   const okPerKey = new Map<string, number>();
   const masked = new Set<string>();

@@ -6,7 +6,10 @@ import { temporalAddress } from '../../support/harness';
 import { sleep } from './audit';
 
 /** A Temporal client (and the decommission client on `taskQueue`) for `address` (default: the jest run's dev server). */
-export async function connectClients(taskQueue: string, address = temporalAddress()): Promise<{ temporal: Client; decommissions: DecommissionClient; close(): Promise<void> }> {
+export async function connectClients(
+  taskQueue: string,
+  address = temporalAddress(),
+): Promise<{ temporal: Client; decommissions: DecommissionClient; close(): Promise<void> }> {
   const connection = await Connection.connect({ address });
   const temporal = new Client({ connection, namespace: 'default' });
   return { temporal, decommissions: new DecommissionClient({ client: temporal, taskQueue }), close: () => connection.close() };
@@ -56,7 +59,16 @@ export interface HistoryStats {
 /** Reads every run of a workflow (following continue-as-new back to the first) and summarises its activities. */
 export async function historyStats(temporal: Client, storeId: string): Promise<HistoryStats> {
   const workflowId = workflowIdFor(storeId);
-  const stats: HistoryStats = { runs: 0, events: 0, activities: 0, retriedAttempts: 0, retriedByType: {}, maxAttempt: 0, finalFailures: [], workflowTaskFailures: 0 };
+  const stats: HistoryStats = {
+    runs: 0,
+    events: 0,
+    activities: 0,
+    retriedAttempts: 0,
+    retriedByType: {},
+    maxAttempt: 0,
+    finalFailures: [],
+    workflowTaskFailures: 0,
+  };
   let runId: string | undefined;
   for (;;) {
     const history = await temporal.workflow.getHandle(workflowId, runId).fetchHistory();
@@ -81,11 +93,19 @@ export async function historyStats(temporal: Client, storeId: string): Promise<H
       }
       if (e.activityTaskFailedEventAttributes) {
         const a = e.activityTaskFailedEventAttributes;
-        stats.finalFailures.push({ activityType: types.get(String(a.scheduledEventId)) ?? '?', event: 'ActivityTaskFailed', message: a.failure?.message ?? undefined });
+        stats.finalFailures.push({
+          activityType: types.get(String(a.scheduledEventId)) ?? '?',
+          event: 'ActivityTaskFailed',
+          message: a.failure?.message ?? undefined,
+        });
       }
       if (e.activityTaskTimedOutEventAttributes) {
         const a = e.activityTaskTimedOutEventAttributes;
-        stats.finalFailures.push({ activityType: types.get(String(a.scheduledEventId)) ?? '?', event: 'ActivityTaskTimedOut', message: a.failure?.message ?? undefined });
+        stats.finalFailures.push({
+          activityType: types.get(String(a.scheduledEventId)) ?? '?',
+          event: 'ActivityTaskTimedOut',
+          message: a.failure?.message ?? undefined,
+        });
       }
       if (e.workflowTaskFailedEventAttributes) stats.workflowTaskFailures++;
     }

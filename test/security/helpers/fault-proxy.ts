@@ -46,17 +46,18 @@ export async function startFaultProxy(target: string, rule: ProxyRule): Promise<
       if (answer) {
         injected.push({ operation, body: body.toString('utf8'), answer });
         const payload = JSON.stringify({ __type: answer.type, message: answer.message });
-        res.writeHead(answer.status, { 'content-type': 'application/x-amz-json-1.1', 'content-length': Buffer.byteLength(payload), 'x-amzn-RequestId': `proxy-${n}` });
+        res.writeHead(answer.status, {
+          'content-type': 'application/x-amz-json-1.1',
+          'content-length': Buffer.byteLength(payload),
+          'x-amzn-RequestId': `proxy-${n}`,
+        });
         res.end(payload);
         return;
       }
-      const forward = request(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers },
-        (up) => {
-          res.writeHead(up.statusCode ?? 502, up.headers);
-          up.pipe(res);
-        },
-      );
+      const forward = request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      });
       forward.on('error', () => res.destroy());
       forward.end(body);
     })().catch(() => res.destroy());

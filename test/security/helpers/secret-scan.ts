@@ -53,7 +53,8 @@ export function sourcesContaining(sources: Record<string, string>, secrets: stri
   for (const [name, text] of Object.entries(sources)) {
     const corpus = decodedCorpus(text);
     for (const secret of secrets) {
-      if (corpus.includes(secret) || base64Forms(secret).some((form) => form.length >= 8 && text.includes(form))) hits.push(`${name} contains ${secret.slice(0, 3)}…`);
+      if (corpus.includes(secret) || base64Forms(secret).some((form) => form.length >= 8 && text.includes(form)))
+        hits.push(`${name} contains ${secret.slice(0, 3)}…`);
     }
   }
   return hits;

@@ -210,7 +210,11 @@ class DecommissionRun {
         this.s.approvedBy = approver;
         this.s.decisions.push({ what: 'approved', by: approver, at: Date.now(), detail: r?.comment });
         log.info('decommission approved', { approver });
-        return { accepted: true, phase: this.s.phase, message: `Approved by ${approver}: scheduling ${count(this.ledger.counts().toSchedule)} keys for deletion` };
+        return {
+          accepted: true,
+          phase: this.s.phase,
+          message: `Approved by ${approver}: scheduling ${count(this.ledger.counts().toSchedule)} keys for deletion`,
+        };
       },
       {
         validator: (request) => {
@@ -220,7 +224,9 @@ class DecommissionRun {
           if (this.s.phase !== 'AWAITING_APPROVAL') throw rejected(`approve is only accepted in phase AWAITING_APPROVAL; this run is in ${this.s.phase}`);
           if (this.s.cancel) throw rejected(`The run is being cancelled by ${this.s.cancel.by}`);
           if (!this.cfg.allowSelfApproval && samePerson(r.approver, this.cfg.requestedBy)) {
-            throw rejected(`Four-eyes rule: approver "${r.approver}" requested this decommission; another person must approve (or start it with allowSelfApproval)`);
+            throw rejected(
+              `Four-eyes rule: approver "${r.approver}" requested this decommission; another person must approve (or start it with allowSelfApproval)`,
+            );
           }
         },
         description: 'Approve the inventoried plan: {approver, comment?}. The approver must not be the requester.',
@@ -237,7 +243,10 @@ class DecommissionRun {
         return {
           accepted: true,
           phase: this.s.phase,
-          message: toRestore > 0 ? `Cancelling: deletion of ${count(toRestore)} keys will be cancelled and their states restored` : 'Cancelling: nothing was changed in KMS',
+          message:
+            toRestore > 0
+              ? `Cancelling: deletion of ${count(toRestore)} keys will be cancelled and their states restored`
+              : 'Cancelling: nothing was changed in KMS',
         };
       },
       {
@@ -247,7 +256,9 @@ class DecommissionRun {
           if (FINAL_PHASES.includes(this.s.phase)) throw rejected(`The run already ended in ${this.s.phase}`);
           if (this.s.cancel) throw rejected(`Already cancelled by ${this.s.cancel.by}`);
           if (this.pastPointOfNoReturn()) {
-            throw rejected(`Too late to cancel: every key is deleted and disconnecting the store began (phase ${this.effectivePhase()}); there is nothing left to roll back`);
+            throw rejected(
+              `Too late to cancel: every key is deleted and disconnecting the store began (phase ${this.effectivePhase()}); there is nothing left to roll back`,
+            );
           }
         },
         description: 'Cancel: {by, reason}. Restores keys this run scheduled. Rejected once DISCONNECTING began.',
@@ -259,7 +270,12 @@ class DecommissionRun {
       (request): UpdateAck => {
         const r = validateResolveRequest(request).request as NonNullable<ReturnType<typeof validateResolveRequest>['request']>;
         this.resolution = r;
-        this.s.decisions.push({ what: 'resolved', by: r.by, at: Date.now(), detail: `${r.action} (${this.blocker?.kind})${r.comment ? `: ${r.comment}` : ''}` });
+        this.s.decisions.push({
+          what: 'resolved',
+          by: r.by,
+          at: Date.now(),
+          detail: `${r.action} (${this.blocker?.kind})${r.comment ? `: ${r.comment}` : ''}`,
+        });
         return { accepted: true, phase: this.s.phase, message: `Resolved ${this.blocker?.kind} with ${r.action}` };
       },
       {
@@ -500,10 +516,9 @@ class DecommissionRun {
 
   private async preflight(): Promise<undefined> {
     this.progress({ what: 'Describe the custom key store' });
-    this.s.store = await quick.describeStore.executeWithOptions(
-      { summary: `Preflight: describe custom key store ${this.cfg.customKeyStoreId}` },
-      [{ customKeyStoreId: this.cfg.customKeyStoreId }],
-    );
+    this.s.store = await quick.describeStore.executeWithOptions({ summary: `Preflight: describe custom key store ${this.cfg.customKeyStoreId}` }, [
+      { customKeyStoreId: this.cfg.customKeyStoreId },
+    ]);
     if (this.s.store.connectionState === 'CONNECTED') this.s.lastSeenConnectedAt = Date.now();
     this.enter('INVENTORY', { what: 'DescribeKey every key of the account (ListKeys has no store filter)' });
     return undefined;
@@ -553,7 +568,9 @@ class DecommissionRun {
 
   private planNotes(): string[] {
     const c = this.ledger.counts();
-    const notes = [`Dry run: would schedule ${count(c.toSchedule)} keys with a ${this.cfg.pendingWindowInDays}-day window; ${count(c.alreadyPending)} already pending.`];
+    const notes = [
+      `Dry run: would schedule ${count(c.toSchedule)} keys with a ${this.cfg.pendingWindowInDays}-day window; ${count(c.alreadyPending)} already pending.`,
+    ];
     if (this.needsConnect()) notes.push(`Would connect the store first (now ${this.s.store?.connectionState}) so KMS can delete the HSM key material.`);
     return notes;
   }
@@ -563,7 +580,7 @@ class DecommissionRun {
     const remaining = Math.max(1, deadline - Date.now());
     const decided = await condition(() => this.s.approvedBy !== undefined || this.s.cancel !== undefined, remaining, {
       summary: `Awaiting approval until ${iso(deadline)}`,
-    } );
+    });
     this.throwIfCancelled();
     if (!decided) {
       this.s.decisions.push({ what: 'approval-timeout', by: 'workflow', at: Date.now(), detail: `no approval within ${this.cfg.approvalTimeoutMs} ms` });
@@ -577,7 +594,11 @@ class DecommissionRun {
 
   /** CloudHSM only: KMS can delete HSM key material only while the store is CONNECTED. */
   private needsConnect(): boolean {
-    return this.s.store?.type === 'AWS_CLOUDHSM' && this.s.store.connectionState !== 'CONNECTED' && this.ledger.toSchedule().length + this.ledger.awaitingDeletion().length > 0;
+    return (
+      this.s.store?.type === 'AWS_CLOUDHSM' &&
+      this.s.store.connectionState !== 'CONNECTED' &&
+      this.ledger.toSchedule().length + this.ledger.awaitingDeletion().length > 0
+    );
   }
 
   private async connect(): Promise<undefined> {
@@ -624,7 +645,9 @@ class DecommissionRun {
 
   private proceedDisconnected(next: Phase): undefined {
     this.s.proceedDisconnected = true;
-    this.s.notes.push(`Operator proceeded with the store ${this.s.store?.connectionState}: KMS cannot delete the HSM key material of keys whose waiting period ends while it is not CONNECTED.`);
+    this.s.notes.push(
+      `Operator proceeded with the store ${this.s.store?.connectionState}: KMS cannot delete the HSM key material of keys whose waiting period ends while it is not CONNECTED.`,
+    );
     this.markNotConnected();
     this.enter(next);
     return undefined;
@@ -658,12 +681,17 @@ class DecommissionRun {
       this.ledger.markAttempted(keyIds);
       const result = await this.attempt('schedule', () =>
         batch.scheduleKeys.executeWithOptions(
-          { summary: `Schedule deletion: keys ${count(done + 1)}–${count(done + keyIds.length)} of ${count(total)} (${this.cfg.pendingWindowInDays}-day window)` },
+          {
+            summary: `Schedule deletion: keys ${count(done + 1)}–${count(done + keyIds.length)} of ${count(total)} (${this.cfg.pendingWindowInDays}-day window)`,
+          },
           [{ customKeyStoreId: this.cfg.customKeyStoreId, keyIds, pendingWindowInDays: this.cfg.pendingWindowInDays }],
         ),
       );
       this.ledger.applySchedule(result.outcomes, result.notInStore, Date.now());
-      if (result.notInStore.length) this.s.notes.push(`${result.notInStore.length} key(s) no longer belonged to the store and were not scheduled: ${result.notInStore.slice(0, 10).join(', ')}`);
+      if (result.notInStore.length)
+        this.s.notes.push(
+          `${result.notInStore.length} key(s) no longer belonged to the store and were not scheduled: ${result.notInStore.slice(0, 10).join(', ')}`,
+        );
       this.publish();
       if (i + SCHEDULE_BATCH < todo.length) await this.continueAsNewIfSuggested();
     }
@@ -685,7 +713,7 @@ class DecommissionRun {
       this.progress({ what: wake < latest ? 'Drift check' : 'Verify that KMS deleted the keys', at: wake });
       await condition(() => this.s.cancel !== undefined, Math.max(1, wake - Date.now()), {
         summary: `Waiting period until ${iso(latest)} (next drift check ${iso(wake)})`,
-      } );
+      });
       this.throwIfCancelled();
       if (Date.now() < latest) {
         const drifted = await this.driftCheck();
@@ -716,14 +744,17 @@ class DecommissionRun {
 
   /** Store gone, or (CloudHSM) not CONNECTED. */
   private async storeDrift(prefetched?: StoreInfo | null): Promise<boolean> {
-    const store = prefetched !== undefined ? prefetched : await this.attempt('drift check: describe store', () =>
-      quick.describeStore
-        .executeWithOptions({ summary: 'Drift check: store connection state' }, [{ customKeyStoreId: this.cfg.customKeyStoreId }])
-        .catch((err: unknown) => {
-          if (failureType(err) === 'CustomKeyStoreNotFoundException') return undefined;
-          throw err;
-        }),
-    );
+    const store =
+      prefetched !== undefined
+        ? prefetched
+        : await this.attempt('drift check: describe store', () =>
+            quick.describeStore
+              .executeWithOptions({ summary: 'Drift check: store connection state' }, [{ customKeyStoreId: this.cfg.customKeyStoreId }])
+              .catch((err: unknown) => {
+                if (failureType(err) === 'CustomKeyStoreNotFoundException') return undefined;
+                throw err;
+              }),
+          );
     if (!store) {
       await this.block({
         kind: 'STORE_DELETED',
@@ -818,10 +849,9 @@ class DecommissionRun {
     for (let i = 0; i < awaiting.length; i += CHECK_BATCH) {
       const keyIds = awaiting.slice(i, i + CHECK_BATCH).map((e) => e.keyId);
       const checks = await this.attempt('check keys', () =>
-        batch.checkKeys.executeWithOptions(
-          { summary: `${purpose}: keys ${count(i + 1)}–${count(i + keyIds.length)} of ${count(awaiting.length)}` },
-          [{ customKeyStoreId: this.cfg.customKeyStoreId, keyIds, confirmReads, confirmDelayMs: Math.min(2_000, this.cfg.timing.verifyIntervalMs) }],
-        ),
+        batch.checkKeys.executeWithOptions({ summary: `${purpose}: keys ${count(i + 1)}–${count(i + keyIds.length)} of ${count(awaiting.length)}` }, [
+          { customKeyStoreId: this.cfg.customKeyStoreId, keyIds, confirmReads, confirmDelayMs: Math.min(2_000, this.cfg.timing.verifyIntervalMs) },
+        ]),
       );
       notPending.push(...this.ledger.applyChecks(checks, Date.now()));
       this.publish();
@@ -850,7 +880,10 @@ class DecommissionRun {
           kind: 'VERIFY_TIMEOUT',
           message: `${count(remaining)} key(s) still exist ${Math.round((Date.now() - latest) / 60_000)} min after the latest DeletionDate (${iso(latest)}); KMS may lag up to 24 h. Keep waiting, or cancel.`,
           allowedActions: ['keep-waiting'],
-          keyIds: this.ledger.awaitingDeletion().slice(0, DRIFT_SUMMARY_KEYS).map((e) => e.keyId),
+          keyIds: this.ledger
+            .awaitingDeletion()
+            .slice(0, DRIFT_SUMMARY_KEYS)
+            .map((e) => e.keyId),
           keyCount: remaining,
         });
         this.s.verifyExtensionMs += this.cfg.timing.verifyPatienceMs;
@@ -860,7 +893,7 @@ class DecommissionRun {
       this.progress({ what: `Re-check ${count(remaining)} key(s) still pending deletion`, at: wake });
       await condition(() => this.s.cancel !== undefined, Math.max(1, wake - Date.now()), {
         summary: `Verify: ${count(remaining)} key(s) not yet deleted by KMS; re-check at ${iso(wake)}`,
-      } );
+      });
       await this.continueAsNewIfSuggested();
     }
     // The store must now be empty: anything left was created after approval (or missed) and blocks deletion.
@@ -874,7 +907,9 @@ class DecommissionRun {
     if (left.keys.length > 0) {
       // A read from before the deletion (eventual consistency): verify those keys again.
       for (const key of left.keys) this.ledger.unconfirmDeletion(key.keyId);
-      await condition(() => this.s.cancel !== undefined, this.cfg.timing.verifyIntervalMs, { summary: 'Final inventory still lists deleted keys: verify again' });
+      await condition(() => this.s.cancel !== undefined, this.cfg.timing.verifyIntervalMs, {
+        summary: 'Final inventory still lists deleted keys: verify again',
+      });
       return undefined;
     }
     if (this.s.deleted) return this.complete();
@@ -906,13 +941,21 @@ class DecommissionRun {
         return result;
       } catch (err) {
         if (failureType(err) === 'CustomKeyStoreNotFoundException') {
-          await this.block({ kind: 'STORE_DELETED', message: `Store ${this.cfg.customKeyStoreId} was deleted outside this workflow during ${what}.`, allowedActions: ['proceed'] });
+          await this.block({
+            kind: 'STORE_DELETED',
+            message: `Store ${this.cfg.customKeyStoreId} was deleted outside this workflow during ${what}.`,
+            allowedActions: ['proceed'],
+          });
           this.s.notes.push(`The store was deleted outside this workflow during ${what}; the operator chose to proceed.`);
           this.s.deleted = true;
           return 'STORE_DELETED';
         }
         this.s.lastError = `${what}: ${describeFailure(err)}`;
-        await this.block({ kind: what === 'disconnect' ? 'DISCONNECT_FAILED' : 'DELETE_FAILED', message: `${what} failed: ${describeFailure(err)}`, allowedActions: ['retry'] });
+        await this.block({
+          kind: what === 'disconnect' ? 'DISCONNECT_FAILED' : 'DELETE_FAILED',
+          message: `${what} failed: ${describeFailure(err)}`,
+          allowedActions: ['retry'],
+        });
       }
     }
   }
@@ -920,18 +963,28 @@ class DecommissionRun {
   private async deleteStore(): Promise<DecommissionReport | undefined> {
     this.progress({ what: 'DeleteCustomKeyStore' });
     const outcome = await this.attemptNonCancellable('delete', () =>
-      quick.deleteStore.executeWithOptions({ summary: `Delete custom key store ${this.cfg.customKeyStoreId}` }, [{ customKeyStoreId: this.cfg.customKeyStoreId }]),
+      quick.deleteStore.executeWithOptions({ summary: `Delete custom key store ${this.cfg.customKeyStoreId}` }, [
+        { customKeyStoreId: this.cfg.customKeyStoreId },
+      ]),
     );
     if (outcome === 'STORE_DELETED') return this.complete();
     if (outcome.result === 'DELETED') return this.complete();
     if (outcome.result === 'ALREADY_GONE') {
-      await this.block({ kind: 'STORE_DELETED', message: `DeleteCustomKeyStore answered CustomKeyStoreNotFoundException: the store was deleted outside this workflow.`, allowedActions: ['proceed'] });
+      await this.block({
+        kind: 'STORE_DELETED',
+        message: `DeleteCustomKeyStore answered CustomKeyStoreNotFoundException: the store was deleted outside this workflow.`,
+        allowedActions: ['proceed'],
+      });
       this.s.notes.push('The store was already deleted outside this workflow when this run tried to delete it.');
       return this.complete();
     }
     this.s.deleteRounds++;
     if (this.s.deleteRounds > MAX_DELETE_ROUNDS) {
-      await this.block({ kind: 'DELETE_FAILED', message: `DeleteCustomKeyStore keeps failing (${outcome.result}): ${outcome.message ?? ''}`, allowedActions: ['retry'] });
+      await this.block({
+        kind: 'DELETE_FAILED',
+        message: `DeleteCustomKeyStore keeps failing (${outcome.result}): ${outcome.message ?? ''}`,
+        allowedActions: ['retry'],
+      });
       this.s.deleteRounds = 0;
       return undefined;
     }
@@ -981,7 +1034,9 @@ class DecommissionRun {
         if (this.ledger.rollbackCandidates().length >= candidates.length) break;
       }
       const counts = this.ledger.counts();
-      this.s.notes.push(`Rollback restored ${count(counts.rolledBack)} key(s) to their state before this run; ${count(counts.deleted)} key(s) were already deleted and cannot be restored.`);
+      this.s.notes.push(
+        `Rollback restored ${count(counts.rolledBack)} key(s) to their state before this run; ${count(counts.deleted)} key(s) were already deleted and cannot be restored.`,
+      );
     } else {
       this.s.notes.push('Cancelled before any key was scheduled: nothing was changed in KMS.');
     }
@@ -996,4 +1051,3 @@ class DecommissionRun {
     return buildReport({ outcome, reason, cfg: this.cfg, state: this.s, status: this.status(), ledger: this.ledger, endedAt: Date.now() });
   }
 }
-

@@ -46,7 +46,19 @@ export class KeyLedger {
   static fromChunks(chunks: LedgerChunk[]): KeyLedger {
     const ledger = new KeyLedger();
     for (const { arnPrefix, rows } of chunks) {
-      for (const [keyId, arn, inventoryState, scheduledBy, attempted, priorState, deletionDate, confirmedDeletedAt, restoredState, rolledBack, aliases] of rows) {
+      for (const [
+        keyId,
+        arn,
+        inventoryState,
+        scheduledBy,
+        attempted,
+        priorState,
+        deletionDate,
+        confirmedDeletedAt,
+        restoredState,
+        rolledBack,
+        aliases,
+      ] of rows) {
         ledger.entries.set(keyId, {
           keyId,
           arn: arn || `${arnPrefix}${keyId}`,
@@ -148,7 +160,9 @@ export class KeyLedger {
 
   /** Ledger keys among `keys` that this run expects to be pending deletion (scheduled by it or before it). */
   expectedPending(keyIds: string[]): LedgerEntry[] {
-    return keyIds.map((id) => this.entries.get(id)).filter((e): e is LedgerEntry => e !== undefined && e.scheduledBy !== 'not-scheduled' && e.confirmedDeletedAt === undefined);
+    return keyIds
+      .map((id) => this.entries.get(id))
+      .filter((e): e is LedgerEntry => e !== undefined && e.scheduledBy !== 'not-scheduled' && e.confirmedDeletedAt === undefined);
   }
 
   /** A key read back after it was confirmed deleted (a stale read): it must be verified again. */

@@ -1,12 +1,5 @@
 import { parseDuration } from './duration';
-import {
-  RESOLVE_ACTIONS,
-  type ApproveRequest,
-  type CancelRequest,
-  type InputProblem,
-  type NormalizedInput,
-  type ResolveRequest,
-} from './types';
+import { RESOLVE_ACTIONS, type ApproveRequest, type CancelRequest, type InputProblem, type NormalizedInput, type ResolveRequest } from './types';
 
 // Runs in the workflow sandbox as well as in the client and CLI: pure functions only.
 
@@ -118,7 +111,8 @@ export function checkCustomKeyStoreId(value: unknown): InputProblem | undefined 
   if (typeof value !== 'string') return { field, rule: `must be a string, got ${describe(value)}` };
   if (value.length === 0) return { field, rule: 'must not be empty' };
   if (value.length > 64) return { field, rule: `must be at most 64 characters, got ${value.length}` };
-  if (!STORE_ID_PATTERN.test(value)) return { field, rule: `must contain only letters, digits and hyphens (like cks-1234567890abcdef0), got ${describe(value)}` };
+  if (!STORE_ID_PATTERN.test(value))
+    return { field, rule: `must contain only letters, digits and hyphens (like cks-1234567890abcdef0), got ${describe(value)}` };
   return undefined;
 }
 
@@ -166,7 +160,8 @@ export function validateDecommissionInput(raw: unknown): { input?: NormalizedInp
     if (!isPlainObject(raw.timing)) problems.push({ field: 'timing', rule: `must be an object, got ${describe(raw.timing)}` });
     else {
       for (const key of Object.keys(raw.timing)) {
-        if (!(key in TIMING_DEFAULTS_MS)) problems.push({ field: `timing.${key}`, rule: `is not a known field (allowed: ${Object.keys(TIMING_DEFAULTS_MS).join(', ')})` });
+        if (!(key in TIMING_DEFAULTS_MS))
+          problems.push({ field: `timing.${key}`, rule: `is not a known field (allowed: ${Object.keys(TIMING_DEFAULTS_MS).join(', ')})` });
       }
       for (const key of Object.keys(TIMING_DEFAULTS_MS) as (keyof typeof TIMING_DEFAULTS_MS)[]) {
         timing[key] = checkDuration(problems, `timing.${key}`, raw.timing[key], TIMING_DEFAULTS_MS[key], MIN_INTERVAL_MS, MAX_INTERVAL_MS) as never;
@@ -221,7 +216,8 @@ export function validateApproveRequest(raw: unknown): { request?: ApproveRequest
 
 /** Shape checks of the `cancel` update's argument. */
 export function validateCancelRequest(raw: unknown): { request?: CancelRequest; problems: InputProblem[] } {
-  if (!isPlainObject(raw)) return { problems: [{ field: '(cancel)', rule: `must be a JSON object like {"by":"bob","reason":"wrong store"}, got ${describe(raw)}` }] };
+  if (!isPlainObject(raw))
+    return { problems: [{ field: '(cancel)', rule: `must be a JSON object like {"by":"bob","reason":"wrong store"}, got ${describe(raw)}` }] };
   const problems: InputProblem[] = [];
   checkKnownFields(problems, raw, ['by', 'reason']);
   const by = checkName(problems, 'by', raw.by);
@@ -231,7 +227,8 @@ export function validateCancelRequest(raw: unknown): { request?: CancelRequest; 
 
 /** Shape checks of the `resolve` update's argument (the workflow checks the action against the blocker). */
 export function validateResolveRequest(raw: unknown): { request?: ResolveRequest; problems: InputProblem[] } {
-  if (!isPlainObject(raw)) return { problems: [{ field: '(resolve)', rule: `must be a JSON object like {"by":"bob","action":"reconnect"}, got ${describe(raw)}` }] };
+  if (!isPlainObject(raw))
+    return { problems: [{ field: '(resolve)', rule: `must be a JSON object like {"by":"bob","action":"reconnect"}, got ${describe(raw)}` }] };
   const problems: InputProblem[] = [];
   checkKnownFields(problems, raw, ['by', 'action', 'comment']);
   const by = checkName(problems, 'by', raw.by);
