@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command (`npm test`): type-check, lint, then every jest suite against a real
+# The project's test command (`npm test`): type-check (src/ also with noUncheckedIndexedAccess), check the
+# formatting, lint, then every jest suite against a real
 # Temporal dev server (started by jest's globalSetup) and the in-repo KMS emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -7,5 +8,7 @@ TEMPORAL_CLI_PATH="$(bash scripts/ensure-temporal.sh)"
 export TEMPORAL_CLI_PATH
 echo "Temporal CLI: $TEMPORAL_CLI_PATH ($("$TEMPORAL_CLI_PATH" --version))"
 npx tsc -p tsconfig.json --noEmit
+npx tsc -p tsconfig.src.json --noEmit
+npx prettier --check --log-level warn .
 npx eslint --max-warnings 0 .
 npx jest --ci "$@"

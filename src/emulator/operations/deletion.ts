@@ -84,7 +84,7 @@ export function executeDeletion(state: EmulatorState, config: ResolvedConfig, ke
   }
   state.deleteKey(key.id);
   // The CloudTrail DeleteKey service event (found by LookupEvents ResourceName = key ARN, EventName = DeleteKey).
-  state.appendTrail(deleteKeyServiceEvent(config, key, event, store?.cloudHsmClusterId));
+  state.appendTrail(deleteKeyServiceEvent(key, event, store?.cloudHsmClusterId));
   state.appendDeletion(event);
   return event;
 }
@@ -101,7 +101,7 @@ export function backingKeyOf(keyId: string): { keyHandle: string; backingKeyId: 
  * CloudHSM key the store, cluster and backing key with its deletion status (SUCCESS only if the store was
  * CONNECTED), as JSON strings like the documented entry; for an XKS key the store and external key id.
  */
-function deleteKeyServiceEvent(config: ResolvedConfig, key: KeyRecord, deletion: DeletionEvent, clusterId: string | undefined): NewTrailEvent {
+function deleteKeyServiceEvent(key: KeyRecord, deletion: DeletionEvent, clusterId: string | undefined): NewTrailEvent {
   let additionalEventData: Record<string, unknown> | undefined;
   if (deletion.customKeyStoreType === 'AWS_CLOUDHSM') {
     const backing = backingKeyOf(key.id);
