@@ -79,7 +79,7 @@ test.concurrent(
   async () => {
     const run = await runExpectingFailure({ accessKeyId: ACCESS_KEY, secretAccessKey: WRONG_SECRET }, emulator.url, 3, 'wrong-secret');
     expect(run.reason).toMatch(
-      /failed in VALIDATING: InvalidSignatureException: .*The request signature we calculated does not match.*Nothing was changed in KMS/,
+      /failed in VALIDATING: (DescribeCustomKeyStores \S+: )?InvalidSignatureException: .*The request signature we calculated does not match.*Nothing was changed in KMS/,
     );
     // Non-retryable: one attempt, reported as the activity's final failure, not retried for minutes.
     expect(run.history.maxAttempt).toBe(1);
@@ -108,7 +108,7 @@ test.concurrent(
   async () => {
     const run = await runExpectingFailure({ accessKeyId: 'AKIAUNKNOWNKEY000000', secretAccessKey: SECRET }, emulator.url, 3, 'wrong-key');
     expect(run.reason).toMatch(
-      /failed in VALIDATING: UnrecognizedClientException: .*The security token included in the request is invalid.*Nothing was changed in KMS/,
+      /failed in VALIDATING: (DescribeCustomKeyStores \S+: )?UnrecognizedClientException: .*The security token included in the request is invalid.*Nothing was changed in KMS/,
     );
     expect(run.history.maxAttempt).toBe(1);
     const all = await emulator.admin.audit();

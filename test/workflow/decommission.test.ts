@@ -148,7 +148,7 @@ describe('no change without approval', () => {
     await h.decommissions.startDecommission(fastInput('cks-00000000000000000'));
     const report = await result('cks-00000000000000000');
     expect(report.outcome).toBe('FAILED');
-    expect(report.reason).toMatch(/failed in VALIDATING: CustomKeyStoreNotFoundException: .*Nothing was changed in KMS/);
+    expect(report.reason).toMatch(/failed in VALIDATING: (DescribeCustomKeyStores \S+: )?CustomKeyStoreNotFoundException: .*Nothing was changed in KMS/);
   });
 
   test('invalid input is rejected by the client and again by the workflow, naming each field', async () => {
