@@ -285,6 +285,9 @@ export function createKeyActivities(deps: ActivityDeps) {
           if (outcome.outcome !== 'CANCELLED') return;
           const want: KeyState = outcome.actions?.includes('EnableKey') || outcome.reEnabled ? 'Enabled' : 'Disabled';
           for (;;) {
+            // Heartbeat while reading back: a key slow to show its state must not time the attempt out
+            // (the retry would skip every checkpointed key and land in this same wait).
+            save();
             const meta = await describeKey(deps, outcome.keyId);
             const state = meta?.KeyState as KeyState | undefined;
             // A key of a disconnected store reads Unavailable until reconnect, whatever was restored.

@@ -237,7 +237,7 @@ export class Run {
     if (!this.changedKeys()) {
       this.state.failure = {
         type: failureType(err) ?? 'DecommissionFailed',
-        message: `Decommission of ${this.cfg.customKeyStoreId} failed in ${failedIn}: ${error}. Nothing was changed in KMS.`,
+        message: `Decommission of ${this.cfg.customKeyStoreId} failed in ${failedIn}: ${error.replace(/\.+$/, '')}. Nothing was changed in KMS.`,
       };
       return { to: 'FAILED' };
     }
@@ -274,6 +274,7 @@ export class Run {
     } finally {
       this.state.blocker = undefined;
       this.resolution = undefined;
+      this.nextAction = undefined; // the operator decision it named is made (or moot)
       this.publish();
     }
   }
