@@ -194,7 +194,9 @@ test('raw Temporal CLI: non-JSON input is refused by the CLI itself and starts n
     JSON.stringify({ customKeyStoreId: unknown, requestedBy: 'alice' }),
   ]);
   expect(r.code).not.toBe(0);
-  expect(text(r)).toMatch(new RegExp(`failed in VALIDATING: (DescribeCustomKeyStores \\S+: )?CustomKeyStoreNotFoundException: .*${unknown}.*Nothing was changed in KMS`));
+  expect(text(r)).toMatch(
+    new RegExp(`failed in VALIDATING: (DescribeCustomKeyStores \\S+: )?CustomKeyStoreNotFoundException: .*${unknown}.*Nothing was changed in KMS`),
+  );
   const calls = (await h.emulator.admin.audit()).slice(before.length);
   expect(calls.map((e) => `${e.operation}:${e.outcome}`)).toEqual(['DescribeCustomKeyStores:CustomKeyStoreNotFoundException']);
 }, 60_000);
