@@ -212,7 +212,13 @@ export class KeyLedger {
     for (const outcome of outcomes) {
       const entry = this.entries.get(outcome.keyId);
       if (!entry) continue;
-      entry.rolledBack = outcome.outcome;
+      // A key this run scheduled that reads back in its prior state, with no call of this attempt on record,
+      // was restored by a call whose record was lost with a killed worker (or by someone else): it is back
+      // where the approver saw it, which is what the rollback is for, so it counts as restored.
+      const prior = entry.priorState ?? entry.inventoryState;
+      const foundRestored = outcome.outcome === 'NOT_PENDING' && entry.scheduledBy !== 'not-scheduled' && outcome.finalState === prior;
+      entry.rolledBack = foundRestored ? 'CANCELLED' : outcome.outcome;
+      if (foundRestored) entry.restoredState = prior;
       if (outcome.actions?.length) entry.rollbackActions = outcome.actions;
       if (outcome.finalState !== undefined) entry.finalState = outcome.finalState;
       if (outcome.actions?.includes('CancelKeyDeletion') && entry.scheduledBy === 'not-scheduled') entry.scheduledBy = 'after-approval';

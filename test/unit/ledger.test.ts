@@ -75,3 +75,33 @@ test('round-trips through continue-as-new chunks', () => {
   expect(Math.max(...chunks.map((c) => JSON.stringify(c).length))).toBeLessThan(128 * 1024);
   expect(KeyLedger.fromChunks(chunks).all()).toEqual(ledger.all());
 });
+
+test('a scheduled key the rollback finds already back in its prior state counts as restored; an untouched or differing one does not', () => {
+  const ledger = new KeyLedger();
+  ledger.addInventoried([key(1), key(2), key(3)], PREFIX);
+  ledger.applySchedule(
+    [
+      { keyId: 'k1', outcome: 'SCHEDULED', deletionDate: 1, priorState: 'Enabled' },
+      { keyId: 'k2', outcome: 'SCHEDULED', deletionDate: 2, priorState: 'Enabled' },
+    ],
+    [],
+    0,
+  );
+  ledger.markAttempted(['k3']);
+  ledger.applyRollback(
+    [
+      // Cancelled and re-enabled by a worker killed before it could record it: reads Enabled, nothing left to do.
+      { keyId: 'k1', outcome: 'NOT_PENDING', actions: [], finalState: 'Enabled' },
+      // Not pending but Disabled: not where the approver saw it, left as is.
+      { keyId: 'k2', outcome: 'NOT_PENDING', actions: [], finalState: 'Disabled' },
+      // Never scheduled (its batch's result was lost): untouched, not "restored".
+      { keyId: 'k3', outcome: 'NOT_PENDING', actions: [], finalState: 'Enabled' },
+    ],
+    10,
+  );
+  expect(ledger.get('k1')).toMatchObject({ rolledBack: 'CANCELLED', restoredState: 'Enabled' });
+  expect(ledger.get('k2')).toMatchObject({ rolledBack: 'NOT_PENDING', finalState: 'Disabled' });
+  expect(ledger.get('k3')).toMatchObject({ rolledBack: 'NOT_PENDING', scheduledBy: 'not-scheduled' });
+  expect(ledger.counts().rolledBack).toBe(1);
+  expect(ledger.rollbackCandidates()).toEqual([]);
+});
