@@ -26,8 +26,11 @@ test('a stalled event loop does not release a burst afterwards', async () => {
   const stallUntil = performance.now() + 300;
   while (performance.now() < stallUntil); // block the event loop past all five slots
   const granted = (await Promise.all(waiting)).sort((a, b) => a - b);
-  // Late by far more than one interval: the five are still spread by ≥ one interval each (after the first).
-  for (let i = 2; i < granted.length; i++) expect(granted[i] - granted[i - 1]).toBeGreaterThanOrEqual(45);
+  // Late by far more than one interval: the five are still spread by one interval each (after the first).
+  // Each timestamp is taken when its continuation runs, which a loaded machine delays by a few ms, so a
+  // single gap is only bounded loosely; a catch-up burst would show gaps near 0 and fail both checks.
+  for (let i = 2; i < granted.length; i++) expect(granted[i] - granted[i - 1]).toBeGreaterThanOrEqual(25);
+  expect((granted[4] as number) - (granted[1] as number)).toBeGreaterThanOrEqual(3 * 50 - 10);
 });
 
 test('a fast pace keeps its rate with a hundred callers queued, granting several calls per timer tick', async () => {
