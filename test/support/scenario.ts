@@ -44,7 +44,8 @@ export async function seedStoreVia(admin: EmulatorAdminClient, options: SeedOpti
         connectionState: options.connectionState ?? 'CONNECTED',
         connectionErrorCode: options.connectionErrorCode,
         ...(type === 'AWS_CLOUDHSM'
-          ? { cloudHsmClusterId: `cluster-${storeId.slice(4, 15).replace(/[0-9]/g, 'a')}` }
+          ? // One letter per hex digit (a–p): distinct stores get distinct cluster IDs (mapping only the digits collided).
+            { cloudHsmClusterId: `cluster-${storeId.slice(4, 15).replace(/[0-9a-f]/g, (c) => String.fromCharCode(97 + parseInt(c, 16)))}` }
           : { xksProxyUriEndpoint: `https://xks-${storeId}.example.com` }),
       },
     ],
