@@ -2,7 +2,7 @@
 # Build stage: the same steps as a developer's `npm ci && npm run build` (tsc, then the prebuilt
 # workflow bundle dist/workflow-bundle.js). Runtime stage: production dependencies and dist/ only.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -11,7 +11,7 @@ COPY src ./src
 COPY scripts ./scripts
 RUN npm run build
 
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 # NODE_ENV=production makes the worker load dist/workflow-bundle.js instead of bundling at start-up.
 ENV NODE_ENV=production
 # Measured (npm run bench -- --scenarios rss): 100 concurrent decommissions peak at 271 MiB RSS with these
