@@ -203,8 +203,6 @@ export type Blocker =
   /** A step failed after its retries; `step` names it. */
   | (BlockerBase & { kind: 'DISCONNECT_FAILED' | 'DELETE_FAILED' | 'STEP_FAILED'; step: string; error: string });
 
-export type BlockerKind = Blocker['kind'];
-
 /**
  * Operator decisions for a BLOCKED run:
  * - `schedule-new-keys`: schedule the keys found in the store after approval (counts as a new approval: four-eyes applies);

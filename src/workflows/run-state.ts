@@ -1,8 +1,7 @@
 import type { ApprovalPolicy } from '../shared/policy';
-import type { AuditRecord, Blocker, DecommissionInput, NormalizedInput, Phase, ResolveAction, StoreInfo } from '../shared/types';
-import type { LedgerChunk } from './ledger';
+import type { AuditRecord, Blocker, NormalizedInput, Phase, ResolveAction, StoreInfo } from '../shared/types';
 
-/** Bumped whenever {@link RunState}'s meaning changes; a resumed run migrates older versions. */
+/** Bumped whenever {@link RunState}'s meaning changes (then a resumed run of an older version needs a migration; 2 is the first). */
 export const RUN_STATE_SCHEMA_VERSION = 2;
 
 /**
@@ -87,6 +86,3 @@ export function initialState(cfg: NormalizedInput, now: number): RunState {
     deleteRounds: 0,
   };
 }
-
-/** Arguments of the continue-as-new command: the request unchanged, the state, the ledger in chunks. */
-export type ContinueAsNewArgs = [DecommissionInput, CarriedRun, ...LedgerChunk[]];
