@@ -4,7 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { ActivityDeps } from './deps';
 import { abortableDelay } from './abortable-delay';
 import { classifyKmsError, errorName } from './kms-errors';
-import type { KmsOperation } from './rate-limiter';
+import type { PacedOperation } from './rate-limiter';
 
 const listenerBudgets = new WeakSet<AbortSignal>();
 
@@ -62,7 +62,7 @@ function throwIfCancelled(signal: AbortSignal | undefined): void {
 }
 
 /**
- * Sends one KMS request under the worker-wide pace, retrying throttling and transient failures with
+ * Sends one KMS (or CloudTrail) request under the worker-wide pace, retrying throttling and transient failures with
  * full-jitter backoff. Each retry waits for a new pacing slot, so retries never push the account over
  * its quota. Permanent errors (NotFound, AccessDenied, InvalidState…) are thrown unchanged at once for
  * the caller to interpret by `err.name`. No request is sent once the activity's cancellation arrived.
@@ -75,7 +75,7 @@ function throwIfCancelled(signal: AbortSignal | undefined): void {
  */
 export async function callKms<T>(
   deps: ActivityDeps,
-  operation: KmsOperation,
+  operation: PacedOperation,
   send: (signal?: AbortSignal) => Promise<T>,
   options: CallKmsOptions = {},
 ): Promise<T> {

@@ -1,4 +1,9 @@
-import { KMS_DEFAULT_QUOTAS as ACCOUNT_QUOTAS, type QuotaOperation } from '../shared/kms-quotas';
+import {
+  CLOUDTRAIL_DEFAULT_QUOTAS as CLOUDTRAIL_QUOTAS,
+  KMS_DEFAULT_QUOTAS as ACCOUNT_QUOTAS,
+  type CloudTrailQuotaOperation,
+  type QuotaOperation,
+} from '../shared/kms-quotas';
 
 /** The KMS operations the activities call (and pace). */
 const KMS_OPERATIONS = [
@@ -9,34 +14,50 @@ const KMS_OPERATIONS = [
   'CancelKeyDeletion',
   'EnableKey',
   'DisableKey',
+  'GetKeyLastUsage',
   'DescribeCustomKeyStores',
   'ConnectCustomKeyStore',
   'DisconnectCustomKeyStore',
   'DeleteCustomKeyStore',
 ] as const satisfies readonly QuotaOperation[];
 
-export type KmsOperation = (typeof KMS_OPERATIONS)[number];
+/** The CloudTrail operations the activities call: paced by the same limiter, under CloudTrail's own quota. */
+const CLOUDTRAIL_OPERATIONS = ['LookupEvents'] as const satisfies readonly CloudTrailQuotaOperation[];
 
-/** AWS's default request quotas for the operations the activities call. */
+export type KmsOperation = (typeof KMS_OPERATIONS)[number];
+export type CloudTrailOperation = (typeof CLOUDTRAIL_OPERATIONS)[number];
+/** Every operation the limiter paces: KMS's and CloudTrail's (each has a quota of its own). */
+export type PacedOperation = KmsOperation | CloudTrailOperation;
+
+/** AWS's default request quotas for the KMS operations the activities call. */
 export const KMS_DEFAULT_QUOTAS: Readonly<Record<KmsOperation, number>> = Object.fromEntries(KMS_OPERATIONS.map((op) => [op, ACCOUNT_QUOTAS[op]])) as Record<
   KmsOperation,
   number
 >;
 
+/** CloudTrail's request quotas for the operations the activities call (not adjustable in AWS). */
+export const CLOUDTRAIL_DEFAULT_QUOTAS: Readonly<Record<CloudTrailOperation, number>> = Object.fromEntries(
+  CLOUDTRAIL_OPERATIONS.map((op) => [op, CLOUDTRAIL_QUOTAS[op]]),
+) as Record<CloudTrailOperation, number>;
+
 export interface RateLimiterOptions {
-  /** Multiplies every quota, for accounts with raised quotas (or an emulator with scaled ones). Default 1; 0 disables pacing. */
+  /**
+   * Multiplies every KMS quota, for accounts with raised quotas (or an emulator with scaled ones). Default 1;
+   * 0 disables pacing (CloudTrail's too). CloudTrail's quotas are not adjustable, so they are not scaled:
+   * pace an emulator with other CloudTrail rates through `overrides`.
+   */
   quotaScale?: number;
   /** Share of each quota this worker may use; leaves headroom for other callers and clock skew. Default 0.97. */
   utilization?: number;
   /** Per-operation overrides in requests per second (already final: not scaled). */
-  overrides?: Partial<Record<KmsOperation, number>>;
+  overrides?: Partial<Record<PacedOperation, number>>;
 }
 
 export interface KmsRateLimiter {
   /** Resolves when the caller may send one request of `operation`; rejects if `signal` aborts first. */
-  acquire(operation: KmsOperation, signal?: AbortSignal): Promise<void>;
+  acquire(operation: PacedOperation, signal?: AbortSignal): Promise<void>;
   /** The pace in requests per second for an operation (Infinity when unpaced). */
-  rate(operation: KmsOperation): number;
+  rate(operation: PacedOperation): number;
 }
 
 /** KMS counts requests per second: no rolling second may hold more grants than the pace rounded up. */
@@ -137,8 +158,9 @@ class OperationPace {
 }
 
 /**
- * Paces KMS calls under the account-wide request quotas. One instance is shared by every activity of
- * a worker process, so ten concurrent decommissions together stay under 15 ScheduleKeyDeletion/s.
+ * Paces KMS (and CloudTrail) calls under the account-wide request quotas. One instance is shared by every
+ * activity of a worker process, so ten concurrent decommissions together stay under 15 ScheduleKeyDeletion/s
+ * and 2 LookupEvents/s.
  *
  * Calls are granted evenly spaced (no burst): KMS counts requests per second, and a burst that a
  * token bucket would allow can still trip the service's own bucket when network latency bunches calls.
@@ -146,10 +168,14 @@ class OperationPace {
 export function createKmsRateLimiter(options: RateLimiterOptions = {}): KmsRateLimiter {
   const scale = options.quotaScale ?? 1;
   const utilization = options.utilization ?? 0.97;
-  const rates = new Map<KmsOperation, number>();
-  const paces = new Map<KmsOperation, OperationPace>();
-  for (const [op, quota] of Object.entries(KMS_DEFAULT_QUOTAS) as [KmsOperation, number][]) {
-    const rate = options.overrides?.[op] ?? (scale === 0 ? Infinity : quota * scale * utilization);
+  const rates = new Map<PacedOperation, number>();
+  const paces = new Map<PacedOperation, OperationPace>();
+  const quotas: [PacedOperation, number, boolean][] = [
+    ...(Object.entries(KMS_DEFAULT_QUOTAS) as [KmsOperation, number][]).map(([op, quota]): [PacedOperation, number, boolean] => [op, quota, true]),
+    ...(Object.entries(CLOUDTRAIL_DEFAULT_QUOTAS) as [CloudTrailOperation, number][]).map(([op, quota]): [PacedOperation, number, boolean] => [op, quota, false]),
+  ];
+  for (const [op, quota, scaled] of quotas) {
+    const rate = options.overrides?.[op] ?? (scale === 0 ? Infinity : quota * (scaled ? scale : 1) * utilization);
     rates.set(op, rate);
     if (Number.isFinite(rate)) paces.set(op, new OperationPace(rate));
   }

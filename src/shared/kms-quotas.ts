@@ -20,6 +20,18 @@ export const KMS_DEFAULT_QUOTAS = {
   CreateCustomKeyStore: 5,
   UpdateCustomKeyStore: 5,
   CreateKey: 5,
+  GetKeyLastUsage: 5,
 } as const;
 
 export type QuotaOperation = keyof typeof KMS_DEFAULT_QUOTAS;
+
+/**
+ * AWS CloudTrail's request quotas, requests per second per account and Region: not KMS's, and not
+ * adjustable. The worker reads KMS's CloudTrail events with LookupEvents under the same pacer; the
+ * emulator enforces its own copy of this figure.
+ */
+export const CLOUDTRAIL_DEFAULT_QUOTAS = {
+  LookupEvents: 2,
+} as const;
+
+export type CloudTrailQuotaOperation = keyof typeof CLOUDTRAIL_DEFAULT_QUOTAS;
