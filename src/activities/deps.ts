@@ -1,3 +1,4 @@
+import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { ApprovalPolicy } from '../shared/policy';
 import type { ConcurrencyGate } from './concurrency-gate';
@@ -9,9 +10,14 @@ export const DEFAULT_DESCRIBE_CONCURRENCY = 96;
 
 /** What the activities need from the outside world; the worker builds them, tests inject their own. */
 export interface ActivityDeps {
-  /** A KMS client. Build it with `maxAttempts: 1`: retries go through {@link callKms} so every attempt is paced. */
+  /** A KMS client. Build it with `maxAttempts: 1`: retries go through the gateway (`aws-gateway.ts`) so every attempt is paced. */
   kms: KMSClient;
-  /** Shared by every activity of the process: the KMS quotas are account-wide. */
+  /**
+   * A CloudTrail client (`maxAttempts: 1`, like `kms`) for the usage-evidence activities. Without it,
+   * `findAttemptedUse` and `findDeletionEvidence` fail non-retryably with type `CloudTrailNotConfigured`.
+   */
+  cloudTrail?: CloudTrailClient;
+  /** Shared by every activity of the process: the KMS (and CloudTrail) quotas are account-wide. */
   limiter: KmsRateLimiter;
   /** Optional worker-wide cap on KMS requests in flight (memory, not rate). */
   gate?: ConcurrencyGate;

@@ -1,12 +1,12 @@
-import { ListAliasesCommand, ListKeysCommand, type KeyListEntry, type KeyMetadata } from '@aws-sdk/client-kms';
+import type { KeyListEntry, KeyMetadata } from '@aws-sdk/client-kms';
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { InventoriedKey, KeyState, StoreInfo } from '../shared/types';
 import { readStoreIfExists } from './store';
+import { createAwsGateway, epochMs, type AwsGateway } from './aws-gateway';
 import { DEFAULT_DESCRIBE_CONCURRENCY, type ActivityDeps } from './deps';
-import { describeKey, epochMs } from './describe';
 import { createConcurrencyGate } from './concurrency-gate';
-import { callKms, stopSignal } from './kms-call';
+import { stopSignal } from './kms-call';
 import { classifyKmsError, errorName, toActivityFailure } from './kms-errors';
 
 export interface InventoryScanInput {
@@ -73,23 +73,18 @@ function arnPrefixOf(meta: KeyMetadata): string | undefined {
 }
 
 /** Account-wide ListAliases, reduced to the aliases of `keyIds`. One pass instead of one call per key. */
-async function aliasesOf(deps: ActivityDeps, keyIds: Set<string>, keepAlive: () => void): Promise<Map<string, string[]>> {
+async function aliasesOf(aws: AwsGateway, keyIds: Set<string>, keepAlive: () => void): Promise<Map<string, string[]>> {
   const byKey = new Map<string, string[]>();
   let marker: string | undefined;
   do {
-    const page = await callKms(
-      deps,
-      'ListAliases',
-      (abortSignal) => deps.kms.send(new ListAliasesCommand({ Limit: LIST_ALIASES_PAGE, Marker: marker }), { abortSignal }),
-      { keepAlive },
-    );
-    for (const alias of page.Aliases ?? []) {
+    const page = await aws.listAliases({ limit: LIST_ALIASES_PAGE, marker }, { keepAlive });
+    for (const alias of page.aliases) {
       if (!alias.TargetKeyId || !alias.AliasName || !keyIds.has(alias.TargetKeyId)) continue;
       const list = byKey.get(alias.TargetKeyId) ?? [];
       list.push(alias.AliasName);
       byKey.set(alias.TargetKeyId, list);
     }
-    marker = page.NextMarker;
+    marker = page.nextMarker;
     keepAlive();
   } while (marker);
   return byKey;
@@ -97,6 +92,7 @@ async function aliasesOf(deps: ActivityDeps, keyIds: Set<string>, keepAlive: () 
 
 export function createInventoryActivities(deps: ActivityDeps) {
   const concurrency = deps.describeConcurrency ?? DEFAULT_DESCRIBE_CONCURRENCY;
+  const aws = createAwsGateway(deps);
 
   /**
    * Pages through ListKeys and DescribeKey's every key (ListKeys has no store filter). Fails closed:
@@ -151,8 +147,7 @@ export function createInventoryActivities(deps: ActivityDeps) {
     // Of the pages started but not yet committed: calls still unanswered, and matches among the answered ones.
     let unanswered = 0;
     let uncommittedMatches = 0;
-    const listPage = (marker: string | undefined) =>
-      callKms(deps, 'ListKeys', (abortSignal) => deps.kms.send(new ListKeysCommand({ Limit: LIST_KEYS_PAGE, Marker: marker }), { abortSignal }), callOptions);
+    const listPage = (marker: string | undefined) => aws.listKeys({ limit: LIST_KEYS_PAGE, marker }, callOptions);
 
     /** Starts a page's DescribeKey calls under the scan's fan-out; `started` resolves once the last one has a slot. */
     const describePage = (entries: KeyListEntry[]) => {
@@ -168,7 +163,8 @@ export function createInventoryActivities(deps: ActivityDeps) {
           const keyId = (entries[i] as KeyListEntry).KeyId as string; // i < entries.length
           unanswered++;
           calls.push(
-            describeKey(deps, keyId, callOptions)
+            aws
+              .describeKey(keyId, callOptions)
               .then(
                 (meta) => {
                   described[i] = meta;
@@ -210,8 +206,8 @@ export function createInventoryActivities(deps: ActivityDeps) {
       let listing = !progress.done && budget(acc) > 0 ? listPage(progress.marker) : undefined;
       while (listing) {
         const page = await listing;
-        const entries = page.Keys ?? [];
-        const after = page.NextMarker;
+        const entries = page.keys;
+        const after = page.nextMarker;
         listing = after !== undefined ? listPage(after) : undefined;
         // Not awaited if the scan stops or fails first: its rejection must not go unhandled.
         listing?.catch(() => undefined);
@@ -269,7 +265,7 @@ export function createInventoryActivities(deps: ActivityDeps) {
         });
         const { keys, arnPrefix } = result.acc;
         if (input.withAliases && keys.length > 0) {
-          const aliases = await aliasesOf(deps, new Set(keys.map((k) => k.keyId)), result.keepAlive);
+          const aliases = await aliasesOf(aws, new Set(keys.map((k) => k.keyId)), result.keepAlive);
           for (const key of keys) {
             const names = aliases.get(key.keyId);
             if (names) key.aliases = names.sort();
@@ -288,7 +284,7 @@ export function createInventoryActivities(deps: ActivityDeps) {
     async driftScan(input: DriftScanInput): Promise<DriftScan> {
       try {
         // One activity per drift check: the store's state is read here too, saving a round trip in history.
-        const store = await readStoreIfExists(deps, input.customKeyStoreId);
+        const store = await readStoreIfExists(aws, input.customKeyStoreId);
         const result = await scan({
           initial: { notPending: [] as InventoriedKey[], notPendingTotal: 0, pendingInStore: 0, arnPrefix: undefined as string | undefined },
           budget: () => Infinity,

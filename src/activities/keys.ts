@@ -1,10 +1,9 @@
-import { CancelKeyDeletionCommand, EnableKeyCommand, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
 import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { KeyCheck, KeyChecks, KeyState, RollbackOutcome, ScheduleOutcome } from '../shared/types';
+import { createAwsGateway, epochMs } from './aws-gateway';
 import { DEFAULT_DESCRIBE_CONCURRENCY, type ActivityDeps } from './deps';
-import { describeKey, epochMs } from './describe';
-import { callKms, mapWithConcurrency } from './kms-call';
+import { mapWithConcurrency } from './kms-call';
 import { deliveredCancellation, errorName, toActivityFailure } from './kms-errors';
 
 export interface ScheduleKeysInput {
@@ -28,7 +27,12 @@ export interface CheckKeysInput {
 }
 
 export interface RollbackKeysInput {
-  keys: { keyId: string; priorState: KeyState; /** false when the key was in a batch whose result was lost. */ certain: boolean }[];
+  keys: {
+    keyId: string;
+    priorState: KeyState;
+    /** false when the key was in a batch whose result was lost. */
+    certain: boolean;
+  }[];
   /** How long to keep re-reading a key until it shows its restored state. */
   verifyTimeoutMs?: number;
 }
@@ -93,23 +97,22 @@ function throwIfCancelled(): void {
 export function createKeyActivities(deps: ActivityDeps) {
   const mutateConcurrency = deps.mutateConcurrency ?? 4;
   const describeConcurrency = deps.describeConcurrency ?? DEFAULT_DESCRIBE_CONCURRENCY;
+  const aws = createAwsGateway(deps);
 
   async function scheduleOne(input: ScheduleKeysInput, keyId: string): Promise<ScheduleOutcome | 'NOT_IN_STORE'> {
     // Re-read right before the irreversible call: never schedule a key that is not (or no longer) in the store.
-    const meta = await describeKey(deps, keyId);
+    const meta = await aws.describeKey(keyId);
     if (!meta) return { keyId, outcome: 'GONE' };
     if (meta.CustomKeyStoreId !== input.customKeyStoreId) return 'NOT_IN_STORE';
     if (meta.KeyState === 'PendingDeletion') return { keyId, outcome: 'ALREADY_PENDING', deletionDate: epochMs(meta.DeletionDate) };
     try {
-      const out = await callKms(deps, 'ScheduleKeyDeletion', (abortSignal) =>
-        deps.kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: input.pendingWindowInDays }), { abortSignal }),
-      );
-      return { keyId, outcome: 'SCHEDULED', deletionDate: epochMs(out.DeletionDate), priorState: meta.KeyState as KeyState };
+      const { deletionDate } = await aws.scheduleKeyDeletion(keyId, input.pendingWindowInDays);
+      return { keyId, outcome: 'SCHEDULED', deletionDate, priorState: meta.KeyState as KeyState };
     } catch (err) {
       if (errorName(err) === 'NotFoundException') return { keyId, outcome: 'GONE' };
       // ScheduleKeyDeletion is not idempotent: a stale read or a lost response lands here. Keep the existing date.
       if (isPendingDeletionError(err)) {
-        const now = await describeKey(deps, keyId);
+        const now = await aws.describeKey(keyId);
         return { keyId, outcome: 'ALREADY_PENDING', deletionDate: epochMs(now?.DeletionDate), priorState: meta.KeyState as KeyState };
       }
       throw err;
@@ -121,7 +124,7 @@ export function createKeyActivities(deps: ActivityDeps) {
     let check: KeyCheck = { keyId, status: 'DELETED' };
     for (let read = 0; read < reads; read++) {
       if (read > 0) await sleep(input.confirmDelayMs ?? 2_000);
-      const meta = await describeKey(deps, keyId);
+      const meta = await aws.describeKey(keyId);
       if (!meta) return { keyId, status: 'DELETED' };
       check = {
         keyId,
@@ -147,13 +150,13 @@ export function createKeyActivities(deps: ActivityDeps) {
     const did = (action: RollbackAction) => {
       if (!progress.actions.includes(action)) progress.actions.push(action);
     };
-    const send = async (action: RollbackAction, call: (abortSignal?: AbortSignal) => Promise<unknown>) => {
+    const send = async (action: RollbackAction) => {
       // Recorded before sending: if the answer is lost, the next read tells whether it took effect.
       if (!progress.sent.includes(action)) {
         progress.sent.push(action);
         save();
       }
-      await callKms(deps, action, call);
+      await (action === 'CancelKeyDeletion' ? aws.cancelKeyDeletion(keyId) : aws.enableKey(keyId));
       did(action);
     };
     const result = (outcome: RollbackKeyOutcome['outcome'], finalState?: string): RollbackKeyOutcome => ({
@@ -166,12 +169,12 @@ export function createKeyActivities(deps: ActivityDeps) {
 
     for (let round = 0; round < ROLLBACK_ROUNDS; round++) {
       if (round > 0) await sleep(200 * round); // a read racing our own write (eventual consistency) settles
-      const meta = await describeKey(deps, keyId);
+      const meta = await aws.describeKey(keyId);
       if (!meta) return result('GONE');
       let state = meta.KeyState as KeyState;
       if (state === 'PendingDeletion') {
         try {
-          await send('CancelKeyDeletion', (abortSignal) => deps.kms.send(new CancelKeyDeletionCommand({ KeyId: keyId }), { abortSignal }));
+          await send('CancelKeyDeletion');
         } catch (err) {
           if (errorName(err) === 'NotFoundException') return result('GONE');
           if (isNotPendingError(err)) continue; // a stale read, or our own earlier call: read again
@@ -190,7 +193,7 @@ export function createKeyActivities(deps: ActivityDeps) {
       const wantsEnable = key.priorState === 'Enabled' && (state === 'Disabled' || state === 'Unavailable') && (ours || key.certain);
       if (wantsEnable) {
         try {
-          await send('EnableKey', (abortSignal) => deps.kms.send(new EnableKeyCommand({ KeyId: keyId }), { abortSignal }));
+          await send('EnableKey');
         } catch (err) {
           if (errorName(err) === 'NotFoundException') return result('GONE');
           if (isPendingDeletionError(err)) continue; // scheduled again meanwhile (or a stale view of our cancel): read again
@@ -288,7 +291,7 @@ export function createKeyActivities(deps: ActivityDeps) {
             // Heartbeat while reading back: a key slow to show its state must not time the attempt out
             // (the retry would skip every checkpointed key and land in this same wait).
             save();
-            const meta = await describeKey(deps, outcome.keyId);
+            const meta = await aws.describeKey(outcome.keyId);
             const state = meta?.KeyState as KeyState | undefined;
             // A key of a disconnected store reads Unavailable until reconnect, whatever was restored.
             if (state === want || state === 'Unavailable' || Date.now() > deadline) {

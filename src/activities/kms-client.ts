@@ -1,3 +1,4 @@
+import { CloudTrailClient, type CloudTrailClientConfig } from '@aws-sdk/client-cloudtrail';
 import { KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
 import { Agent } from 'node:https';
 import { Agent as HttpAgent } from 'node:http';
@@ -16,6 +17,25 @@ export function createKmsClient(config: KMSClientConfig = {}): KMSClient {
     requestHandler: new NodeHttpHandler({
       httpAgent: new HttpAgent(sockets),
       httpsAgent: new Agent(sockets),
+      requestTimeout: 30_000,
+      connectionTimeout: 5_000,
+    }),
+    ...config,
+  });
+}
+
+/**
+ * A CloudTrail client for the usage-evidence activities, built like {@link createKmsClient}: the endpoint
+ * from `AWS_ENDPOINT_URL_CLOUDTRAIL` (read by the SDK), no SDK retries (`maxAttempts: 1`), so every
+ * LookupEvents attempt waits for a slot under CloudTrail's 2/s account-wide quota.
+ */
+export function createCloudTrailClient(config: CloudTrailClientConfig = {}): CloudTrailClient {
+  return new CloudTrailClient({
+    maxAttempts: 1,
+    // LookupEvents is paced at 2/s: a few sockets are plenty.
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 8 }),
+      httpsAgent: new Agent({ keepAlive: true, maxSockets: 8 }),
       requestTimeout: 30_000,
       connectionTimeout: 5_000,
     }),

@@ -170,12 +170,13 @@ export function createKmsRateLimiter(options: RateLimiterOptions = {}): KmsRateL
   const utilization = options.utilization ?? 0.97;
   const rates = new Map<PacedOperation, number>();
   const paces = new Map<PacedOperation, OperationPace>();
-  const quotas: [PacedOperation, number, boolean][] = [
-    ...(Object.entries(KMS_DEFAULT_QUOTAS) as [KmsOperation, number][]).map(([op, quota]): [PacedOperation, number, boolean] => [op, quota, true]),
-    ...(Object.entries(CLOUDTRAIL_DEFAULT_QUOTAS) as [CloudTrailOperation, number][]).map(([op, quota]): [PacedOperation, number, boolean] => [op, quota, false]),
-  ];
-  for (const [op, quota, scaled] of quotas) {
-    const rate = options.overrides?.[op] ?? (scale === 0 ? Infinity : quota * (scaled ? scale : 1) * utilization);
+  // CloudTrail's quotas are not adjustable: only KMS's follow `quotaScale`.
+  const quotas = new Map<PacedOperation, number>([
+    ...(Object.entries(KMS_DEFAULT_QUOTAS) as [KmsOperation, number][]).map(([op, quota]) => [op, quota * scale] as const),
+    ...(Object.entries(CLOUDTRAIL_DEFAULT_QUOTAS) as [CloudTrailOperation, number][]),
+  ]);
+  for (const [op, quota] of quotas) {
+    const rate = options.overrides?.[op] ?? (scale === 0 ? Infinity : quota * utilization);
     rates.set(op, rate);
     if (Number.isFinite(rate)) paces.set(op, new OperationPace(rate));
   }

@@ -1,15 +1,9 @@
-import {
-  ConnectCustomKeyStoreCommand,
-  DeleteCustomKeyStoreCommand,
-  DescribeCustomKeyStoresCommand,
-  DisconnectCustomKeyStoreCommand,
-  type CustomKeyStoresListEntry,
-} from '@aws-sdk/client-kms';
+import type { CustomKeyStoresListEntry } from '@aws-sdk/client-kms';
 import { activityInfo, heartbeat, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ConnectionState, CustomKeyStoreType, StoreInfo } from '../shared/types';
+import { createAwsGateway, type AwsCallOptions, type AwsGateway } from './aws-gateway';
 import type { ActivityDeps } from './deps';
-import { callKms, type CallKmsOptions } from './kms-call';
 import { errorName, toActivityFailure } from './kms-errors';
 
 export interface StoreRef {
@@ -49,14 +43,9 @@ function toStoreInfo(entry: CustomKeyStoresListEntry): StoreInfo {
 }
 
 /** DescribeCustomKeyStores for one store. A missing store is a permanent `CustomKeyStoreNotFoundException`. */
-export async function readStore(deps: ActivityDeps, customKeyStoreId: string, options?: CallKmsOptions): Promise<StoreInfo> {
-  const out = await callKms(
-    deps,
-    'DescribeCustomKeyStores',
-    (abortSignal) => deps.kms.send(new DescribeCustomKeyStoresCommand({ CustomKeyStoreId: customKeyStoreId }), { abortSignal }),
-    options,
-  );
-  const entry = out.CustomKeyStores?.find((s) => s.CustomKeyStoreId === customKeyStoreId);
+export async function readStore(aws: AwsGateway, customKeyStoreId: string, options?: AwsCallOptions): Promise<StoreInfo> {
+  const entries = await aws.describeCustomKeyStore(customKeyStoreId, options);
+  const entry = entries.find((s) => s.CustomKeyStoreId === customKeyStoreId);
   if (!entry) {
     // KMS answers an unknown ID with an exception, never an empty list; an empty list is a broken endpoint.
     throw ApplicationFailure.nonRetryable(`DescribeCustomKeyStores returned no entry for ${customKeyStoreId}`, 'CustomKeyStoreNotFoundException');
@@ -64,10 +53,10 @@ export async function readStore(deps: ActivityDeps, customKeyStoreId: string, op
   return toStoreInfo(entry);
 }
 
-async function pollUntil(deps: ActivityDeps, input: StoreWaitInput, done: (s: StoreInfo) => boolean, what: string): Promise<StoreInfo> {
+async function pollUntil(aws: AwsGateway, input: StoreWaitInput, done: (s: StoreInfo) => boolean, what: string): Promise<StoreInfo> {
   const deadline = Date.now() + input.timeoutMs;
   for (;;) {
-    const store = await readStore(deps, input.customKeyStoreId);
+    const store = await readStore(aws, input.customKeyStoreId);
     heartbeat({ connectionState: store.connectionState });
     if (done(store)) return store;
     if (Date.now() + input.pollIntervalMs > deadline) {
@@ -84,20 +73,18 @@ async function pollUntil(deps: ActivityDeps, input: StoreWaitInput, done: (s: St
  * DisconnectCustomKeyStore. A re-send after a lost response finds the store already DISCONNECTING or
  * DISCONNECTED and gets CustomKeyStoreInvalidStateException: that is the state we asked for.
  */
-async function sendDisconnect(deps: ActivityDeps, customKeyStoreId: string): Promise<void> {
+async function sendDisconnect(aws: AwsGateway, customKeyStoreId: string): Promise<void> {
   try {
-    await callKms(deps, 'DisconnectCustomKeyStore', (abortSignal) =>
-      deps.kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: customKeyStoreId }), { abortSignal }),
-    );
+    await aws.disconnectCustomKeyStore(customKeyStoreId);
   } catch (err) {
     if (errorName(err) !== 'CustomKeyStoreInvalidStateException') throw err;
   }
 }
 
 /** {@link readStore}, or null when DescribeCustomKeyStores answers CustomKeyStoreNotFoundException. */
-export async function readStoreIfExists(deps: ActivityDeps, customKeyStoreId: string, options?: CallKmsOptions): Promise<StoreInfo | null> {
+export async function readStoreIfExists(aws: AwsGateway, customKeyStoreId: string, options?: AwsCallOptions): Promise<StoreInfo | null> {
   try {
-    return await readStore(deps, customKeyStoreId, options);
+    return await readStore(aws, customKeyStoreId, options);
   } catch (err) {
     if (errorName(err) === 'CustomKeyStoreNotFoundException' || (err instanceof ApplicationFailure && err.type === 'CustomKeyStoreNotFoundException'))
       return null;
@@ -106,9 +93,9 @@ export async function readStoreIfExists(deps: ActivityDeps, customKeyStoreId: st
 }
 
 /** True unless DescribeCustomKeyStores answers CustomKeyStoreNotFoundException. */
-export async function storeExists(deps: ActivityDeps, customKeyStoreId: string): Promise<boolean> {
+export async function storeExists(aws: AwsGateway, customKeyStoreId: string): Promise<boolean> {
   try {
-    return (await readStoreIfExists(deps, customKeyStoreId)) !== null;
+    return (await readStoreIfExists(aws, customKeyStoreId)) !== null;
   } catch (err) {
     throw toActivityFailure(err, `DescribeCustomKeyStores ${customKeyStoreId}`);
   }
@@ -158,6 +145,7 @@ async function pauseHeartbeating(ms: number, beat: () => void): Promise<void> {
 
 export function createStoreActivities(deps: ActivityDeps) {
   const now = deps.now ?? Date.now;
+  const aws = createAwsGateway(deps);
 
   /**
    * Watches a store's connection: DescribeCustomKeyStores (paced like every store call) every
@@ -175,7 +163,7 @@ export function createStoreActivities(deps: ActivityDeps) {
     try {
       for (;;) {
         const sentAt = now();
-        const store = await readStoreIfExists(deps, id, { keepAlive: beat });
+        const store = await readStoreIfExists(aws, id, { keepAlive: beat });
         const answeredAt = now();
         progress.checks++;
         if (!store || store.connectionState !== 'CONNECTED') {
@@ -205,7 +193,7 @@ export function createStoreActivities(deps: ActivityDeps) {
     /** Preflight: type, connection state, cluster or proxy of the store. Changes nothing. */
     async describeStore(input: StoreRef): Promise<StoreInfo> {
       try {
-        return await readStore(deps, input.customKeyStoreId);
+        return await readStore(aws, input.customKeyStoreId);
       } catch (err) {
         throw toActivityFailure(err, `DescribeCustomKeyStores ${input.customKeyStoreId}`);
       }
@@ -222,26 +210,24 @@ export function createStoreActivities(deps: ActivityDeps) {
       const id = input.customKeyStoreId;
       try {
         for (;;) {
-          const store = await readStore(deps, id);
+          const store = await readStore(aws, id);
           const state = store.connectionState;
           const giveUp = () => ({ connectionState: state, connectionErrorCode: store.connectionErrorCode, attempts, errorCodes });
           if (state === 'CONNECTED') return giveUp();
-          if (state === 'CONNECTING') await pollUntil(deps, input, (s) => s.connectionState !== 'CONNECTING', 'connect');
-          else if (state === 'DISCONNECTING') await pollUntil(deps, input, (s) => s.connectionState !== 'DISCONNECTING', 'disconnect');
+          if (state === 'CONNECTING') await pollUntil(aws, input, (s) => s.connectionState !== 'CONNECTING', 'connect');
+          else if (state === 'DISCONNECTING') await pollUntil(aws, input, (s) => s.connectionState !== 'DISCONNECTING', 'disconnect');
           else if (state === 'FAILED') {
             if (store.connectionErrorCode) errorCodes.push(store.connectionErrorCode);
             if (attempts >= input.maxAttempts) return giveUp();
             // KMS refuses to connect a FAILED store: it must be disconnected first.
-            await sendDisconnect(deps, id);
-            await pollUntil(deps, input, (s) => s.connectionState === 'DISCONNECTED', 'disconnect before reconnect');
+            await sendDisconnect(aws, id);
+            await pollUntil(aws, input, (s) => s.connectionState === 'DISCONNECTED', 'disconnect before reconnect');
           } else {
             if (attempts >= input.maxAttempts) return giveUp();
             attempts++;
             log.info('connecting custom key store', { customKeyStoreId: id, attempt: attempts });
-            await callKms(deps, 'ConnectCustomKeyStore', (abortSignal) =>
-              deps.kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: id }), { abortSignal }),
-            );
-            await pollUntil(deps, input, (s) => s.connectionState === 'CONNECTED' || s.connectionState === 'FAILED', 'connect');
+            await aws.connectCustomKeyStore(id);
+            await pollUntil(aws, input, (s) => s.connectionState === 'CONNECTED' || s.connectionState === 'FAILED', 'connect');
           }
         }
       } catch (err) {
@@ -257,10 +243,10 @@ export function createStoreActivities(deps: ActivityDeps) {
     /** Disconnects (unless already DISCONNECTED) and waits for DISCONNECTED. */
     async disconnectStore(input: StoreWaitInput): Promise<StoreInfo> {
       try {
-        let store = await readStore(deps, input.customKeyStoreId);
+        let store = await readStore(aws, input.customKeyStoreId);
         if (store.connectionState === 'DISCONNECTED') return store;
-        if (store.connectionState !== 'DISCONNECTING') await sendDisconnect(deps, input.customKeyStoreId);
-        store = await pollUntil(deps, input, (s) => s.connectionState === 'DISCONNECTED', 'disconnect');
+        if (store.connectionState !== 'DISCONNECTING') await sendDisconnect(aws, input.customKeyStoreId);
+        store = await pollUntil(aws, input, (s) => s.connectionState === 'DISCONNECTED', 'disconnect');
         return store;
       } catch (err) {
         throw toActivityFailure(err, `disconnect ${input.customKeyStoreId}`);
@@ -274,10 +260,7 @@ export function createStoreActivities(deps: ActivityDeps) {
     async deleteStore(input: StoreRef): Promise<{ result: 'DELETED' | 'ALREADY_GONE' | 'HAS_KEYS' | 'INVALID_STATE'; message?: string }> {
       let sends = activityInfo().attempt > 1 ? 1 : 0;
       try {
-        await callKms(deps, 'DeleteCustomKeyStore', (abortSignal) => {
-          sends++;
-          return deps.kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: input.customKeyStoreId }), { abortSignal });
-        });
+        await aws.deleteCustomKeyStore(input.customKeyStoreId, { onSend: () => sends++ });
       } catch (err) {
         const name = errorName(err);
         if (name === 'CustomKeyStoreHasCMKsException') return { result: 'HAS_KEYS', message: (err as Error).message };
@@ -288,7 +271,7 @@ export function createStoreActivities(deps: ActivityDeps) {
       }
       // Reads are eventually consistent: give DescribeCustomKeyStores some seconds to stop listing the store.
       for (let read = 0; read < 10; read++) {
-        if (!(await storeExists(deps, input.customKeyStoreId))) return { result: 'DELETED' };
+        if (!(await storeExists(aws, input.customKeyStoreId))) return { result: 'DELETED' };
         await sleep(1_000);
       }
       throw ApplicationFailure.retryable(`store ${input.customKeyStoreId} still listed 10 s after DeleteCustomKeyStore`, 'StoreStillListed');
