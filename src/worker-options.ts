@@ -2,6 +2,7 @@ import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities, createKmsClient, createKmsRateLimiter, type ActivityDeps } from './activities';
 import { createConcurrencyGate } from './activities/concurrency-gate';
 import { createDescribeThreads } from './activities/describe-threads';
+import { minQuietPeriodFromEnv } from './client/env';
 import { DEFAULT_APPROVAL_POLICY, type ApprovalPolicy } from './shared/policy';
 
 /**
@@ -32,12 +33,15 @@ export function envBoolean(name: string, fallback: boolean, env: NodeJS.ProcessE
 /**
  * The deployment's approval policy (see `DEFAULT_APPROVAL_POLICY` for why it is the worker's, never the
  * request's): `DECOMMISSION_REQUIRE_APPROVAL` and `DECOMMISSION_ALLOW_SELF_APPROVAL`, each `true` or
- * `false`; unset means the default (approval required, never by the requester).
+ * `false`; unset means the default (approval required, never by the requester). `DECOMMISSION_MIN_QUIET_PERIOD`
+ * (a duration such as `"1m"`) lowers the shortest quiet period a request may ask for; unset means 1 day.
  */
 export function policyFromEnv(env: NodeJS.ProcessEnv = process.env): ApprovalPolicy {
+  const minimumQuietPeriodMs = minQuietPeriodFromEnv(env);
   return {
     requireApproval: envBoolean('DECOMMISSION_REQUIRE_APPROVAL', DEFAULT_APPROVAL_POLICY.requireApproval, env),
     allowSelfApproval: envBoolean('DECOMMISSION_ALLOW_SELF_APPROVAL', DEFAULT_APPROVAL_POLICY.allowSelfApproval, env),
+    ...(minimumQuietPeriodMs !== undefined ? { minimumQuietPeriodMs } : {}),
   };
 }
 
