@@ -4,16 +4,27 @@ import { createKeyActivities } from './keys';
 import { createPolicyActivities } from './policy';
 import { createRunStatusActivities } from './run-status';
 import { createStoreActivities } from './store';
+import { createUsageActivities } from './usage';
 
 export type { ActivityDeps } from './deps';
 export type { InventoryScanInput, InventoryPage, DriftScanInput, DriftScan } from './inventory';
 export type { ScheduleKeysInput, ScheduleKeysResult, CheckKeysInput, RollbackKeysInput, RollbackKeyOutcome, RollbackAction } from './keys';
 export type { ConnectInput, ConnectionResult, StoreRef, StoreWaitInput, WatchStoreInput, WatchStoreResult } from './store';
-export { createKmsRateLimiter, KMS_DEFAULT_QUOTAS, type KmsOperation, type KmsRateLimiter } from './rate-limiter';
-export { createKmsClient } from './kms-client';
+export {
+  createKmsRateLimiter,
+  CLOUDTRAIL_DEFAULT_QUOTAS,
+  KMS_DEFAULT_QUOTAS,
+  type CloudTrailOperation,
+  type KmsOperation,
+  type KmsRateLimiter,
+  type PacedOperation,
+} from './rate-limiter';
+export { createCloudTrailClient, createKmsClient } from './kms-client';
+export { createAwsGateway, type AwsGateway } from './aws-gateway';
 
 /**
- * Builds every activity of the decommission workflow around injected clients, so the worker wires
+ * Builds every activity of the decommission workflow around injected clients (KMS, and CloudTrail for the
+ * usage evidence), so the worker wires
  * real AWS and tests wire the emulator, with no module-level singletons.
  */
 export function createActivities(deps: ActivityDeps) {
@@ -21,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createStoreActivities(deps),
     ...createInventoryActivities(deps),
     ...createKeyActivities(deps),
+    ...createUsageActivities(deps),
     ...createPolicyActivities(deps),
     ...createRunStatusActivities(),
   };

@@ -32,6 +32,12 @@ export interface RollbackKeysInput {
     priorState: KeyState;
     /** false when the key was in a batch whose result was lost. */
     certain: boolean;
+    /**
+     * This run only disabled the key (the quiet period) and never scheduled it: it is re-enabled if it reads
+     * Disabled (or Unavailable), and never cancelled — a key found PendingDeletion was scheduled by someone
+     * else and is left as it is (NOT_PENDING, with its `finalState`).
+     */
+    reenableOnly?: boolean;
   }[];
   /** How long to keep re-reading a key until it shows its restored state. */
   verifyTimeoutMs?: number;
@@ -141,7 +147,8 @@ export function createKeyActivities(deps: ActivityDeps) {
   /**
    * Converges one key to its prior state by reading it first, so that every step is idempotent across
    * retries and lost responses: NotFound → GONE; PendingDeletion → CancelKeyDeletion (the key is then
-   * Disabled); then, if it was Enabled before the run and reads Disabled → EnableKey. An uncertain key
+   * Disabled; never for a `reenableOnly` key, which is left pending); then, if it was Enabled before the run
+   * and reads Disabled → EnableKey. An uncertain key
    * (its schedule batch's result was lost) that reads not pending and Enabled was never scheduled: it is
    * left alone. `progress` is the key's checkpoint entry, updated in place; `save` heartbeats it.
    */
@@ -172,6 +179,10 @@ export function createKeyActivities(deps: ActivityDeps) {
       const meta = await aws.describeKey(keyId);
       if (!meta) return result('GONE');
       let state = meta.KeyState as KeyState;
+      if (state === 'PendingDeletion' && key.reenableOnly) {
+        // Not this run's schedule: someone else's deletion is theirs to cancel.
+        return result(progress.actions.length > 0 ? 'CANCELLED' : 'NOT_PENDING', state);
+      }
       if (state === 'PendingDeletion') {
         try {
           await send('CancelKeyDeletion');
