@@ -1,5 +1,5 @@
 import type { WorkerOptions } from '@temporalio/worker';
-import { createActivities, createKmsClient, createKmsRateLimiter, type ActivityDeps } from './activities';
+import { createActivities, createCloudTrailClient, createKmsClient, createKmsRateLimiter, type ActivityDeps } from './activities';
 import { createConcurrencyGate } from './activities/concurrency-gate';
 import { createDescribeThreads } from './activities/describe-threads';
 import { minQuietPeriodFromEnv } from './client/env';
@@ -56,7 +56,8 @@ export function envNumber(name: string, fallback: number, env: NodeJS.ProcessEnv
 
 /**
  * Activities wired from the environment: the AWS SDK's default credential chain, `AWS_REGION`,
- * `AWS_ENDPOINT_URL_KMS` (the emulator, when set), and the pacing knobs:
+ * `AWS_ENDPOINT_URL_KMS` and `AWS_ENDPOINT_URL_CLOUDTRAIL` (the emulator, when set; the SDK reads both), and
+ * the pacing knobs:
  * - `KMS_QUOTA_SCALE`: multiply AWS's default quotas (raised quotas, or a scaled emulator); default 1;
  * - `KMS_QUOTA_UTILIZATION`: share of each quota this worker uses; default 0.97;
  * - `KMS_MAX_IN_FLIGHT`: KMS requests in flight across the worker (memory bound); default 128;
@@ -72,6 +73,8 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
   const policy = policyFromEnv(env);
   const deps: ActivityDeps = {
     kms: createKmsClient(),
+    // Usage evidence (CloudTrail LookupEvents), paced by the same limiter under CloudTrail's 2/s.
+    cloudTrail: createCloudTrailClient(),
     // Each thread builds its KMS client from the same environment (region, endpoint, credential chain).
     describeThreads: threads > 0 ? createDescribeThreads(Math.round(threads)) : undefined,
     limiter: createKmsRateLimiter({ quotaScale: envNumber('KMS_QUOTA_SCALE', 1, env), utilization: envNumber('KMS_QUOTA_UTILIZATION', 0.97, env) }),
@@ -84,6 +87,7 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
     async close(): Promise<void> {
       await deps.describeThreads?.close();
       deps.kms.destroy();
+      deps.cloudTrail?.destroy();
     },
   };
 }

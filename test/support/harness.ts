@@ -1,3 +1,4 @@
+import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { KMSClient } from '@aws-sdk/client-kms';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime, DefaultLogger, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
@@ -57,8 +58,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const taskQueue = `test-${randomUUID()}`;
   const decommissions = new DecommissionClient({ client: temporal, taskQueue });
   const nativeConnection = await NativeConnection.connect({ address: temporalAddress() });
+  // The emulator serves CloudTrail's LookupEvents on the same URL.
+  const cloudTrail = new CloudTrailClient({ ...sdkConfig, maxAttempts: 1 });
   const activities = createActivities({
     kms: createKmsClient(sdkConfig),
+    cloudTrail,
     limiter: createKmsRateLimiter({ quotaScale: options.emulator?.quotaScale ?? 0 }),
     ...options.deps,
   });
@@ -84,6 +88,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       await nativeConnection.close();
       await connection.close();
       kms.destroy();
+      cloudTrail.destroy();
       await emulator.close();
     },
   };
