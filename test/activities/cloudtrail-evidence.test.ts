@@ -9,7 +9,7 @@
 import { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import { ScheduleKeyDeletionCommand, type KMSClient } from '@aws-sdk/client-kms';
 import { createActivities, createKmsRateLimiter, type ActivityDeps } from '../../src/activities';
-import type { RunningEmulator } from '../../src/emulator';
+import type { RunningEmulator, UsageSimulatorInfo } from '../../src/emulator';
 import type { FindAttemptedUseInput, FindAttemptedUseResult, FindDeletionEvidenceResult } from '../../src/shared/usage';
 import { DAY_MS, keyArnOf, useSharedEmulator, waitFor } from '../emulator/helpers';
 import { recordingEnv, rejection, seedStore, STORE } from './helpers';
@@ -49,7 +49,7 @@ async function usedJustNow(): Promise<{ creationDate: number; lastUsage: { at: n
 
 /** Runs a usage simulator on each key until each has failed `rounds` times, then stops them all. */
 async function attemptUse(keys: { keyId: string; error: string }[], rounds = 2): Promise<void> {
-  const sims = [];
+  const sims: UsageSimulatorInfo[] = [];
   for (const { keyId } of keys) sims.push(await emu.admin.startUsage({ keyId, everyMs: 100, principal: 'payments-app', sourceAddress: '127.0.0.7' }));
   for (const [i, { error }] of keys.entries()) {
     await waitFor(async () => {
@@ -142,7 +142,11 @@ describe('findAttemptedUse', () => {
   test('without a CloudTrail client the activity fails non-retryably with CloudTrailNotConfigured', async () => {
     const { env } = recordingEnv();
     const { error } = await rejection(
-      env.run(activities({ deps: { cloudTrail: undefined } }).findAttemptedUse, { customKeyStoreId: STORE, ...window, strategy: 'account-wide' }),
+      env.run(activities({ deps: { cloudTrail: undefined } }).findAttemptedUse, {
+        customKeyStoreId: STORE,
+        ...window,
+        strategy: 'account-wide',
+      } as FindAttemptedUseInput),
     );
     expect(error).toMatchObject({ type: 'CloudTrailNotConfigured', nonRetryable: true });
   });

@@ -7,7 +7,7 @@
  */
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { CancelledFailure } from '@temporalio/common';
-import { createActivities, createKmsRateLimiter, type RollbackKeyOutcome } from '../../src/activities';
+import { createActivities, createKmsRateLimiter, type RollbackKeyOutcome, type RollbackKeysInput } from '../../src/activities';
 import type { RunningEmulator } from '../../src/emulator';
 import { classifyUsage, type DisableKeysResult, type KeyUsage } from '../../src/shared/usage';
 import { DAY_MS, useSharedEmulator } from '../emulator/helpers';
@@ -187,7 +187,7 @@ describe('rollbackKeys with reenableOnly (keys the quiet period disabled)', () =
         { keyId: pending, priorState: 'Enabled', certain: true, reenableOnly: true },
       ],
       verifyTimeoutMs: 5_000,
-    })) as RollbackKeyOutcome[];
+    } satisfies RollbackKeysInput)) as RollbackKeyOutcome[];
     expect(outcomes).toEqual([
       { keyId: disabled, outcome: 'CANCELLED', reEnabled: true, actions: ['EnableKey'], restoredState: 'Enabled', finalState: 'Enabled' },
       { keyId: pending, outcome: 'NOT_PENDING', actions: [], finalState: 'PendingDeletion' },
