@@ -11,6 +11,12 @@ export interface GlobalOptions {
   connectTimeout?: number;
 }
 
+/** Client settings a command takes from elsewhere than the global flags. */
+export interface ClientSettings {
+  /** The deployment's shortest quiet period (`DECOMMISSION_MIN_QUIET_PERIOD`), for `start`. */
+  minimumQuietPeriodMs?: number;
+}
+
 /** Where the CLI connects, after flags, environment and the Temporal config file are combined. */
 export interface Target {
   address: string;
@@ -45,8 +51,14 @@ export function isUnreachable(err: unknown): boolean {
 /**
  * Connects a {@link DecommissionClient} to the target, runs `fn` with it and closes the connection.
  * Connection failures become "cannot reach Temporal at <address>".
+ *
+ * @param clientOptions settings of the {@link DecommissionClient} beyond the target (see {@link ClientSettings})
  */
-export async function withClient<T>(options: GlobalOptions, fn: (client: DecommissionClient, target: Target) => Promise<T>): Promise<T> {
+export async function withClient<T>(
+  options: GlobalOptions,
+  fn: (client: DecommissionClient, target: Target) => Promise<T>,
+  clientOptions: ClientSettings = {},
+): Promise<T> {
   const loaded = loadClientConnectConfig();
   const target = resolveTarget(options, loaded);
   let connection: Connection;
@@ -59,7 +71,11 @@ export async function withClient<T>(options: GlobalOptions, fn: (client: Decommi
   } catch (err) {
     throw new CliError(`cannot reach Temporal at ${target.address}: ${(err as Error).message}`);
   }
-  const client = new DecommissionClient({ client: new Client({ connection, namespace: target.namespace }), taskQueue: target.taskQueue });
+  const client = new DecommissionClient({
+    client: new Client({ connection, namespace: target.namespace }),
+    taskQueue: target.taskQueue,
+    minimumQuietPeriodMs: clientOptions.minimumQuietPeriodMs,
+  });
   try {
     return await fn(client, target);
   } catch (err) {

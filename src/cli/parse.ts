@@ -11,6 +11,7 @@ const PHASE_SET: Record<Phase, true> = {
   INVENTORY: true,
   AWAITING_APPROVAL: true,
   CONNECTING: true,
+  QUIET_PERIOD: true,
   SCHEDULING: true,
   WAITING: true,
   VERIFYING: true,
@@ -73,11 +74,16 @@ export const START_FLAGS: Readonly<Record<string, string>> = {
   expectedKeyCount: '--expected-keys',
   reconnect: '--no-reconnect',
   ticket: '--ticket',
+  recentUseWindow: '--recent-use-window',
+  quietPeriod: '--quiet-period',
+  watchUsage: '--no-watch-usage',
   'timing.storePollInterval': '--timing-store-poll-interval',
   'timing.driftCheckInterval': '--timing-drift-check-interval',
   'timing.verifyInterval': '--timing-verify-interval',
   'timing.verifyPatience': '--timing-verify-patience',
   'timing.connectionCheckInterval': '--timing-connection-check-interval',
+  'timing.usageCheckInterval': '--timing-usage-check-interval',
+  'timing.cloudTrailDeliveryLag': '--timing-cloudtrail-delivery-lag',
 };
 
 /**
@@ -108,11 +114,17 @@ export interface StartFlags {
   expectedKeys?: number;
   reconnect?: boolean;
   ticket?: string;
+  recentUseWindow?: string;
+  quietPeriod?: string;
+  /** False from `--no-watch-usage`. */
+  watchUsage?: boolean;
   timingStorePollInterval?: string;
   timingDriftCheckInterval?: string;
   timingVerifyInterval?: string;
   timingVerifyPatience?: string;
   timingConnectionCheckInterval?: string;
+  timingUsageCheckInterval?: string;
+  timingCloudtrailDeliveryLag?: string;
   input?: string;
   inputFile?: string;
 }
@@ -131,12 +143,17 @@ export function inputFromFlags(flags: StartFlags): DecommissionInput {
   if (flags.expectedKeys !== undefined) input.expectedKeyCount = flags.expectedKeys;
   if (flags.reconnect === false) input.reconnect = false;
   if (flags.ticket !== undefined) input.ticket = flags.ticket;
+  if (flags.recentUseWindow !== undefined) input.recentUseWindow = flags.recentUseWindow;
+  if (flags.quietPeriod !== undefined) input.quietPeriod = flags.quietPeriod;
+  if (flags.watchUsage === false) input.watchUsage = false;
   const timing: NonNullable<DecommissionInput['timing']> = {};
   if (flags.timingStorePollInterval !== undefined) timing.storePollInterval = flags.timingStorePollInterval;
   if (flags.timingDriftCheckInterval !== undefined) timing.driftCheckInterval = flags.timingDriftCheckInterval;
   if (flags.timingVerifyInterval !== undefined) timing.verifyInterval = flags.timingVerifyInterval;
   if (flags.timingVerifyPatience !== undefined) timing.verifyPatience = flags.timingVerifyPatience;
   if (flags.timingConnectionCheckInterval !== undefined) timing.connectionCheckInterval = flags.timingConnectionCheckInterval;
+  if (flags.timingUsageCheckInterval !== undefined) timing.usageCheckInterval = flags.timingUsageCheckInterval;
+  if (flags.timingCloudtrailDeliveryLag !== undefined) timing.cloudTrailDeliveryLag = flags.timingCloudtrailDeliveryLag;
   if (Object.keys(timing).length > 0) input.timing = timing;
   return input as DecommissionInput;
 }

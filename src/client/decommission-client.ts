@@ -27,7 +27,9 @@ import type {
   ReportKeysPage,
   ResolveRequest,
 } from '../shared/types';
+import { formatDuration } from '../shared/duration';
 import { validateApproveRequest, validateCancelRequest, validateDecommissionInput, validateResolveRequest } from '../shared/validation';
+import { minQuietPeriodFromEnv } from './env';
 import { DecommissionAlreadyRunningError, DecommissionNotFoundError, DecommissionStillRunningError, InvalidInputError, UpdateRejectedError } from './errors';
 
 const WORKFLOW_ID_PREFIX = workflowIdFor('');
@@ -37,6 +39,11 @@ export interface DecommissionClientOptions {
   client?: Client;
   /** Task queue the worker polls. Default `kms-decommission`. */
   taskQueue?: string;
+  /**
+   * The deployment's shortest `quietPeriod` (the worker's `DECOMMISSION_MIN_QUIET_PERIOD`), so that a request
+   * the worker would refuse is refused here, before anything reaches Temporal. Default: the validator's, 1 day.
+   */
+  minimumQuietPeriodMs?: number;
 }
 
 export interface StartOptions {
@@ -70,22 +77,32 @@ export interface DecommissionSummary {
 export class DecommissionClient {
   readonly client: Client;
   readonly taskQueue: string;
+  /** Shortest `quietPeriod` accepted by {@link startDecommission}; undefined: the validator's default (1 day). */
+  readonly minimumQuietPeriodMs?: number;
 
   constructor(options: DecommissionClientOptions & { client: Client }) {
     this.client = options.client;
     this.taskQueue = options.taskQueue ?? TASK_QUEUE;
+    this.minimumQuietPeriodMs = options.minimumQuietPeriodMs;
   }
 
   /**
-   * Connects using the Temporal environment configuration.
+   * Connects using the Temporal environment configuration. Unless `minimumQuietPeriodMs` is given, the
+   * deployment's minimum quiet period is read from `DECOMMISSION_MIN_QUIET_PERIOD` when set (an invalid value
+   * throws an Error naming the variable).
    *
    * @example
    * const client = await DecommissionClient.connect({ taskQueue: 'kms-decommission' });
    */
   static async connect(options: Omit<DecommissionClientOptions, 'client'> & { address?: string; namespace?: string } = {}): Promise<DecommissionClient> {
+    const minimumQuietPeriodMs = options.minimumQuietPeriodMs ?? minQuietPeriodFromEnv();
     const { connectionOptions, namespace } = loadClientConnectConfig();
     const connection = await Connection.connect({ ...connectionOptions, ...(options.address ? { address: options.address } : {}) });
-    return new DecommissionClient({ ...options, client: new Client({ connection, namespace: options.namespace ?? namespace ?? 'default' }) });
+    return new DecommissionClient({
+      ...options,
+      minimumQuietPeriodMs,
+      client: new Client({ connection, namespace: options.namespace ?? namespace ?? 'default' }),
+    });
   }
 
   /** Closes the underlying connection. */
@@ -103,15 +120,16 @@ export class DecommissionClient {
   }
 
   /**
-   * Starts a decommission. The input is validated first: a bad request throws {@link InvalidInputError}
-   * naming every field and rule, and nothing reaches Temporal. One store has at most one running
+   * Starts a decommission. The input is validated first (a `quietPeriod` against this client's
+   * `minimumQuietPeriodMs`): a bad request throws {@link InvalidInputError} naming every field and rule, and
+   * nothing reaches Temporal. One store has at most one running
    * decommission: starting again returns the running one (`alreadyRunning: true`).
    *
    * @example
    * const started = await client.startDecommission({ customKeyStoreId: 'cks-1234567890abcdef0', requestedBy: 'alice', pendingWindowInDays: 7 });
    */
   async startDecommission(input: DecommissionInput, options: StartOptions = {}): Promise<StartResult> {
-    const { input: cfg, problems } = validateDecommissionInput(input);
+    const { input: cfg, problems } = validateDecommissionInput(input, { minQuietPeriodMs: this.minimumQuietPeriodMs });
     if (!cfg) throw new InvalidInputError(problems);
     const workflowId = workflowIdFor(cfg.customKeyStoreId);
     try {
@@ -133,6 +151,11 @@ export class DecommissionClient {
           `**Approval**: per the deployment's approval policy (worker setting; default: required, four-eyes)`,
           cfg.dryRun ? '**Dry run**: inventory only, nothing is changed' : undefined,
           cfg.expectedKeyCount !== undefined ? `**Expected keys**: ${cfg.expectedKeyCount}` : undefined,
+          cfg.recentUseWindowMs !== undefined ? `**Recent-use window**: ${formatDuration(cfg.recentUseWindowMs)}` : undefined,
+          cfg.quietPeriodMs !== undefined
+            ? `**Quiet period**: ${formatDuration(cfg.quietPeriodMs)} (keys disabled and watched before deletion is scheduled)`
+            : undefined,
+          cfg.watchUsage === false ? '**Attempted-use watch**: off' : undefined,
         ]
           .filter(Boolean)
           .join('\n\n'),
@@ -153,10 +176,13 @@ export class DecommissionClient {
   /**
    * Approves the inventoried plan. Rejected ({@link UpdateRejectedError}) unless the run awaits approval,
    * or when the approver is the requester (four-eyes, unless the deployment's approval policy allows
-   * self-approval: the worker's `DECOMMISSION_ALLOW_SELF_APPROVAL`).
+   * self-approval: the worker's `DECOMMISSION_ALLOW_SELF_APPROVAL`). When the inventory found keys used
+   * within the recent-use window (`getStatus().usage.recentlyUsed` > 0), `acknowledgeRecentlyUsedKeys` must
+   * be exactly that count.
    *
    * @example
    * await client.approve('cks-1234567890abcdef0', { approver: 'bob', comment: 'CAB-77 approved' });
+   * await client.approve('cks-1234567890abcdef0', { approver: 'bob', acknowledgeRecentlyUsedKeys: 2 });
    */
   async approve(storeOrWorkflowId: string, request: ApproveRequest): Promise<UpdateAck> {
     this.check(validateApproveRequest(request).problems, 'approve request');

@@ -9,6 +9,7 @@
  */
 export { DecommissionClient, type DecommissionClientOptions, type StartResult, type DecommissionSummary, type StartOptions } from './decommission-client';
 export { renderReportMarkdown } from './report-markdown';
+export { MIN_QUIET_PERIOD_ENV, minQuietPeriodFromEnv } from './env';
 export * from './errors';
 export * from '../shared/types';
 export { TASK_QUEUE, WORKFLOW_TYPE, workflowIdFor, type UpdateAck } from '../shared/messages';

@@ -17,7 +17,12 @@ interface BadCase {
   args: (storeId: string, taskQueue: string) => string[];
   /** Every fragment must appear in the error line. */
   expect: (string | RegExp)[];
+  /** Environment of the CLI process (e.g. the deployment's DECOMMISSION_MIN_QUIET_PERIOD). */
+  env?: Record<string, string>;
 }
+
+/** The default minimum quiet period (1 day) whatever the developer's shell sets: empty means unset. */
+const DEFAULT_MIN_QUIET = { DECOMMISSION_MIN_QUIET_PERIOD: '' };
 
 const input = (storeId: string, extra: Record<string, unknown>) => JSON.stringify({ customKeyStoreId: storeId, requestedBy: 'alice', ...extra });
 
@@ -108,6 +113,72 @@ const CASES: BadCase[] = [
     args: (s, tq) => ['start', '--store', s, '--requested-by', 'alice', '--timing-connection-check-interval', '50ms', '--task-queue', tq],
     expect: ['timing.connectionCheckInterval (--timing-connection-check-interval): must be between 100 ms and 60 days', 'got "50ms"'],
   },
+  // Usage evidence (issue 11): the quiet period's bounds, the recent-use window and the watch, by flag name.
+  {
+    name: '--quiet-period 2h (below the 1-day minimum)',
+    args: (s, tq) => ['start', '--store', s, '--requested-by', 'alice', '--quiet-period', '2h', '--task-queue', tq],
+    expect: ['quietPeriod (--quiet-period): must be between 1d and 90d', 'got "2h"'],
+    env: DEFAULT_MIN_QUIET,
+  },
+  {
+    name: '--quiet-period 91d (above 90 days)',
+    args: (s, tq) => ['start', '--store', s, '--requested-by', 'alice', '--quiet-period', '91d', '--task-queue', tq],
+    expect: ['quietPeriod (--quiet-period): must be between 1d and 90d', 'got "91d"'],
+    env: DEFAULT_MIN_QUIET,
+  },
+  {
+    name: '--quiet-period 30m below the deployment minimum of 1h',
+    args: (s, tq) => ['start', '--store', s, '--requested-by', 'alice', '--quiet-period', '30m', '--task-queue', tq],
+    expect: ["quietPeriod (--quiet-period): must be between 1h and 90d (this deployment's minimum)", 'got "30m"'],
+    env: { DECOMMISSION_MIN_QUIET_PERIOD: '1h' },
+  },
+  {
+    name: 'invalid DECOMMISSION_MIN_QUIET_PERIOD',
+    args: (s, tq) => ['start', '--store', s, '--requested-by', 'alice', '--quiet-period', '2d', '--task-queue', tq],
+    expect: ['DECOMMISSION_MIN_QUIET_PERIOD must be a duration greater than 0 and at most 90d', 'got "soon"'],
+    env: { DECOMMISSION_MIN_QUIET_PERIOD: 'soon' },
+  },
+  {
+    name: '--quiet-period with --no-watch-usage',
+    args: (s, tq) => ['start', '--store', s, '--requested-by', 'alice', '--quiet-period', '2d', '--no-watch-usage', '--task-queue', tq],
+    expect: ['watchUsage (--no-watch-usage): must not be false with a quietPeriod'],
+    env: DEFAULT_MIN_QUIET,
+  },
+  {
+    name: 'bad --recent-use-window',
+    args: (s, tq) => ['start', '--store', s, '--requested-by', 'alice', '--recent-use-window', 'often', '--task-queue', tq],
+    expect: ['recentUseWindow (--recent-use-window): must be milliseconds or a duration', 'got "often"'],
+  },
+  {
+    name: '--recent-use-window 30m (below 1 hour)',
+    args: (s, tq) => ['start', '--store', s, '--requested-by', 'alice', '--recent-use-window', '30m', '--task-queue', tq],
+    expect: ['recentUseWindow (--recent-use-window): must be between 3600000 ms and 365 days', 'got "30m"'],
+  },
+  {
+    name: 'bad usage timings',
+    args: (s, tq) => [
+      'start',
+      '--store',
+      s,
+      '--requested-by',
+      'alice',
+      '--timing-usage-check-interval',
+      '50ms',
+      '--timing-cloudtrail-delivery-lag',
+      'late',
+      '--task-queue',
+      tq,
+    ],
+    expect: [
+      'timing.usageCheckInterval (--timing-usage-check-interval): must be between 100 ms and 60 days, got "50ms"',
+      'timing.cloudTrailDeliveryLag (--timing-cloudtrail-delivery-lag): must be milliseconds or a duration',
+    ],
+  },
+  {
+    name: 'approve with a negative --acknowledge-recently-used-keys',
+    args: (s) => ['approve', s, '--approver', 'bob', '--acknowledge-recently-used-keys', '-1'],
+    expect: ["option '--acknowledge-recently-used-keys <n>' argument '-1' is invalid", 'must be an integer from 0'],
+  },
   // The approval policy is the deployment's (the worker's environment), never the request's.
   {
     name: '--no-approval',
@@ -158,7 +229,7 @@ beforeAll(async () => {
   store = await seedStore(h, { enabled: 3, disabled: 1 });
   // Two at a time: each case is a fresh Node process loading ts-node.
   await mapLimit(CASES, 2, async (c) => {
-    const result = await runCli(c.args(store.storeId, h.taskQueue));
+    const result = await runCli(c.args(store.storeId, h.taskQueue), { env: c.env });
     // Audited right after the case: anything mutating by then would be this case's or an earlier one's.
     const mutatingAfter = (await h.emulator.admin.audit()).filter((e) => e.mutating);
     results.set(c.name, { ...result, mutatingAfter });

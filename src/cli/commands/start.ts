@@ -1,7 +1,9 @@
 import { Option, type Command } from 'commander';
 import type { StartResult } from '../../client';
 import type { DecommissionInput } from '../../shared/types';
+import { formatDuration } from '../../shared/duration';
 import { validateDecommissionInput } from '../../shared/validation';
+import { MIN_QUIET_PERIOD_ENV, minQuietPeriodFromEnv } from '../../client/env';
 import { withClient, type GlobalOptions } from '../connect';
 import { UsageError } from '../exit-codes';
 import { cliCommand, YOU } from '../hints';
@@ -27,16 +29,33 @@ const FIELD_FLAGS = [
   'expectedKeys',
   'reconnect',
   'ticket',
+  'recentUseWindow',
+  'quietPeriod',
+  'watchUsage',
   'timingStorePollInterval',
   'timingDriftCheckInterval',
   'timingVerifyInterval',
   'timingVerifyPatience',
   'timingConnectionCheckInterval',
+  'timingUsageCheckInterval',
+  'timingCloudtrailDeliveryLag',
 ];
 
 interface StartOptions extends StartFlags {
   failIfRunning?: boolean;
   json?: boolean;
+}
+
+/**
+ * The deployment's minimum quiet period from `DECOMMISSION_MIN_QUIET_PERIOD` (the worker's setting, read
+ * here too so that the CLI refuses what the worker would), or undefined for the default of 1 day.
+ */
+function deploymentMinQuietPeriod(): number | undefined {
+  try {
+    return minQuietPeriodFromEnv();
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }
 
 /** The raw input and where it came from (`--input`, `--input-file <path>`, or the flags). */
@@ -51,7 +70,7 @@ function readInput(flags: StartOptions): { raw: unknown; source?: string } {
 
 function describeStarted(
   result: StartResult,
-  input: { customKeyStoreId: string; requestedBy: string; dryRun: boolean },
+  input: { customKeyStoreId: string; requestedBy: string; dryRun: boolean; quietPeriodMs?: number },
   taskQueue: string,
   cli: string,
 ): string {
@@ -67,6 +86,10 @@ function describeStarted(
       `After the inventory it waits for approval by someone other than ${input.requestedBy} (unless the worker's approval policy says otherwise). The approver runs:`,
       `  ${cli} approve ${store} --approver ${YOU}`,
     );
+    if (input.quietPeriodMs !== undefined)
+      lines.push(
+        `After approval it disables the store's Enabled keys for a quiet period of ${formatDuration(input.quietPeriodMs)}, watching CloudTrail for attempted use, before scheduling deletion.`,
+      );
   }
   lines.push(`Follow it: ${cli} watch ${store}`);
   return lines.join('\n') + '\n';
@@ -93,6 +116,15 @@ export function registerStart(program: Command): void {
     .addOption(new Option('--expected-keys <n>', 'guardrail: stop unless the store holds exactly n keys (expectedKeyCount)').argParser(integerArg()))
     .option('--no-reconnect', 'do not connect a DISCONNECTED CloudHSM store; block for a decision instead (reconnect=false)')
     .option('--ticket <ref>', 'change ticket shown in the UI and the report (ticket)')
+    .option(
+      '--recent-use-window <duration>',
+      'keys used (GetKeyLastUsage) within this long before the inventory stop the run until the approval acknowledges them, e.g. "7d" (recentUseWindow; default 30 days)',
+    )
+    .option(
+      '--quiet-period <duration>',
+      `after approval, disable the store's Enabled keys and watch CloudTrail for attempted use this long before scheduling deletion, e.g. "14d"; at most 90 days, at least the deployment's minimum (${MIN_QUIET_PERIOD_ENV}, default 1 day) (quietPeriod; default: none)`,
+    )
+    .option('--no-watch-usage', 'do not watch CloudTrail for attempted use while keys are disabled or pending deletion (watchUsage=false; default true)')
     .option('--timing-store-poll-interval <duration>', 'store connection-state polling (timing.storePollInterval; default 30s)')
     .option('--timing-drift-check-interval <duration>', 'drift checks during the waiting period (timing.driftCheckInterval; default 1 day)')
     .option('--timing-verify-interval <duration>', 're-checks after the DeletionDate (timing.verifyInterval; default 1h)')
@@ -100,6 +132,14 @@ export function registerStart(program: Command): void {
     .option(
       '--timing-connection-check-interval <duration>',
       'CloudHSM store connection checks while waiting and verifying (timing.connectionCheckInterval; default 5m)',
+    )
+    .option(
+      '--timing-usage-check-interval <duration>',
+      'CloudTrail attempted-use checks during the quiet and waiting periods (timing.usageCheckInterval; default 15m)',
+    )
+    .option(
+      '--timing-cloudtrail-delivery-lag <duration>',
+      'how late CloudTrail may deliver an event: re-read by each check, awaited for deletion evidence (timing.cloudTrailDeliveryLag; default 20m)',
     )
     .addOption(
       new Option('--input <json>', 'the whole DecommissionInput as a JSON object (instead of the flags above)').conflicts([...FIELD_FLAGS, 'inputFile']),
@@ -113,6 +153,7 @@ export function registerStart(program: Command): void {
 Examples:
   $ kms-decommission start --store cks-1234567890abcdef0 --requested-by alice --window 7 --ticket CHG-1042
   $ kms-decommission start --store cks-1234567890abcdef0 --requested-by alice --dry-run
+  $ kms-decommission start --store cks-1234567890abcdef0 --requested-by alice --window 7 --quiet-period 14d --recent-use-window 90d
   $ kms-decommission start --input '{"customKeyStoreId":"cks-1234567890abcdef0","requestedBy":"alice","pendingWindowInDays":7}'
   $ kms-decommission start --input-file request.json --task-queue kms-decommission`,
     )
@@ -121,16 +162,21 @@ Examples:
         if (cmd.getOptionValueSource(option) === 'cli') throw new UsageError(removedPolicyFlagMessage(option));
       }
       const { raw, source } = readInput(flags);
-      const { input, problems } = validateDecommissionInput(raw);
+      const minimumQuietPeriodMs = deploymentMinQuietPeriod();
+      const { input, problems } = validateDecommissionInput(raw, { minQuietPeriodMs: minimumQuietPeriodMs });
       if (!input) throw new UsageError(`invalid decommission input${source ? ` in ${source}` : ''}: ${describeProblems(problems, source ? {} : START_FLAGS)}`);
       const globals = cmd.optsWithGlobals<GlobalOptions>();
-      await withClient(globals, async (client, target) => {
-        const result = await client.startDecommission(raw as DecommissionInput, { failIfRunning: flags.failIfRunning });
-        process.stdout.write(
-          flags.json
-            ? `${JSON.stringify({ ...result, taskQueue: target.taskQueue })}\n`
-            : describeStarted(result, input, target.taskQueue, cliCommand(globals)),
-        );
-      });
+      await withClient(
+        globals,
+        async (client, target) => {
+          const result = await client.startDecommission(raw as DecommissionInput, { failIfRunning: flags.failIfRunning });
+          process.stdout.write(
+            flags.json
+              ? `${JSON.stringify({ ...result, taskQueue: target.taskQueue })}\n`
+              : describeStarted(result, input, target.taskQueue, cliCommand(globals)),
+          );
+        },
+        { minimumQuietPeriodMs },
+      );
     });
 }

@@ -1,11 +1,11 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { DecommissionClient, UpdateAck } from '../../client';
-import { DecommissionNotFoundError } from '../../client/errors';
-import { FINAL_PHASES, RESOLVE_ACTIONS } from '../../shared/types';
+import { DecommissionNotFoundError, UpdateRejectedError } from '../../client/errors';
+import { FINAL_PHASES, RESOLVE_ACTIONS, type ApproveRequest } from '../../shared/types';
 import { validateApproveRequest, validateCancelRequest, validateResolveRequest } from '../../shared/validation';
 import { withClient, type GlobalOptions } from '../connect';
 import { CliError, ExitCode, UsageError } from '../exit-codes';
-import { describeProblems, storeArg } from '../parse';
+import { describeProblems, integerArg, storeArg } from '../parse';
 
 function printAck(update: string, ack: UpdateAck, json: boolean | undefined): void {
   process.stdout.write(json ? `${JSON.stringify(ack)}\n` : `${update} accepted (phase ${ack.phase}): ${ack.message}\n`);
@@ -29,29 +29,60 @@ async function sendUpdate(client: DecommissionClient, store: string, update: str
   }
 }
 
-/** `kms-decommission approve <store> --approver X [--comment C]`. */
+/** Flags of `approve`, keyed by the ApproveRequest field they set. */
+const APPROVE_FLAGS = { approver: '--approver', comment: '--comment', acknowledgeRecentlyUsedKeys: '--acknowledge-recently-used-keys' };
+
+/**
+ * Sends the approval. The workflow's rejection names request fields ("acknowledgeRecentlyUsedKeys: must be
+ * 2…"); on the command line the operator needs the flag that sets it, as in the local validation errors.
+ */
+async function approveNamingFlags(client: DecommissionClient, store: string, request: ApproveRequest): Promise<UpdateAck> {
+  try {
+    return await client.approve(store, request);
+  } catch (err) {
+    if (!(err instanceof UpdateRejectedError)) throw err;
+    let reason = err.reason;
+    for (const [field, flag] of Object.entries(APPROVE_FLAGS)) reason = reason.replace(new RegExp(`^${field}:`), `${field} (${flag}):`);
+    throw new UpdateRejectedError(err.update, reason, err.cause);
+  }
+}
+
+/** `kms-decommission approve <store> --approver X [--comment C] [--acknowledge-recently-used-keys N]`. */
 export function registerApprove(program: Command): void {
   program
     .command('approve')
     .summary('approve the inventoried plan (four-eyes)')
     .description(
-      "Approve the inventoried plan of a run in AWAITING_APPROVAL. The approver must not be the requester, unless the deployment's approval policy allows self-approval (the worker's DECOMMISSION_ALLOW_SELF_APPROVAL). A rejection exits 3 with the workflow's reason; nothing changes.",
+      "Approve the inventoried plan of a run in AWAITING_APPROVAL. The approver must not be the requester, unless the deployment's approval policy allows self-approval (the worker's DECOMMISSION_ALLOW_SELF_APPROVAL). " +
+        'When the inventory found keys used within the recent-use window ("status" lists them), the approval must acknowledge exactly that many with --acknowledge-recently-used-keys. ' +
+        "A rejection exits 3 with the workflow's reason; nothing changes.",
     )
     .argument('<store>', 'store ID (cks-…) or workflow ID (kms-decommission-cks-…)', storeArg)
     .requiredOption('--approver <name>', 'who approves (not the requester)')
     .option('--comment <text>', 'recorded in the report, e.g. the CAB reference')
+    .addOption(
+      new Option(
+        '--acknowledge-recently-used-keys <n>',
+        'the number of keys used within the recent-use window, as "status" shows it: the approver knowingly deletes keys still in use (acknowledgeRecentlyUsedKeys; required when that number is above 0)',
+      ).argParser(integerArg(0)),
+    )
     .option('--json', 'print the answer as JSON')
     .addHelpText(
       'after',
       `
 Examples:
-  $ kms-decommission approve cks-1234567890abcdef0 --approver bob --comment "CAB-77 approved"`,
+  $ kms-decommission approve cks-1234567890abcdef0 --approver bob --comment "CAB-77 approved"
+  $ kms-decommission approve cks-1234567890abcdef0 --approver bob --acknowledge-recently-used-keys 2 --comment "CAB-77: both apps migrated"`,
     )
-    .action(async (store: string, flags: { approver: string; comment?: string; json?: boolean }, cmd: Command) => {
-      const { request, problems } = validateApproveRequest({ approver: flags.approver, comment: flags.comment });
-      if (!request) throw new UsageError(`invalid approve request: ${describeProblems(problems, { approver: '--approver', comment: '--comment' })}`);
+    .action(async (store: string, flags: { approver: string; comment?: string; acknowledgeRecentlyUsedKeys?: number; json?: boolean }, cmd: Command) => {
+      const { request, problems } = validateApproveRequest({
+        approver: flags.approver,
+        comment: flags.comment,
+        ...(flags.acknowledgeRecentlyUsedKeys !== undefined ? { acknowledgeRecentlyUsedKeys: flags.acknowledgeRecentlyUsedKeys } : {}),
+      });
+      if (!request) throw new UsageError(`invalid approve request: ${describeProblems(problems, APPROVE_FLAGS)}`);
       await withClient(cmd.optsWithGlobals<GlobalOptions>(), async (client) =>
-        printAck('approve', await sendUpdate(client, store, 'approve', () => client.approve(store, request)), flags.json),
+        printAck('approve', await sendUpdate(client, store, 'approve', () => approveNamingFlags(client, store, request)), flags.json),
       );
     });
 }
