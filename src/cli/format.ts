@@ -1,7 +1,9 @@
 import type { DecommissionSummary } from '../client';
 import { formatDuration } from '../shared/duration';
-import type { DecommissionReport, DecommissionStatus } from '../shared/types';
-import { cancelCommand, cliCommand, resolveCommands } from './hints';
+import type { Blocker, DecommissionReport, DecommissionStatus, UsageSummary } from '../shared/types';
+import type { AttemptedUse, UsageClass } from '../shared/usage';
+import { USAGE_CLASS_TEXT } from '../client/report-markdown';
+import { cancelCommand, cliCommand, resolveCommands, YOU } from './hints';
 
 /** ISO-8601 to the second, or "—". */
 export function formatDate(ms: number | Date | undefined): string {
@@ -42,6 +44,92 @@ export function policyText(policy: NonNullable<DecommissionStatus['policy']>): s
   return `${gate}; ${who}`;
 }
 
+/** "3 used within the window · 10 used before the window · …": the key count per usage class. */
+export function usageClassesText(usage: UsageSummary): string {
+  return (Object.keys(USAGE_CLASS_TEXT) as UsageClass[]).map((c) => `${n(usage.classes[c] ?? 0)} ${USAGE_CLASS_TEXT[c]}`).join(' · ');
+}
+
+/** One recently used key: "<key> · Decrypt · last used <date> (<ago>) · CloudTrail event <id>". */
+function recentKeyText(k: UsageSummary['recentKeys'][number], now: number): string {
+  return [
+    k.keyId,
+    k.operation ?? 'operation unknown',
+    k.lastUsedAt !== undefined ? `last used ${formatDate(k.lastUsedAt)} (${relative(k.lastUsedAt, now)})` : 'last use unknown',
+    k.cloudTrailEventId ? `CloudTrail event ${k.cloudTrailEventId}` : undefined,
+  ]
+    .filter(Boolean)
+    .join(' · ');
+}
+
+/** One attempted use: when, what failed on which key, who called from where, and the CloudTrail event. */
+export function attemptedUseText(u: AttemptedUse): string {
+  return `${formatDate(u.eventTime)} ${u.eventName} on ${u.keyId} → ${u.errorCode} · caller ${u.caller}${u.sourceIPAddress ? ` from ${u.sourceIPAddress}` : ''} · event ${u.eventId}`;
+}
+
+/** A KEY_IN_USE blocker's findings as lines (empty for any other blocker), with how many are not shown. */
+export function attemptedUseLines(blocker: Blocker | undefined): string[] {
+  if (blocker?.kind !== 'KEY_IN_USE') return [];
+  const lines = blocker.findings.map(attemptedUseText);
+  const more = blocker.findingCount - blocker.findings.length;
+  lines.push(
+    `${n(blocker.findingCount)} attempted use(s) on ${n(blocker.keyCount)} key(s)${more > 0 ? `; ${n(more)} more not shown (status --json, or the report)` : ''}`,
+  );
+  return lines;
+}
+
+/**
+ * Status rows of the usage evidence: usage classes, the recently used keys (and the approve command that
+ * acknowledges them while the run awaits approval), the quiet period, the attempted-use watch and the
+ * deletion evidence. Empty for runs started before 0.3.0.
+ */
+export function usageRows(status: DecommissionStatus, now: number, cli: string): [string, string][] {
+  const usage = status.usage;
+  if (!usage) return [];
+  const rows: [string, string][] = [];
+  rows.push([
+    'Key usage',
+    usage.checkedAt === undefined
+      ? `not checked yet (recent-use window ${formatDuration(usage.recentUseWindowMs)})`
+      : `${usageClassesText(usage)} (window ${formatDuration(usage.recentUseWindowMs)}, GetKeyLastUsage at ${formatDate(usage.checkedAt)})`,
+  ]);
+  if (usage.recentKeys.length) {
+    // recentKeys holds the newest 20 of the keys used within the window.
+    const more = usage.recentlyUsed - usage.recentKeys.length;
+    rows.push([
+      'Recently used',
+      [...usage.recentKeys.map((k) => recentKeyText(k, now)), ...(more > 0 ? [`… and ${n(more)} more used within the window (status --json)`] : [])].join('\n'),
+    ]);
+  }
+  if (status.phase === 'AWAITING_APPROVAL' && usage.recentlyUsed > 0)
+    rows.push([
+      'Approve with',
+      `${cli} approve ${status.customKeyStoreId} --approver ${YOU} --acknowledge-recently-used-keys ${usage.recentlyUsed}\n(acknowledges that ${n(usage.recentlyUsed)} key(s) used within the window will be deleted)`,
+    ]);
+  const q = usage.quietPeriod;
+  if (q) {
+    const when =
+      q.endedAt !== undefined
+        ? `ended ${formatDate(q.endedAt)}`
+        : q.endsAt !== undefined
+          ? `started ${formatDate(q.startedAt)}, ends ${formatDate(q.endsAt)} (${relative(q.endsAt, now)})`
+          : 'starts after approval';
+    rows.push(['Quiet period', `${formatDuration(q.ms)} · ${n(q.disabled)} key(s) disabled by this run · ${when}`]);
+  }
+  const w = usage.watch;
+  if (w)
+    rows.push([
+      'Usage watch',
+      `${n(w.checks)} CloudTrail check(s), ${n(w.lookupCalls)} LookupEvents call(s)${w.checkedUntil !== undefined ? `, read up to ${formatDate(w.checkedUntil)}` : ''} · ${n(w.findings)} attempted use(s) found, ${n(w.acknowledged)} acknowledged`,
+    ]);
+  const d = usage.deletionEvidence;
+  if (d)
+    rows.push([
+      'Deletion evidence',
+      `DeleteKey event found for ${n(d.found)} of ${n(d.of)} deleted key(s)${d.lookedUntil !== undefined ? `, CloudTrail read up to ${formatDate(d.lookedUntil)}` : ''}${d.done ? '' : ' (still looking)'}`,
+    ]);
+  return rows;
+}
+
 /**
  * The status as aligned "label  value" lines for `kms-decommission status`. A BLOCKED run lists one
  * runnable `resolve` command per allowed action, naming the blocker, and the `cancel` command.
@@ -79,6 +167,7 @@ export function formatStatus(workflowId: string, status: DecommissionStatus, now
       `${formatDate(status.earliestDeletionDate)} → ${formatDate(status.latestDeletionDate)} (last ${relative(status.latestDeletionDate, now)})`,
     ]);
   }
+  rows.push(...usageRows(status, now, cli));
   if (status.nextAction)
     rows.push([
       'Next',
@@ -86,6 +175,8 @@ export function formatStatus(workflowId: string, status: DecommissionStatus, now
     ]);
   if (status.blocker) {
     rows.push(['Blocked', `${status.blocker.id} since ${formatDate(status.blocker.since)}: ${status.blocker.message}`]);
+    const attempts = attemptedUseLines(status.blocker);
+    if (attempts.length) rows.push(['Attempted uses', attempts.join('\n')]);
     rows.push(['Resolve with', resolveCommands(status, cli).join('\n')]);
     const cancel = cancelCommand(status, cli);
     if (cancel) rows.push(['Or cancel', cancel]);

@@ -1,6 +1,6 @@
 import { Format, MultiBar, type Options, type Params, type SingleBar } from 'cli-progress';
 import type { DecommissionReport, DecommissionStatus } from '../shared/types';
-import { formatDate, relative, scheduleRate, scheduleTotal } from './format';
+import { attemptedUseLines, formatDate, relative, scheduleRate, scheduleTotal } from './format';
 import { blockerLabel, blockerLines, cliCommand } from './hints';
 
 /** What `watch` shows; one implementation per kind of output stream. */
@@ -27,9 +27,15 @@ function countdown(status: DecommissionStatus, now: number): string {
   return `last DeletionDate ${formatDate(status.latestDeletionDate)} (${relative(status.latestDeletionDate, now)})`;
 }
 
-/** The blocker and the commands that answer it, indented under the status line. */
+/**
+ * The blocker and the commands that answer it, indented under the status line; a KEY_IN_USE blocker lists
+ * its attempted uses (who called, on which key, when) between its message and the commands.
+ */
 function blockerText(status: DecommissionStatus, cli: string): string {
-  return blockerLines(status, cli)
+  const [first, ...rest] = blockerLines(status, cli);
+  const attempts = attemptedUseLines(status.blocker).map((line) => `  ${line}`);
+  return [first, ...attempts, ...rest]
+    .filter((line) => line !== undefined)
     .map((line) => `  ${line}`)
     .join('\n');
 }
