@@ -189,6 +189,15 @@ export function formatStatus(workflowId: string, status: DecommissionStatus, now
   return rows.map(([label, value]) => `${label.padEnd(width)}  ${value.split('\n').join(`\n${' '.repeat(width + 2)}`)}`).join('\n') + '\n';
 }
 
+/** Usage evidence in one line, for the summary closing `watch`. */
+function reportUsageText(usage: UsageSummary): string {
+  const parts = [`${n(usage.recentlyUsed)} key(s) used within ${formatDuration(usage.recentUseWindowMs)} before the inventory`];
+  if (usage.quietPeriod) parts.push(`quiet period ${formatDuration(usage.quietPeriod.ms)} (${n(usage.quietPeriod.disabled)} key(s) disabled by this run)`);
+  if (usage.watch) parts.push(`${n(usage.watch.findings)} attempted use(s) found in CloudTrail, ${n(usage.watch.acknowledged)} acknowledged`);
+  if (usage.deletionEvidence) parts.push(`DeleteKey event found for ${n(usage.deletionEvidence.found)} of ${n(usage.deletionEvidence.of)} deleted key(s)`);
+  return parts.join(' · ');
+}
+
 /** A few lines closing `watch`: outcome, counts, dates, why it ended, and the command for the full report. */
 export function formatReportSummary(report: DecommissionReport, cli: string = cliCommand()): string {
   const c = report.counts;
@@ -201,6 +210,7 @@ export function formatReportSummary(report: DecommissionReport, cli: string = cl
   if (report.storeConnectedThroughout !== undefined)
     lines.push(`  store CONNECTED through the waiting period: ${report.storeConnectedThroughout ? 'yes' : 'NO'}`);
   if (report.possiblyOrphanedKeyArns?.length) lines.push(`  possibly orphaned HSM key material: ${n(report.possiblyOrphanedKeyArns.length)} key(s)`);
+  if (report.usage) lines.push(`  usage: ${reportUsageText(report.usage)}`);
   if (report.reason) lines.push(`  reason: ${report.reason}`);
   for (const d of report.decisions) lines.push(`  ${d.what} by ${d.by} at ${formatDate(d.at)}${d.detail ? `: ${d.detail}` : ''}`);
   for (const note of report.notes) lines.push(`  note: ${note}`);

@@ -5,7 +5,7 @@
  * workflow involved.
  */
 import { renderReportMarkdown } from '../../src/client/report-markdown';
-import { formatStatus } from '../../src/cli/format';
+import { formatReportSummary, formatStatus } from '../../src/cli/format';
 import type { DecommissionReport, DecommissionStatus, ReportKey, UsageSummary } from '../../src/shared/types';
 import type { AttemptedUse } from '../../src/shared/usage';
 
@@ -114,9 +114,16 @@ describe('report markdown: usage evidence', () => {
     for (const id of ['key-a', 'key-c', 'key-d']) expect(cells(row(id))).toBe(cells(header));
   });
 
+  test("watch's closing summary has one usage line", () => {
+    expect(formatReportSummary(report, 'npm run kms-decommission --')).toContain(
+      '\n  usage: 2 key(s) used within 30d before the inventory · quiet period 14d (4 key(s) disabled by this run) · 3 attempted use(s) found in CloudTrail, 1 acknowledged · DeleteKey event found for 4 of 5 deleted key(s)\n',
+    );
+  });
+
   test('a report without usage evidence (runs before 0.3.0) keeps its old shape', () => {
     const old = renderReportMarkdown({ ...report, usage: undefined, attemptedUses: undefined, keys: report.keys.map(({ keyId }) => key(keyId, {})) });
     expect(old).not.toContain('Usage evidence');
+    expect(formatReportSummary({ ...report, usage: undefined })).not.toContain('usage:');
     expect(old).toContain('| Key ARN | Aliases | Prior state | Scheduled | DeletionDate | Confirmed deleted | Restored | Rollback calls |\n');
   });
 });
