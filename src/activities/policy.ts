@@ -9,7 +9,11 @@ export function createPolicyActivities(deps: ActivityDeps) {
      */
     async loadPolicy(): Promise<ApprovalPolicy> {
       const policy = deps.policy ?? DEFAULT_APPROVAL_POLICY;
-      return { requireApproval: policy.requireApproval, allowSelfApproval: policy.allowSelfApproval };
+      return {
+        requireApproval: policy.requireApproval,
+        allowSelfApproval: policy.allowSelfApproval,
+        ...(policy.minimumQuietPeriodMs !== undefined ? { minimumQuietPeriodMs: policy.minimumQuietPeriodMs } : {}),
+      };
     },
   };
 }

@@ -11,9 +11,10 @@ export const SYMMETRIC_CRYPTO_QUOTA = 'CryptographicOperationsSymmetric';
 export const CUSTOM_KEY_STORE_QUOTA = 'CustomKeyStoreCryptographicOperations';
 
 /**
- * Quotas the worker's shared table does not list (yet): KMS quotas page — GetKeyLastUsage 5; custom key
- * store cryptographic operations 1,800 per store — and CloudTrail's LookupEvents, 2 per second per account
- * and Region. The shared table wins for any operation it names.
+ * Quotas the worker never paces, so its shared table does not list them: custom key store cryptographic
+ * operations, 1,800 per store. GetKeyLastUsage (KMS quotas page, 5) and CloudTrail's LookupEvents (2 per
+ * second per account and Region) are listed here too and in the shared tables; the shared table wins for
+ * any operation it names, so the two agree.
  */
 export const EMULATOR_ONLY_RATES: Readonly<Record<string, number>> = {
   GetKeyLastUsage: 5,

@@ -67,7 +67,7 @@ export const PERMANENT_AWS_ERROR_NAMES: readonly string[] = [
  * - `InventoryIncomplete`: an inventory could not read a key for a reason retrying cannot fix (fails closed);
  * - `StoreStateTimeout`: a store did not reach the wanted connection state within the step's timeout.
  */
-export const ACTIVITY_NON_RETRYABLE_TYPES: readonly string[] = ['InventoryIncomplete', 'StoreStateTimeout'];
+export const ACTIVITY_NON_RETRYABLE_TYPES: readonly string[] = ['InventoryIncomplete', 'StoreStateTimeout', 'CloudTrailNotConfigured'];
 
 /**
  * Failure types a workflow retry policy must never retry (`RetryPolicy.nonRetryableErrorTypes`). The

@@ -7,6 +7,11 @@ export interface ApprovalPolicy {
   requireApproval: boolean;
   /** The requester may also be the approver (and resolve decisions that delete or may orphan key material). */
   allowSelfApproval: boolean;
+  /**
+   * Shortest quiet period a request may ask for (`DECOMMISSION_MIN_QUIET_PERIOD`); 1 day when unset. Test and
+   * staging deployments against an emulator lower it; production leaves it.
+   */
+  minimumQuietPeriodMs?: number;
 }
 
 /**

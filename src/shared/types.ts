@@ -1,5 +1,6 @@
 import type { ApprovalPolicy } from './policy';
 import type { DurationInput } from './duration';
+import type { AttemptedUse, UsageClass } from './usage';
 
 /** Where a decommission is. Stored in status and in the `DecommissionPhase` search attribute. */
 export type Phase =
@@ -7,6 +8,7 @@ export type Phase =
   | 'INVENTORY'
   | 'AWAITING_APPROVAL'
   | 'CONNECTING'
+  | 'QUIET_PERIOD'
   | 'SCHEDULING'
   | 'WAITING'
   | 'VERIFYING'
@@ -42,6 +44,17 @@ export interface DecommissionTiming {
    * DeletionDate passes, or KMS cannot delete that key's HSM material. Default 5 minutes.
    */
   connectionCheckInterval?: DurationInput;
+  /**
+   * How often CloudTrail is searched for attempted use of the store's keys during the quiet period and the
+   * waiting period. Each check covers the time since the previous one plus `cloudTrailDeliveryLag`. Default 15 minutes.
+   */
+  usageCheckInterval?: DurationInput;
+  /**
+   * How late CloudTrail may deliver an event (typically 5–15 minutes): each attempted-use check re-reads this
+   * much of the previous window, and deletion evidence is awaited this long after the last key was confirmed
+   * deleted. Default 20 minutes.
+   */
+  cloudTrailDeliveryLag?: DurationInput;
 }
 
 /**
@@ -68,6 +81,20 @@ export interface DecommissionInput {
   reconnect?: boolean;
   /** Change ticket or other reference shown in the UI and the report. */
   ticket?: string;
+  /**
+   * Keys whose last successful cryptographic use (KMS GetKeyLastUsage) falls within this window before the
+   * inventory are "recently used": the run stops before any change until an approval acknowledges their
+   * count. Default 30 days.
+   */
+  recentUseWindow?: DurationInput;
+  /**
+   * Optional "scream test": after approval, disable every Enabled key of the store and wait this long, watching
+   * CloudTrail for attempted use, before scheduling deletion. Off by default; at most 90 days, at least the
+   * deployment's minimum (1 day unless the worker's DECOMMISSION_MIN_QUIET_PERIOD says otherwise).
+   */
+  quietPeriod?: DurationInput;
+  /** Watch CloudTrail for attempted use of the keys while they are disabled or pending deletion. Default true. */
+  watchUsage?: boolean;
   timing?: DecommissionTiming;
 }
 
@@ -81,12 +108,18 @@ export interface NormalizedInput {
   expectedKeyCount?: number;
   reconnect: boolean;
   ticket?: string;
+  /** Absent in runs started before 0.3.0 (they have no usage evidence). */
+  recentUseWindowMs?: number;
+  quietPeriodMs?: number;
+  watchUsage?: boolean;
   timing: {
     storePollIntervalMs: number;
     driftCheckIntervalMs: number;
     verifyIntervalMs: number;
     verifyPatienceMs: number;
     connectionCheckIntervalMs: number;
+    usageCheckIntervalMs?: number;
+    cloudTrailDeliveryLagMs?: number;
   };
 }
 
@@ -200,6 +233,11 @@ export type Blocker =
     })
   /** The store was deleted outside this workflow. */
   | (BlockerBase & { kind: 'STORE_DELETED' })
+  /**
+   * CloudTrail shows something still trying to use keys of the store (failed with DisabledException or
+   * KMSInvalidStateException): `findings` names the callers (first 10), `findingCount` counts them all.
+   */
+  | (BlockerBase & { kind: 'KEY_IN_USE'; findings: AttemptedUse[]; findingCount: number; keyCount: number })
   /** A step failed after its retries; `step` names it. */
   | (BlockerBase & { kind: 'DISCONNECT_FAILED' | 'DELETE_FAILED' | 'STEP_FAILED'; step: string; error: string });
 
@@ -220,6 +258,11 @@ export const RESOLVE_ACTIONS: readonly ResolveAction[] = ['schedule-new-keys', '
 export interface ApproveRequest {
   approver: string;
   comment?: string;
+  /**
+   * Required when the inventory found keys used within `recentUseWindow` (`status.usage.recentlyUsed`):
+   * that exact count, as the approver's explicit acknowledgement that those keys are still in use.
+   */
+  acknowledgeRecentlyUsedKeys?: number;
 }
 
 /** Arguments of the `cancel` update. */
@@ -282,6 +325,36 @@ export interface DecommissionStatus {
   /** ScheduleKeyDeletion progress timing, for rate displays. */
   scheduling?: { startedAt: number; finishedAt?: number };
   continuedAsNew: number;
+  /** Usage evidence gathered so far (absent in runs started before 0.3.0). */
+  usage?: UsageSummary;
+}
+
+/** What the run knows about the use of the store's keys: status, Web UI and report. */
+export interface UsageSummary {
+  recentUseWindowMs: number;
+  /** When GetKeyLastUsage answered for every inventoried key (undefined until then). */
+  checkedAt?: number;
+  /** Keys per usage class. */
+  classes: Record<UsageClass, number>;
+  /** Keys used within the window: the count an approval must acknowledge. */
+  recentlyUsed: number;
+  /** The most recently used keys (at most 20), newest first. */
+  recentKeys: { keyId: string; operation?: string; lastUsedAt?: number; cloudTrailEventId?: string }[];
+  /** The quiet period, when the request asked for one. */
+  quietPeriod?: { ms: number; startedAt?: number; endsAt?: number; disabled: number; endedAt?: number };
+  /** The attempted-use watch (CloudTrail), when on. */
+  watch?: {
+    checks: number;
+    /** CloudTrail is read up to here (epoch ms). */
+    checkedUntil?: number;
+    lookupCalls: number;
+    /** Attempted uses found so far (acknowledged ones included). */
+    findings: number;
+    /** `caller → key` pairs an operator acknowledged with `proceed`: no longer blocking. */
+    acknowledged: number;
+  };
+  /** Deletion evidence: keys confirmed deleted for which KMS's DeleteKey CloudTrail event was found. */
+  deletionEvidence?: { found: number; of: number; lookedUntil?: number; done: boolean };
 }
 
 /** One key in the final report. */
@@ -303,6 +376,12 @@ export interface ReportKey {
   restoredState?: KeyState;
   /** What the rollback did to this key (empty: nothing needed restoring). */
   rollbackActions?: RollbackAction[];
+  /** Last successful cryptographic use as GetKeyLastUsage reported it at inventory, and its class. */
+  usage?: { class: UsageClass; operation?: string; lastUsedAt?: number; cloudTrailEventId?: string };
+  /** The quiet period disabled this key (a rollback re-enables it). */
+  disabledByRun?: boolean;
+  /** KMS's DeleteKey event for this key in CloudTrail, when found. */
+  deletionEvidence?: { eventId: string; eventTime: number };
 }
 
 /** The decommission's result. For big stores, `keys` is paged through the `report` query (see the client's `getReport`). */
@@ -329,6 +408,10 @@ export interface DecommissionReport {
   possiblyOrphanedKeyArns?: string[];
   /** Notes the operator must read: backups, external keys, anything done knowingly. */
   notes: string[];
+  /** Usage evidence: last use at inventory, the quiet period, attempted uses found, deletion evidence. */
+  usage?: UsageSummary;
+  /** Attempted uses CloudTrail showed during the run (first 100), acknowledged or not. */
+  attemptedUses?: AttemptedUse[];
   /** Why it ended CANCELLED or FAILED. */
   reason?: string;
   /** Total number of keys; `keys` holds them all when at most {@link REPORT_INLINE_KEYS}. */

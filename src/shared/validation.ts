@@ -1,4 +1,4 @@
-import { parseDuration } from './duration';
+import { formatDuration, parseDuration } from './duration';
 import { RESOLVE_ACTIONS, type ApproveRequest, type CancelRequest, type InputProblem, type NormalizedInput, type ResolveRequest } from './types';
 
 // Runs in the workflow sandbox as well as in the client and CLI: pure functions only.
@@ -17,6 +17,9 @@ const INPUT_FIELDS = [
   'expectedKeyCount',
   'reconnect',
   'ticket',
+  'recentUseWindow',
+  'quietPeriod',
+  'watchUsage',
   'timing',
 ] as const;
 
@@ -26,6 +29,8 @@ const TIMING_DEFAULTS_MS = {
   verifyInterval: 3_600_000,
   verifyPatience: 26 * 3_600_000,
   connectionCheckInterval: 5 * 60_000,
+  usageCheckInterval: 15 * 60_000,
+  cloudTrailDeliveryLag: 20 * 60_000,
 } as const;
 
 /**
@@ -44,8 +49,20 @@ const MAX_INTERVAL_MS = 60 * DAY_MS;
 export const DEFAULTS = {
   pendingWindowInDays: 30,
   approvalTimeoutMs: 7 * DAY_MS,
+  recentUseWindowMs: 30 * DAY_MS,
   timing: TIMING_DEFAULTS_MS,
 } as const;
+
+/** Longest quiet period: keys disabled for longer than a quarter are a decision of their own, not a scream test. */
+export const MAX_QUIET_PERIOD_MS = 90 * DAY_MS;
+/** Shortest quiet period unless a deployment sets its own minimum (`DECOMMISSION_MIN_QUIET_PERIOD`). */
+export const DEFAULT_MIN_QUIET_PERIOD_MS = DAY_MS;
+
+/** Limits that belong to the deployment rather than to the request. */
+export interface ValidationLimits {
+  /** Shortest `quietPeriod` accepted. Default {@link DEFAULT_MIN_QUIET_PERIOD_MS}. */
+  minQuietPeriodMs?: number;
+}
 
 function describe(value: unknown): string {
   if (value === undefined) return 'nothing';
@@ -128,7 +145,7 @@ export function checkCustomKeyStoreId(value: unknown): InputProblem | undefined 
  * Validates raw workflow input and applies defaults. Every problem is reported, not just the first,
  * so an operator fixes a bad request in one round trip.
  */
-export function validateDecommissionInput(raw: unknown): { input?: NormalizedInput; problems: InputProblem[] } {
+export function validateDecommissionInput(raw: unknown, limits: ValidationLimits = {}): { input?: NormalizedInput; problems: InputProblem[] } {
   const problems: InputProblem[] = [];
   if (!isPlainObject(raw)) {
     return { problems: [{ field: '(input)', rule: `must be a JSON object, got ${describe(raw)}` }] };
@@ -163,6 +180,21 @@ export function validateDecommissionInput(raw: unknown): { input?: NormalizedInp
     } else expectedKeyCount = c;
   }
   const ticket = checkOptionalText(problems, 'ticket', raw.ticket, 128);
+  const recentUseWindowMs = checkDuration(problems, 'recentUseWindow', raw.recentUseWindow, DEFAULTS.recentUseWindowMs, 3_600_000, 365 * DAY_MS);
+  const watchUsage = checkBoolean(problems, 'watchUsage', raw.watchUsage, true);
+  let quietPeriodMs: number | undefined;
+  if (raw.quietPeriod !== undefined && raw.quietPeriod !== null) {
+    const min = limits.minQuietPeriodMs ?? DEFAULT_MIN_QUIET_PERIOD_MS;
+    const ms = parseDuration(raw.quietPeriod);
+    if (ms === undefined) problems.push({ field: 'quietPeriod', rule: `must be a duration such as "14 days" or "1 day", got ${describe(raw.quietPeriod)}` });
+    else if (ms < min || ms > MAX_QUIET_PERIOD_MS)
+      problems.push({
+        field: 'quietPeriod',
+        rule: `must be between ${formatDuration(min)} and ${formatDuration(MAX_QUIET_PERIOD_MS)}${min === DEFAULT_MIN_QUIET_PERIOD_MS ? '' : " (this deployment's minimum)"}, got ${describe(raw.quietPeriod)}`,
+      });
+    else if (!watchUsage) problems.push({ field: 'watchUsage', rule: 'must not be false with a quietPeriod: the quiet period is the watch for attempted use' });
+    else quietPeriodMs = ms;
+  }
 
   const timing = { ...TIMING_DEFAULTS_MS };
   if (raw.timing !== undefined) {
@@ -190,12 +222,17 @@ export function validateDecommissionInput(raw: unknown): { input?: NormalizedInp
       expectedKeyCount,
       reconnect,
       ticket,
+      recentUseWindowMs,
+      ...(quietPeriodMs !== undefined ? { quietPeriodMs } : {}),
+      watchUsage,
       timing: {
         storePollIntervalMs: timing.storePollInterval,
         driftCheckIntervalMs: timing.driftCheckInterval,
         verifyIntervalMs: timing.verifyInterval,
         verifyPatienceMs: timing.verifyPatience,
         connectionCheckIntervalMs: timing.connectionCheckInterval,
+        usageCheckIntervalMs: timing.usageCheckInterval,
+        cloudTrailDeliveryLagMs: timing.cloudTrailDeliveryLag,
       },
     },
   };
@@ -216,10 +253,17 @@ function checkKnownFields(problems: InputProblem[], raw: Record<string, unknown>
 export function validateApproveRequest(raw: unknown): { request?: ApproveRequest; problems: InputProblem[] } {
   if (!isPlainObject(raw)) return { problems: [{ field: '(approve)', rule: `must be a JSON object like {"approver":"bob"}, got ${describe(raw)}` }] };
   const problems: InputProblem[] = [];
-  checkKnownFields(problems, raw, ['approver', 'comment']);
+  checkKnownFields(problems, raw, ['approver', 'comment', 'acknowledgeRecentlyUsedKeys']);
   const approver = checkName(problems, 'approver', raw.approver);
   const comment = checkOptionalText(problems, 'comment', raw.comment);
-  return problems.length || !approver ? { problems } : { problems, request: { approver, comment } };
+  const ack = raw.acknowledgeRecentlyUsedKeys;
+  if (ack !== undefined && (typeof ack !== 'number' || !Number.isInteger(ack) || ack < 0))
+    problems.push({
+      field: 'acknowledgeRecentlyUsedKeys',
+      rule: `must be a whole number (the count of recently used keys in status.usage.recentlyUsed), got ${describe(ack)}`,
+    });
+  if (problems.length || !approver) return { problems };
+  return { problems, request: { approver, comment, ...(typeof ack === 'number' ? { acknowledgeRecentlyUsedKeys: ack } : {}) } };
 }
 
 /** Shape checks of the `cancel` update's argument. */

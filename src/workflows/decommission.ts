@@ -1,4 +1,4 @@
-import { ApplicationFailure, log, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, log, patched, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
 import { workflowIdFor } from '../shared/messages';
 import { DecommissionPhaseAttribute } from '../shared/search-attributes';
 import type { DecommissionInput, DecommissionReport, Phase } from '../shared/types';
@@ -7,12 +7,13 @@ import { registerHandlers } from './handlers';
 import { KeyLedger, type LedgerChunk } from './ledger';
 import { PHASES } from './phases';
 import { Run, type Transition } from './run';
-import { initialState, type CarriedRun, type RunState } from './run-state';
+import { initialState, initialUsageState, type CarriedRun, type RunState } from './run-state';
 import { finish } from './finish';
 import { awaitingApproval } from './steps/approval';
 import { connecting } from './steps/connection';
 import { cancelled, completed, dryRunComplete, failed } from './steps/ends';
 import { inventory } from './steps/inventory';
+import { quietPeriod } from './steps/quiet-period';
 import { validating } from './steps/preflight';
 import { rollingBack } from './steps/rollback';
 import { scheduling } from './steps/schedule';
@@ -26,6 +27,7 @@ const STEPS: Record<Exclude<Phase, 'BLOCKED'>, (run: Run) => Promise<Transition>
   INVENTORY: inventory,
   AWAITING_APPROVAL: awaitingApproval,
   CONNECTING: connecting,
+  QUIET_PERIOD: quietPeriod,
   SCHEDULING: scheduling,
   WAITING: waiting,
   VERIFYING: verifying,
@@ -43,9 +45,16 @@ function failAtStart(type: string, message: string, details?: unknown): never {
   throw ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? undefined : [details] });
 }
 
+/**
+ * Marker recorded by every run that gathers usage evidence (0.3.0 on). A run that began on 0.2.0 has no
+ * marker: it replays, and goes on after a deploy, without the new activities and phase.
+ */
+export const USAGE_EVIDENCE_PATCH = 'decommission-usage-evidence-v3';
+
 /** A new run's state: the request validated once, here, and the one-run-per-store rule enforced. */
 function startState(input: DecommissionInput): RunState {
-  const { input: cfg, problems } = validateDecommissionInput(input);
+  // The shortest quiet period is the deployment's: checked once its policy is loaded (VALIDATING).
+  const { input: cfg, problems } = validateDecommissionInput(input, { minQuietPeriodMs: 1 });
   if (!cfg) return failAtStart('InvalidDecommissionInput', `Invalid decommission input, nothing was changed: ${formatProblems(problems)}`, problems);
   const expected = workflowIdFor(cfg.customKeyStoreId);
   if (workflowInfo().workflowId !== expected) {
@@ -84,6 +93,8 @@ function resumedState(carried: CarriedRun): RunState {
 export async function decommissionCustomKeyStore(input: DecommissionInput, carried?: CarriedRun, ...ledgerChunks: LedgerChunk[]): Promise<DecommissionReport> {
   // A resumed run keeps the configuration it was started with: a tightened validator never fails it.
   const state = carried ? resumedState(carried) : startState(input);
+  // A continued run keeps what it began with: usage evidence only if its state carries it.
+  if (!carried && patched(USAGE_EVIDENCE_PATCH)) state.usage = initialUsageState();
   const run = new Run(input, state, KeyLedger.fromChunks(ledgerChunks));
   registerHandlers(run);
   run.publish();

@@ -6,6 +6,8 @@ import { PHASES } from './phases';
 import { count, iso } from './render';
 import type { Run } from './run';
 import { approvalDeadline } from './steps/approval';
+import { recentlyUsedCount } from './steps/usage';
+import { formatDuration } from '../shared/duration';
 
 /** A validator's refusal: non-retryable, so clients do not present it as something to try again. */
 function rejected(reason: string): ApplicationFailure {
@@ -29,12 +31,16 @@ function cancelAck(run: Run): string {
   }
   const parts: string[] = [];
   if (run.state.phase === 'SCHEDULING') parts.push('the scheduling batch in progress stops before its next key');
-  if (candidates.length > 0) {
-    const uncertain = candidates.filter((k) => !k.certain).length;
+  if (run.state.phase === 'QUIET_PERIOD') parts.push('the disabling batch in progress stops before its next key');
+  const reenableOnly = candidates.filter((k) => k.reenableOnly).length;
+  if (reenableOnly > 0) parts.push(`${count(reenableOnly)} key(s) this run disabled for the quiet period will be re-enabled (each is read first)`);
+  const scheduledCandidates = candidates.filter((k) => !k.reenableOnly);
+  if (scheduledCandidates.length > 0) {
+    const uncertain = scheduledCandidates.filter((k) => !k.certain).length;
     parts.push(
-      `deletion of ${count(candidates.length)} key(s) this run scheduled${uncertain ? ` (${count(uncertain)} of them possibly: each is read first)` : ''} will be cancelled and each key restored to its prior state`,
+      `deletion of ${count(scheduledCandidates.length)} key(s) this run scheduled${uncertain ? ` (${count(uncertain)} of them possibly: each is read first)` : ''} will be cancelled and each key restored to its prior state`,
     );
-  } else parts.push('no key this run scheduled is still pending deletion, so there is nothing to restore');
+  } else if (reenableOnly === 0) parts.push('no key this run scheduled is still pending deletion, so there is nothing to restore');
   if (c.deleted > 0) parts.push(`${count(c.deleted)} key(s) already deleted by KMS cannot be restored`);
   parts.push('the store will not be disconnected or deleted');
   return `Cancelling: ${parts.join('; ')}`;
@@ -56,15 +62,19 @@ export function registerHandlers(run: Run): void {
   setHandler(
     approveUpdate,
     (request): UpdateAck => {
-      const approver = validateApproveRequest(request).request?.approver as string;
+      const r = validateApproveRequest(request).request as NonNullable<ReturnType<typeof validateApproveRequest>['request']>;
+      const approver = r.approver;
+      const recentlyUsed = recentlyUsedCount(run);
+      const acknowledged = recentlyUsed > 0 ? `acknowledged ${count(recentlyUsed)} recently used key(s)` : undefined;
       s.approvedBy = approver;
-      s.decisions.push({ what: 'approved', by: approver, at: Date.now(), detail: request.comment });
+      s.decisions.push({ what: 'approved', by: approver, at: Date.now(), detail: [acknowledged, r.comment].filter(Boolean).join(': ') || undefined });
       log.info('decommission approved', { approver });
-      return {
-        accepted: true,
-        phase: run.displayPhase(),
-        message: `Approved by ${approver}: scheduling ${count(run.ledger.counts().toSchedule)} keys for deletion`,
-      };
+      const toSchedule = count(run.ledger.counts().toSchedule);
+      const plan =
+        run.cfg.quietPeriodMs !== undefined && run.usage
+          ? `disabling ${count(run.ledger.toDisable().length)} Enabled key(s) for a quiet period of ${formatDuration(run.cfg.quietPeriodMs)}, then scheduling ${toSchedule} keys for deletion`
+          : `scheduling ${toSchedule} keys for deletion`;
+      return { accepted: true, phase: run.displayPhase(), message: `Approved by ${approver}${acknowledged ? ` (${acknowledged})` : ''}: ${plan}` };
     },
     {
       validator: (request) => {
@@ -82,8 +92,20 @@ export function registerHandlers(run: Run): void {
         if (!run.policy.allowSelfApproval && samePerson(r.approver, run.cfg.requestedBy)) {
           throw rejected(`Four-eyes rule: approver "${r.approver}" requested this decommission; another person must approve`);
         }
+        const recentlyUsed = recentlyUsedCount(run);
+        if (recentlyUsed > 0 && r.acknowledgeRecentlyUsedKeys !== recentlyUsed) {
+          throw rejected(
+            `acknowledgeRecentlyUsedKeys: must be ${recentlyUsed}, got ${r.acknowledgeRecentlyUsedKeys ?? 'nothing'}: ${count(recentlyUsed)} key(s) of the store were used within the last ${formatDuration(run.cfg.recentUseWindowMs as number)} (status.usage.recentKeys); approving deletes them, so the approval must acknowledge exactly that count`,
+          );
+        }
+        if (recentlyUsed === 0 && r.acknowledgeRecentlyUsedKeys !== undefined && r.acknowledgeRecentlyUsedKeys !== 0) {
+          throw rejected(
+            `acknowledgeRecentlyUsedKeys: must be 0 or absent, got ${r.acknowledgeRecentlyUsedKeys}: no key of the store was used within the window`,
+          );
+        }
       },
-      description: 'Approve the inventoried plan: {approver, comment?}. Before the approval deadline, by someone other than the requester.',
+      description:
+        'Approve the inventoried plan: {approver, comment?, acknowledgeRecentlyUsedKeys?}. Before the approval deadline, by someone other than the requester; acknowledgeRecentlyUsedKeys must equal status.usage.recentlyUsed when it is not 0.',
     },
   );
 

@@ -1,4 +1,5 @@
 import type { InventoriedKey, KeyChecks, KeyState, ReportKey, RollbackAction, RollbackOutcome, ScheduleOutcome } from '../shared/types';
+import { USAGE_CLASSES, classifyUsage, type DeletionEvidence, type DisableOutcome, type KeyUsage, type UsageClass } from '../shared/usage';
 
 /** Everything the run knows about one key. Compact field names are not worth it: chunks stay small anyway. */
 export interface LedgerEntry {
@@ -19,6 +20,21 @@ export interface LedgerEntry {
   rollbackActions?: RollbackAction[];
   /** The key's state as the rollback read it last. */
   finalState?: string;
+  /** Last use at inventory (GetKeyLastUsage), classified against the run's window. */
+  usage?: { class: UsageClass; operation?: string; lastUsedAt?: number; cloudTrailEventId?: string };
+  /**
+   * Quiet period: 'attempted' once sent to a disableKeys batch (its result may be lost), 'disabled' when this
+   * run disabled it, 'untouched' when it was not Enabled. A key this run (possibly) disabled is re-enabled by a rollback.
+   */
+  quiet?: 'attempted' | 'disabled' | 'untouched';
+  /** KMS's DeleteKey event for the key in CloudTrail. */
+  deletionEvidence?: { eventId: string; eventTime: number };
+}
+
+/** The state a rollback restores a key to: what the approver saw (Enabled, for keys the quiet period disabled). */
+export function restoreTarget(e: LedgerEntry): KeyState {
+  if (e.quiet === 'disabled' || (e.quiet === 'attempted' && e.inventoryState === 'Enabled')) return 'Enabled';
+  return e.priorState ?? e.inventoryState;
 }
 
 /** Keys per continue-as-new argument: about 90 bytes each in compact form keeps every payload under 128 KiB. */
@@ -29,9 +45,29 @@ export const LEDGER_CHUNK_SIZE = 1_000;
  * store must fit into one continue-as-new command (the server rejects inputs over 2 MB).
  * [keyId, arn (empty when it is arnPrefix + keyId), inventoryState, scheduledBy, attempted, priorState,
  *  deletionDate, confirmedDeletedAt, restoredState, rolledBack, aliases (space separated),
- *  rollback actions (C = CancelKeyDeletion, E = EnableKey)]
+ *  rollback actions (C = CancelKeyDeletion, E = EnableKey),
+ *  usage ("<class index>|<operation>|<lastUsedAt>|<event id>", empty when unknown), quiet period (A/D/U),
+ *  deletion evidence ("<event id>|<event time>")] — the last three from 0.3.0 on.
  */
-export type CompactEntry = [string, string, string, string, 0 | 1, string, number, number, string, string, string, string?];
+export type CompactEntry = [string, string, string, string, 0 | 1, string, number, number, string, string, string, string?, string?, string?, string?];
+
+const QUIET_CODES = { attempted: 'A', disabled: 'D', untouched: 'U' } as const;
+const QUIET_BY_CODE: Record<string, LedgerEntry['quiet']> = { A: 'attempted', D: 'disabled', U: 'untouched' };
+
+function packUsage(u: LedgerEntry['usage']): string {
+  return u ? [USAGE_CLASSES.indexOf(u.class), u.operation ?? '', u.lastUsedAt ?? '', u.cloudTrailEventId ?? ''].join('|') : '';
+}
+
+function unpackUsage(packed: string | undefined): LedgerEntry['usage'] {
+  if (!packed) return undefined;
+  const [cls, operation, lastUsedAt, eventId] = packed.split('|');
+  return {
+    class: USAGE_CLASSES[Number(cls)] ?? 'UNKNOWN',
+    ...(operation ? { operation } : {}),
+    ...(lastUsedAt ? { lastUsedAt: Number(lastUsedAt) } : {}),
+    ...(eventId ? { cloudTrailEventId: eventId } : {}),
+  };
+}
 
 const ACTION_CODES: Record<RollbackAction, string> = { CancelKeyDeletion: 'C', EnableKey: 'E' };
 const ACTIONS_BY_CODE: Record<string, RollbackAction> = { C: 'CancelKeyDeletion', E: 'EnableKey' };
@@ -67,7 +103,11 @@ export class KeyLedger {
         rolledBack,
         aliases,
         actions,
+        usage,
+        quiet,
+        evidence,
       ] of rows) {
+        const [eventId, eventTime] = evidence ? evidence.split('|') : [];
         ledger.entries.set(keyId, {
           keyId,
           arn: arn || `${arnPrefix}${keyId}`,
@@ -81,6 +121,9 @@ export class KeyLedger {
           restoredState: (restoredState || undefined) as KeyState | undefined,
           rolledBack: (rolledBack || undefined) as LedgerEntry['rolledBack'],
           rollbackActions: actions ? [...actions].map((c) => ACTIONS_BY_CODE[c] as RollbackAction) : undefined,
+          usage: unpackUsage(usage),
+          quiet: quiet ? QUIET_BY_CODE[quiet] : undefined,
+          deletionEvidence: eventId ? { eventId, eventTime: Number(eventTime) } : undefined,
         });
       }
     }
@@ -117,6 +160,65 @@ export class KeyLedger {
         deletionDate: pending ? key.deletionDate : undefined,
       });
     }
+  }
+
+  /** Records GetKeyLastUsage answers, classified at `now` against `windowMs`. Keys reported gone are left to verification. */
+  applyUsage(usages: KeyUsage[], now: number, windowMs: number): void {
+    for (const u of usages) {
+      const entry = this.entries.get(u.keyId);
+      if (!entry || u.gone) continue;
+      entry.usage = {
+        class: classifyUsage(u, now, windowMs),
+        ...(u.operation ? { operation: u.operation } : {}),
+        ...(u.lastUsedAt !== undefined ? { lastUsedAt: u.lastUsedAt } : {}),
+        ...(u.cloudTrailEventId ? { cloudTrailEventId: u.cloudTrailEventId } : {}),
+      };
+    }
+  }
+
+  /**
+   * Keys the quiet period still has to send to disableKeys: Enabled at inventory, or Unavailable (a
+   * disconnected store hides their state until it is connected; the activity reads each and disables only
+   * Enabled ones).
+   */
+  toDisable(): LedgerEntry[] {
+    return this.all().filter(
+      (e) => (e.inventoryState === 'Enabled' || e.inventoryState === 'Unavailable') && e.quiet === undefined && e.scheduledBy === 'not-scheduled',
+    );
+  }
+
+  /** Marks keys as sent to a disableKeys batch: if its result is lost, a rollback still re-enables them. */
+  markDisabling(keyIds: string[]): void {
+    for (const id of keyIds) {
+      const entry = this.entries.get(id);
+      if (entry) entry.quiet = 'attempted';
+    }
+  }
+
+  applyDisable(outcomes: DisableOutcome[]): void {
+    for (const o of outcomes) {
+      const entry = this.entries.get(o.keyId);
+      if (!entry) continue;
+      if (o.outcome === 'NOT_IN_STORE') this.entries.delete(o.keyId);
+      else entry.quiet = o.outcome === 'DISABLED' ? 'disabled' : 'untouched';
+    }
+  }
+
+  /** Keys this run disabled (or may have: a batch whose result was lost). */
+  disabledByRun(): LedgerEntry[] {
+    return this.all().filter((e) => e.quiet === 'disabled' || e.quiet === 'attempted');
+  }
+
+  /** Records DeleteKey events; returns how many were new. */
+  applyEvidence(evidence: DeletionEvidence[]): number {
+    let added = 0;
+    for (const ev of evidence) {
+      const entry = this.entries.get(ev.keyId);
+      if (!entry || entry.deletionEvidence) continue;
+      entry.deletionEvidence = { eventId: ev.eventId, eventTime: ev.eventTime };
+      added++;
+    }
+    return added;
   }
 
   /** Keys still to schedule, in inventory order. */
@@ -197,11 +299,31 @@ export class KeyLedger {
    * result was lost ("uncertain": cancelled only if KMS says they are pending). Never keys that were
    * pending before this run: they were not ours to schedule, so they are not ours to cancel.
    */
-  rollbackCandidates(): { keyId: string; priorState: KeyState; certain: boolean }[] {
+  rollbackCandidates(): { keyId: string; priorState: KeyState; certain: boolean; reenableOnly?: boolean }[] {
     return this.all()
       .filter((e) => e.confirmedDeletedAt === undefined && e.rolledBack === undefined)
-      .filter((e) => e.scheduledBy === 'this-run' || e.scheduledBy === 'after-approval' || (e.scheduledBy === 'not-scheduled' && e.attempted))
-      .map((e) => ({ keyId: e.keyId, priorState: e.priorState ?? e.inventoryState, certain: e.scheduledBy !== 'not-scheduled' }));
+      .filter(
+        (e) =>
+          e.scheduledBy === 'this-run' ||
+          e.scheduledBy === 'after-approval' ||
+          (e.scheduledBy === 'not-scheduled' && e.attempted) ||
+          e.quiet === 'disabled' ||
+          e.quiet === 'attempted',
+      )
+      .map((e) => {
+        // A key the quiet period disabled but this run never sent to ScheduleKeyDeletion: if it reads pending
+        // deletion, someone else scheduled it, and that is not this run's to cancel.
+        const reenableOnly = e.scheduledBy === 'not-scheduled' && !e.attempted;
+        return {
+          keyId: e.keyId,
+          priorState: restoreTarget(e),
+          // A key this run disabled, or sent to disableKeys while it read Enabled: re-enabling it restores what
+          // the approver saw. One that read Unavailable, whose batch result was lost, may have been Disabled
+          // before the run: it is re-enabled only if the read shows this run's own change.
+          certain: e.scheduledBy !== 'not-scheduled' || e.quiet === 'disabled' || (e.quiet === 'attempted' && e.inventoryState === 'Enabled'),
+          ...(reenableOnly ? { reenableOnly } : {}),
+        };
+      });
   }
 
   /**
@@ -215,8 +337,9 @@ export class KeyLedger {
       // A key this run scheduled that reads back in its prior state, with no call of this attempt on record,
       // was restored by a call whose record was lost with a killed worker (or by someone else): it is back
       // where the approver saw it, which is what the rollback is for, so it counts as restored.
-      const prior = entry.priorState ?? entry.inventoryState;
-      const foundRestored = outcome.outcome === 'NOT_PENDING' && entry.scheduledBy !== 'not-scheduled' && outcome.finalState === prior;
+      const prior = restoreTarget(entry);
+      const foundRestored =
+        outcome.outcome === 'NOT_PENDING' && (entry.scheduledBy !== 'not-scheduled' || entry.quiet !== undefined) && outcome.finalState === prior;
       entry.rolledBack = foundRestored ? 'CANCELLED' : outcome.outcome;
       if (foundRestored) entry.restoredState = prior;
       if (outcome.actions?.length) entry.rollbackActions = outcome.actions;
@@ -270,12 +393,15 @@ export class KeyLedger {
         keyId: e.keyId,
         arn: e.arn,
         aliases: e.aliases ?? [],
-        priorState: e.priorState ?? e.inventoryState,
+        priorState: restoreTarget(e),
         scheduledBy: e.scheduledBy,
         deletionDate: e.deletionDate,
         confirmedDeletedAt: e.confirmedDeletedAt,
         restoredState: e.restoredState,
         rollbackActions: e.rollbackActions,
+        ...(e.usage ? { usage: e.usage } : {}),
+        ...(e.quiet === 'disabled' || e.quiet === 'attempted' ? { disabledByRun: true } : {}),
+        ...(e.deletionEvidence ? { deletionEvidence: e.deletionEvidence } : {}),
       }));
   }
 
@@ -301,6 +427,9 @@ export class KeyLedger {
           e.rolledBack ?? '',
           (e.aliases ?? []).join(' '),
           (e.rollbackActions ?? []).map((a) => ACTION_CODES[a]).join(''),
+          packUsage(e.usage),
+          e.quiet ? QUIET_CODES[e.quiet] : '',
+          e.deletionEvidence ? `${e.deletionEvidence.eventId}|${e.deletionEvidence.eventTime}` : '',
         ]),
       });
     }

@@ -27,7 +27,7 @@ export const PHASES: Record<Phase, PhaseSpec> = {
     resolve: NOT_HERE,
   },
   INVENTORY: {
-    does: 'DescribeKey every key of the account (ListKeys has no store filter); fails closed on any error retrying cannot fix',
+    does: 'DescribeKey every key of the account (ListKeys has no store filter), then GetKeyLastUsage of every store key, classified against `recentUseWindow`; fails closed on any error retrying cannot fix',
     cancel: { accepted: true, effect: 'ends CANCELLED; nothing was changed in KMS' },
     approve: NOT_HERE,
     resolve: NOT_HERE,
@@ -35,7 +35,8 @@ export const PHASES: Record<Phase, PhaseSpec> = {
   AWAITING_APPROVAL: {
     does: 'Waits for `approve` until `approvalTimeout`, then ends CANCELLED',
     cancel: { accepted: true, effect: 'ends CANCELLED; nothing was changed in KMS' },
-    approve: 'accepted once, before the deadline, from someone other than the requester (unless the policy allows self-approval)',
+    approve:
+      'accepted once, before the deadline, from someone other than the requester (unless the policy allows self-approval); with keys used within `recentUseWindow`, only with `acknowledgeRecentlyUsedKeys` = their count (even if the policy needs no approval)',
     resolve: NOT_HERE,
   },
   CONNECTING: {
@@ -44,6 +45,15 @@ export const PHASES: Record<Phase, PhaseSpec> = {
     approve: NOT_HERE,
     resolve: 'on CONNECT_FAILED / STORE_NOT_CONNECTED: `reconnect`, or `proceed` (four-eyes: HSM material may be orphaned)',
   },
+  QUIET_PERIOD: {
+    does: 'Only with `quietPeriod`: DisableKey every Enabled key (prior states recorded), then waits `quietPeriod` watching CloudTrail for DisabledException every `usageCheckInterval`',
+    cancel: {
+      accepted: true,
+      effect: 'the disabling batch in flight stops before its next key, then ROLLING_BACK re-enables exactly the keys this run disabled, reading each first',
+    },
+    approve: NOT_HERE,
+    resolve: 'on KEY_IN_USE: `proceed` (four-eyes: acknowledges those callers on those keys); STEP_FAILED: `retry`',
+  },
   SCHEDULING: {
     does: 'ScheduleKeyDeletion in batches, each key re-checked to belong to the store, paced under 15/s account-wide',
     cancel: { accepted: true, effect: `the batch in flight stops before its next key, then ROLLING_BACK ${ROLLBACK}` },
@@ -51,14 +61,14 @@ export const PHASES: Record<Phase, PhaseSpec> = {
     resolve: 'on STEP_FAILED: `retry`',
   },
   WAITING: {
-    does: 'Durable wait until the latest DeletionDate; store connection checked every `connectionCheckInterval`, drift scan every `driftCheckInterval`',
+    does: 'Durable wait until the latest DeletionDate; store connection checked every `connectionCheckInterval`, drift scan every `driftCheckInterval`, CloudTrail searched for attempted use (KMSInvalidStateException) every `usageCheckInterval`',
     cancel: { accepted: true, effect: `ROLLING_BACK ${ROLLBACK}` },
     approve: NOT_HERE,
     resolve:
-      'on NEW_KEYS: `schedule-new-keys` (four-eyes); KEYS_NOT_PENDING: `reschedule` (four-eyes); STORE_NOT_CONNECTED: `reconnect` or `proceed` (four-eyes); STORE_DELETED: `proceed` (four-eyes); STEP_FAILED: `retry`',
+      'on KEY_IN_USE: `proceed` (four-eyes); NEW_KEYS: `schedule-new-keys` (four-eyes); KEYS_NOT_PENDING: `reschedule` (four-eyes); STORE_NOT_CONNECTED: `reconnect` or `proceed` (four-eyes); STORE_DELETED: `proceed` (four-eyes); STEP_FAILED: `retry`',
   },
   VERIFYING: {
-    does: 'DescribeKey of the scheduled keys until NotFound (KMS may lag 24 h), then a final inventory must find the store empty',
+    does: "DescribeKey of the scheduled keys until NotFound (KMS may lag 24 h), then KMS's DeleteKey CloudTrail events (waiting up to `cloudTrailDeliveryLag`), then a final inventory must find the store empty",
     cancel: { accepted: true, effect: `ROLLING_BACK of the keys still pending deletion; keys KMS already deleted are reported as gone; the store is kept` },
     approve: NOT_HERE,
     resolve: 'on VERIFY_TIMEOUT: `keep-waiting`; otherwise as in WAITING',
@@ -76,7 +86,7 @@ export const PHASES: Record<Phase, PhaseSpec> = {
     resolve: 'on DELETE_FAILED / STORE_DELETED: `retry` / `proceed`',
   },
   ROLLING_BACK: {
-    does: 'CancelKeyDeletion / EnableKey per key until each is in its prior state (paced under 5/s); a failure blocks (ROLLBACK_FAILED)',
+    does: 'CancelKeyDeletion / EnableKey per key until each is in its state before the run (keys the quiet period disabled: Enabled), paced under 5/s; a failure blocks (ROLLBACK_FAILED)',
     cancel: { accepted: false, reason: 'the run is already being cancelled' },
     approve: NOT_HERE,
     resolve: 'on ROLLBACK_FAILED: `retry`',
@@ -119,6 +129,7 @@ export const RUNBOOK_ORDER: readonly Phase[] = [
   'INVENTORY',
   'AWAITING_APPROVAL',
   'CONNECTING',
+  'QUIET_PERIOD',
   'SCHEDULING',
   'WAITING',
   'VERIFYING',

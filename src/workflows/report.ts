@@ -60,6 +60,7 @@ export function buildReport({ outcome, reason, cfg, state, status, ledger, ended
         : undefined,
     possiblyOrphanedKeyArns,
     notes,
+    ...(state.usage ? { usage: status.usage, attemptedUses: state.usage.attempted } : {}),
     reason,
     keyCount: ledger.size,
     keys: ledger.reportKeys(0, REPORT_INLINE_KEYS),

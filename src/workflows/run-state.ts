@@ -1,5 +1,6 @@
 import type { ApprovalPolicy } from '../shared/policy';
 import type { AuditRecord, Blocker, NormalizedInput, Phase, ResolveAction, StoreInfo } from '../shared/types';
+import type { AttemptedUse, UsageClass } from '../shared/usage';
 
 /** Bumped whenever {@link RunState}'s meaning changes (then a resumed run of an older version needs a migration; 2 is the first). */
 export const RUN_STATE_SCHEMA_VERSION = 2;
@@ -52,6 +53,47 @@ export interface RunState {
   failure?: { type: string; message: string };
   /** Temporal's cancel arrived after every key was deleted: recorded, and the teardown finished. */
   temporalCancelIgnored?: boolean;
+  /** Usage evidence (0.3.0 on); absent in runs that began on older code, which gather none. */
+  usage?: UsageState;
+}
+
+/** What the run learned and decided about the use of the store's keys. */
+export interface UsageState {
+  /** When GetKeyLastUsage answered for every inventoried key. */
+  checkedAt?: number;
+  classes: Record<UsageClass, number>;
+  /** Keys used within `recentUseWindow`, newest first (at most 20): what the approver reads. */
+  recentKeys: { keyId: string; operation?: string; lastUsedAt?: number; cloudTrailEventId?: string }[];
+  /** The quiet period: when disabling began, when all keys were disabled and the wait ends, when it ended. */
+  quiet?: { startedAt: number; disabled: number; endsAt?: number; endedAt?: number };
+  /** The attempted-use watch over CloudTrail. */
+  watch: {
+    /** Events from here on count (the start of the quiet period, or of scheduling). */
+    since?: number;
+    checks: number;
+    checkedUntil?: number;
+    nextCheckAt?: number;
+    lookupCalls: number;
+    findings: number;
+    /** `caller → keyId` pairs an operator acknowledged with `proceed`. */
+    acknowledged: string[];
+    /** Event ids already reported (bounded): overlapping windows never report one twice. */
+    seenEventIds: string[];
+  };
+  /** Attempted uses found (first 100), for the report. */
+  attempted: AttemptedUse[];
+  /** DeleteKey CloudTrail events of the deleted keys. */
+  evidence?: { found: number; of: number; scannedUntil?: number; waitUntil?: number; lookupCalls: number; done: boolean };
+}
+
+/** A fresh {@link UsageState}. */
+export function initialUsageState(): UsageState {
+  return {
+    classes: { USED_RECENTLY: 0, USED_BEFORE_WINDOW: 0, NOT_USED_SINCE_TRACKING: 0, UNKNOWN: 0 },
+    recentKeys: [],
+    watch: { checks: 0, lookupCalls: 0, findings: 0, acknowledged: [], seenEventIds: [] },
+    attempted: [],
+  };
 }
 
 /** The second argument of a continued run: the state, next to the raw request and the ledger chunks. */

@@ -12,13 +12,13 @@ import {
 } from '@temporalio/workflow';
 import { DEFAULT_APPROVAL_POLICY, type ApprovalPolicy } from '../shared/policy';
 import { CustomKeyStoreIdAttribute, DecommissionPhaseAttribute } from '../shared/search-attributes';
-import type { Blocker, DecommissionInput, DecommissionReport, DecommissionStatus, NormalizedInput, Phase, StoreInfo } from '../shared/types';
+import type { Blocker, DecommissionInput, DecommissionReport, DecommissionStatus, NormalizedInput, Phase, StoreInfo, UsageSummary } from '../shared/types';
 import { describeFailure, failureType } from './failures';
 import type { KeyLedger } from './ledger';
 import { PHASES } from './phases';
 import { renderCurrentDetails, count } from './render';
 import { buildReport } from './report';
-import { RUN_STATE_SCHEMA_VERSION, type CarriedRun, type Resolution, type RunState } from './run-state';
+import { RUN_STATE_SCHEMA_VERSION, type CarriedRun, type Resolution, type RunState, type UsageState } from './run-state';
 
 /** Moves the run to another phase. */
 export interface PhaseTransition {
@@ -75,9 +75,37 @@ export class Run {
     return this.state.blocker ? 'BLOCKED' : this.state.phase;
   }
 
-  /** Whether this run may have changed a key: from the first scheduling batch on. */
+  /** Usage evidence, for runs that gather it (started on 0.3.0 or later). */
+  get usage(): UsageState | undefined {
+    return this.state.usage;
+  }
+
+  /** Whether this run may have changed a key: from the first quiet-period or scheduling batch on. */
   changedKeys(): boolean {
-    return this.state.scheduling !== undefined;
+    return this.state.scheduling !== undefined || this.state.usage?.quiet !== undefined;
+  }
+
+  /** The usage evidence as status, the Web UI and the report show it. */
+  usageSummary(): UsageSummary | undefined {
+    const u = this.state.usage;
+    if (!u) return undefined;
+    const w = u.watch;
+    return {
+      recentUseWindowMs: this.cfg.recentUseWindowMs as number,
+      checkedAt: u.checkedAt,
+      classes: u.classes,
+      recentlyUsed: u.classes.USED_RECENTLY,
+      recentKeys: u.recentKeys,
+      quietPeriod:
+        this.cfg.quietPeriodMs !== undefined
+          ? { ms: this.cfg.quietPeriodMs, startedAt: u.quiet?.startedAt, endsAt: u.quiet?.endsAt, disabled: u.quiet?.disabled ?? 0, endedAt: u.quiet?.endedAt }
+          : undefined,
+      watch:
+        this.cfg.watchUsage !== false
+          ? { checks: w.checks, checkedUntil: w.checkedUntil, lookupCalls: w.lookupCalls, findings: w.findings, acknowledged: w.acknowledged.length }
+          : undefined,
+      deletionEvidence: u.evidence ? { found: u.evidence.found, of: u.evidence.of, lookedUntil: u.evidence.scannedUntil, done: u.evidence.done } : undefined,
+    };
   }
 
   // -----------------------------------------------------------------------------------------------
@@ -108,6 +136,7 @@ export class Run {
       startedAt: s.startedAt,
       scheduling: s.scheduling,
       continuedAsNew: s.continuedAsNew,
+      ...(s.usage ? { usage: this.usageSummary() } : {}),
     };
   }
 

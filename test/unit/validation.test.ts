@@ -16,14 +16,40 @@ describe('decommission input', () => {
       expectedKeyCount: undefined,
       reconnect: true,
       ticket: undefined,
+      recentUseWindowMs: 30 * 86_400_000,
+      watchUsage: true,
       timing: {
         storePollIntervalMs: 30_000,
         driftCheckIntervalMs: 86_400_000,
         verifyIntervalMs: 3_600_000,
         verifyPatienceMs: 26 * 3_600_000,
         connectionCheckIntervalMs: 300_000,
+        usageCheckIntervalMs: 15 * 60_000,
+        cloudTrailDeliveryLagMs: 20 * 60_000,
       },
     });
+  });
+
+  test('usage evidence: a quiet period within the bounds, acknowledgements as whole numbers', () => {
+    expect(validateDecommissionInput({ ...valid, quietPeriod: '14 days', recentUseWindow: '7d' }).input).toMatchObject({
+      quietPeriodMs: 14 * 86_400_000,
+      recentUseWindowMs: 7 * 86_400_000,
+    });
+    expect(validateDecommissionInput({ ...valid, quietPeriod: '12h' }).problems).toEqual([
+      { field: 'quietPeriod', rule: 'must be between 1d and 90d, got "12h"' },
+    ]);
+    expect(validateDecommissionInput({ ...valid, quietPeriod: '91 days' }).problems[0]?.field).toBe('quietPeriod');
+    expect(validateDecommissionInput({ ...valid, quietPeriod: '2s' }, { minQuietPeriodMs: 1_000 }).input?.quietPeriodMs).toBe(2_000);
+    expect(validateDecommissionInput({ ...valid, quietPeriod: '2d', watchUsage: false }).problems).toEqual([
+      { field: 'watchUsage', rule: 'must not be false with a quietPeriod: the quiet period is the watch for attempted use' },
+    ]);
+    expect(validateApproveRequest({ approver: 'bob', acknowledgeRecentlyUsedKeys: 3 }).request).toEqual({
+      approver: 'bob',
+      comment: undefined,
+      acknowledgeRecentlyUsedKeys: 3,
+    });
+    expect(validateApproveRequest({ approver: 'bob', acknowledgeRecentlyUsedKeys: '3' }).problems[0]?.field).toBe('acknowledgeRecentlyUsedKeys');
+    expect(validateApproveRequest({ approver: 'bob', acknowledgeRecentlyUsedKeys: 1.5 }).problems[0]?.field).toBe('acknowledgeRecentlyUsedKeys');
   });
 
   test('durations as strings and numbers', () => {

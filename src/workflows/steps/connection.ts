@@ -4,6 +4,7 @@ import { quick, storeWaitStub } from '../activity-stubs';
 import { failureType } from '../failures';
 import { count, iso } from '../render';
 import type { Run, Transition } from '../run';
+import { quietPeriodDue } from './quiet-period';
 
 const STORE_WAIT_TIMEOUT_MS = 30 * 60_000;
 const CONNECT_ATTEMPTS = 3;
@@ -48,12 +49,12 @@ export async function connecting(run: Run): Promise<Transition> {
       });
       if (decision.action === 'proceed') {
         proceedDisconnected(run);
-        return { to: 'SCHEDULING' };
+        return { to: quietPeriodDue(run) ? 'QUIET_PERIOD' : 'SCHEDULING' };
       }
       run.state.reconnectApproved = true;
     }
     const result = await connectStore(run, 'Connect store so KMS can delete HSM key material');
-    if (result.connectionState === 'CONNECTED') return { to: 'SCHEDULING' };
+    if (result.connectionState === 'CONNECTED') return { to: quietPeriodDue(run) ? 'QUIET_PERIOD' : 'SCHEDULING' };
     const decision = await run.block({
       kind: 'CONNECT_FAILED',
       message: `Could not connect the store after ${result.attempts} attempt(s): ${result.connectionState}${result.connectionErrorCode ? ` (${result.connectionErrorCode})` : ''}. Scheduling without a connected store would orphan HSM key material. Fix the cause (see ConnectionErrorCode), then reconnect; or proceed knowingly (a second person must agree).`,
@@ -64,7 +65,7 @@ export async function connecting(run: Run): Promise<Transition> {
     });
     if (decision.action === 'proceed') {
       proceedDisconnected(run);
-      return { to: 'SCHEDULING' };
+      return { to: quietPeriodDue(run) ? 'QUIET_PERIOD' : 'SCHEDULING' };
     }
     run.state.reconnectApproved = true;
   }

@@ -1,8 +1,11 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { InventoriedKey } from '../../shared/types';
 import { inventory as inventoryStub } from '../activity-stubs';
+import { formatDuration } from '../../shared/duration';
 import { count } from '../render';
 import type { Run, Transition } from '../run';
+import { afterApproval } from './quiet-period';
+import { inventoryLastUsage, recentlyUsedCount } from './usage';
 
 /** Store keys per inventory activity result: about 70 bytes each (more with aliases) keeps results near 100 KiB. */
 const INVENTORY_PAGE_KEYS = 1_000;
@@ -44,16 +47,24 @@ export async function inventory(run: Run): Promise<Transition> {
       'ExpectedKeyCountMismatch',
     );
   }
+  if (run.usage) await inventoryLastUsage(run);
   if (run.cfg.dryRun) {
     run.state.notes.push(...planNotes(run));
     return { to: 'DRY_RUN_COMPLETE' };
   }
-  if (!run.policy.requireApproval) {
+  const recentlyUsed = recentlyUsedCount(run);
+  if (!run.policy.requireApproval && recentlyUsed === 0) {
     run.state.notes.push('The deployment policy does not require approval: scheduling followed the inventory directly.');
-    return { to: run.needsConnect() ? 'CONNECTING' : 'SCHEDULING' };
+    return { to: afterApproval(run) };
+  }
+  if (!run.policy.requireApproval) {
+    run.state.notes.push(
+      `The deployment policy does not require approval, but ${count(recentlyUsed)} key(s) were used recently: the run waited for an approval that acknowledges them.`,
+    );
   }
   const who = run.policy.allowSelfApproval ? 'anyone (the policy allows self-approval)' : `someone other than ${run.cfg.requestedBy}`;
-  return { to: 'AWAITING_APPROVAL', next: { what: `Approval by ${who}`, at: run.state.startedAt + run.cfg.approvalTimeoutMs } };
+  const ack = recentlyUsed > 0 ? `, acknowledging the ${count(recentlyUsed)} recently used key(s) (acknowledgeRecentlyUsedKeys: ${recentlyUsed})` : '';
+  return { to: 'AWAITING_APPROVAL', next: { what: `Approval by ${who}${ack}`, at: run.state.startedAt + run.cfg.approvalTimeoutMs } };
 }
 
 function planNotes(run: Run): string[] {
@@ -62,5 +73,9 @@ function planNotes(run: Run): string[] {
     `Dry run: would schedule ${count(c.toSchedule)} keys with a ${run.cfg.pendingWindowInDays}-day window; ${count(c.alreadyPending)} already pending.`,
   ];
   if (run.needsConnect()) notes.push(`Would connect the store first (now ${run.state.store?.connectionState}) so KMS can delete the HSM key material.`);
+  if (run.cfg.quietPeriodMs !== undefined && run.usage)
+    notes.push(
+      `Would disable ${count(run.ledger.toDisable().length)} Enabled key(s) for a quiet period of ${formatDuration(run.cfg.quietPeriodMs)} before scheduling.`,
+    );
   return notes;
 }

@@ -2,6 +2,7 @@ import { mutating } from '../activity-stubs';
 import type { RollbackOutcome } from '../../shared/types';
 import { describeFailure, failureDetails } from '../failures';
 import { count } from '../render';
+import { restoreTarget } from '../ledger';
 import type { Run, Transition } from '../run';
 
 /** Keys per rollbackKeys activity: 200 s at 5/s; fewer hand-offs between activities keep the rate near the quota. */
@@ -62,14 +63,12 @@ export async function rollingBack(run: Run): Promise<Transition> {
   run.state.notes.push(
     `Rollback restored ${count(c.rolledBack)} key(s) to their state before this run; ${count(c.deleted)} key(s) were already deleted by KMS and cannot be restored.`,
   );
-  const differs = run.ledger
-    .all()
-    .filter((e) => e.rolledBack === 'NOT_PENDING' && e.finalState !== undefined && e.finalState !== (e.priorState ?? e.inventoryState));
+  const differs = run.ledger.all().filter((e) => e.rolledBack === 'NOT_PENDING' && e.finalState !== undefined && e.finalState !== restoreTarget(e));
   if (differs.length > 0) {
     run.state.notes.push(
       `${count(differs.length)} key(s) are not pending deletion but not in their state before this run either, and were left as they are (this run cannot tell its own lost call from someone else's change): ${differs
         .slice(0, 10)
-        .map((e) => `${e.keyId} reads ${e.finalState}, was ${e.priorState ?? e.inventoryState}`)
+        .map((e) => `${e.keyId} reads ${e.finalState}, was ${restoreTarget(e)}`)
         .join('; ')}${differs.length > 10 ? '; …' : ''}.`,
     );
   }

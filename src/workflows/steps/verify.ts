@@ -6,6 +6,7 @@ import type { Run, Transition } from '../run';
 import { checkStore } from './connection';
 import { keysNotPending, newKeys } from './drift';
 import { scanStore } from './inventory';
+import { gatherDeletionEvidence } from './usage';
 import { latestDeletionDate, waitWatchingStore } from './waiting';
 
 /** Keys a verify round checks first: while KMS lags, a round costs this many DescribeKey, not every key's. */
@@ -68,6 +69,7 @@ export async function verifying(run: Run): Promise<Transition> {
     await waitWatchingStore(run, wake, `Verify: ${count(remaining)} key(s) not yet deleted by KMS; re-check at ${iso(wake)}`);
     await run.continueAsNewIfSuggested();
   }
+  if (run.usage) await gatherDeletionEvidence(run);
   return finalInventory(run);
 }
 

@@ -5,6 +5,7 @@ import { iso } from '../render';
 import type { Run, Transition } from '../run';
 import { storeGone, storeNotConnected } from './connection';
 import { driftCheck } from './drift';
+import { checkAttemptedUseIfDue, nextUsageCheckAt, startWatch, watchesUsage } from './usage';
 
 /** Latest DeletionDate of the keys still expected to be deleted: what the run waits for. */
 export function latestDeletionDate(run: Run): number | undefined {
@@ -41,16 +42,27 @@ export async function waitWatchingStore(run: Run, until: number, summary: string
   if (Date.now() < until) await sleep(until - Date.now(), { summary });
 }
 
-/** WAITING: until the latest DeletionDate, with connection checks and a daily drift scan. */
+/**
+ * WAITING: until the latest DeletionDate, with connection checks, a daily drift scan and, when the run
+ * watches usage, a CloudTrail check for attempted use of the keys pending deletion.
+ */
 export async function waiting(run: Run): Promise<Transition> {
   const driftEvery = run.cfg.timing.driftCheckIntervalMs;
+  if (watchesUsage(run)) startWatch(run, run.state.scheduling?.startedAt ?? Date.now());
   for (;;) {
     const latest = latestDeletionDate(run);
     if (latest === undefined || Date.now() >= latest) return { to: 'VERIFYING' };
     run.state.nextDriftCheckAt ??= Date.now() + driftEvery;
-    const wake = Math.min(latest, run.state.nextDriftCheckAt);
-    run.progress({ what: wake < latest ? 'Drift check' : 'Verify that KMS deleted the keys', at: wake });
-    await waitWatchingStore(run, wake, `Waiting period until ${iso(latest)} (next drift check ${iso(wake)})`);
+    const usageCheck = nextUsageCheckAt(run);
+    const wake = Math.min(latest, run.state.nextDriftCheckAt, usageCheck ?? Infinity);
+    const what = wake === latest ? 'Verify that KMS deleted the keys' : wake === usageCheck ? 'Look for attempted use in CloudTrail' : 'Drift check';
+    run.progress({ what, at: wake });
+    const summary =
+      usageCheck === undefined
+        ? `Waiting period until ${iso(latest)} (next drift check ${iso(wake)})`
+        : `Waiting period until ${iso(latest)} (next: ${what.toLowerCase()} at ${iso(wake)})`;
+    await waitWatchingStore(run, wake, summary);
+    if (Date.now() < latest) await checkAttemptedUseIfDue(run, 'waiting period');
     const now = Date.now();
     if (now >= run.state.nextDriftCheckAt && now < latest) {
       run.state.nextDriftCheckAt = now + driftEvery;

@@ -1,0 +1,80 @@
+import { CancellationScope, sleep } from '@temporalio/workflow';
+import type { DisableKeysResult } from '../../shared/usage';
+import { mutating } from '../activity-stubs';
+import { failureDetails } from '../failures';
+import { count, iso } from '../render';
+import type { Run, Transition } from '../run';
+import type { UsageState } from '../run-state';
+import { checkAttemptedUseIfDue, nextUsageCheckAt, startWatch } from './usage';
+
+/** Keys per disableKeys activity: DisableKey is paced under 5/s, so about 100 s each. */
+const DISABLE_BATCH = 500;
+
+/** The step after the quiet period (or instead of it): scheduling. */
+export function afterApproval(run: Run): 'CONNECTING' | 'QUIET_PERIOD' | 'SCHEDULING' {
+  if (run.needsConnect()) return 'CONNECTING';
+  return quietPeriodDue(run) ? 'QUIET_PERIOD' : 'SCHEDULING';
+}
+
+/** The request asked for a quiet period that has not ended yet. */
+export function quietPeriodDue(run: Run): boolean {
+  return run.usage !== undefined && run.cfg.quietPeriodMs !== undefined && run.usage.quiet?.endedAt === undefined;
+}
+
+/**
+ * QUIET_PERIOD (the "scream test"): DisableKey every Enabled key of the store, recording that this run
+ * disabled it, then wait `quietPeriod` while CloudTrail is watched for calls that fail with
+ * DisabledException. Like scheduling, the loop follows the ledger (each batch's keys are marked before the
+ * call), so a lost result or a cancel mid-batch leaves every key this run may have disabled in the
+ * rollback's scope, which re-enables exactly those.
+ */
+export async function quietPeriod(run: Run): Promise<Transition> {
+  const usage = run.usage as UsageState;
+  const quiet = (usage.quiet ??= { startedAt: Date.now(), disabled: 0 });
+  // Attempted use counts from the moment the first key may be disabled.
+  startWatch(run, quiet.startedAt);
+  for (;;) {
+    const todo = run.ledger.toDisable();
+    if (todo.length === 0) break;
+    const keyIds = todo.slice(0, DISABLE_BATCH).map((e) => e.keyId);
+    run.progress({ what: `Quiet period: disable ${count(keyIds.length)} of ${count(todo.length)} Enabled key(s) left` });
+    if (CancellationScope.current().consideredCancelled) await CancellationScope.current().cancelRequested;
+    run.ledger.markDisabling(keyIds);
+    let result: DisableKeysResult;
+    try {
+      result = await run.attempt('disable keys', () =>
+        mutating.disableKeys.executeWithOptions({ summary: `Quiet period: DisableKey ${count(keyIds.length)} key(s) (their state before is recorded)` }, [
+          { customKeyStoreId: run.cfg.customKeyStoreId, keyIds },
+        ]),
+      );
+    } catch (err) {
+      const partial = failureDetails(err)[0] as DisableKeysResult | undefined;
+      if (partial?.outcomes) run.ledger.applyDisable(partial.outcomes);
+      throw err;
+    }
+    run.ledger.applyDisable(result.outcomes);
+    const unanswered = keyIds.filter((id) => run.ledger.get(id)?.quiet === 'attempted');
+    if (unanswered.length > 0) throw new Error(`disableKeys returned no outcome for ${unanswered.length} key(s): ${unanswered.slice(0, 5).join(', ')}`);
+    quiet.disabled = run.ledger.all().filter((e) => e.quiet === 'disabled').length;
+    run.publish();
+  }
+  quiet.endsAt ??= Date.now() + (run.cfg.quietPeriodMs as number);
+  const endsAt = quiet.endsAt;
+  for (;;) {
+    const now = Date.now();
+    if (now >= endsAt) break;
+    const wake = Math.min(endsAt, nextUsageCheckAt(run) ?? endsAt);
+    run.progress({ what: wake < endsAt ? 'Quiet period: look for attempted use in CloudTrail' : 'Quiet period ends: schedule deletion', at: wake });
+    await sleep(Math.max(1, wake - now), {
+      summary: `Quiet period: ${count(quiet.disabled)} key(s) disabled until ${iso(endsAt)}, watching CloudTrail for DisabledException`,
+    });
+    await checkAttemptedUseIfDue(run, 'quiet period');
+    await run.continueAsNewIfSuggested();
+  }
+  // The watch carries on through the waiting period: its next check re-reads the end of this one.
+  quiet.endedAt = Date.now();
+  run.state.notes.push(
+    `Quiet period: ${count(quiet.disabled)} key(s) were disabled from ${iso(quiet.startedAt)} to ${iso(quiet.endedAt)}; ${count(usage.watch.findings)} attempted use(s) seen in CloudTrail.`,
+  );
+  return { to: 'SCHEDULING' };
+}
