@@ -352,6 +352,8 @@ export interface UsageSummary {
     findings: number;
     /** `caller → key` pairs an operator acknowledged with `proceed`: no longer blocking. */
     acknowledged: number;
+    /** Who turned the watch off after a check failed (no check ran after that). */
+    stoppedBy?: string;
   };
   /** Deletion evidence: keys confirmed deleted for which KMS's DeleteKey CloudTrail event was found. */
   deletionEvidence?: { found: number; of: number; lookedUntil?: number; done: boolean };

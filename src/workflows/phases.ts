@@ -52,7 +52,8 @@ export const PHASES: Record<Phase, PhaseSpec> = {
       effect: 'the disabling batch in flight stops before its next key, then ROLLING_BACK re-enables exactly the keys this run disabled, reading each first',
     },
     approve: NOT_HERE,
-    resolve: 'on KEY_IN_USE: `proceed` (four-eyes: acknowledges those callers on those keys); STEP_FAILED: `retry`',
+    resolve:
+      'on KEY_IN_USE: `proceed` (four-eyes: acknowledges those callers on those keys); STEP_FAILED: `retry` (a failed attempted-use check also allows `proceed` without the watch, four-eyes)',
   },
   SCHEDULING: {
     does: 'ScheduleKeyDeletion in batches, each key re-checked to belong to the store, paced under 15/s account-wide',
@@ -65,7 +66,7 @@ export const PHASES: Record<Phase, PhaseSpec> = {
     cancel: { accepted: true, effect: `ROLLING_BACK ${ROLLBACK}` },
     approve: NOT_HERE,
     resolve:
-      'on KEY_IN_USE: `proceed` (four-eyes); NEW_KEYS: `schedule-new-keys` (four-eyes); KEYS_NOT_PENDING: `reschedule` (four-eyes); STORE_NOT_CONNECTED: `reconnect` or `proceed` (four-eyes); STORE_DELETED: `proceed` (four-eyes); STEP_FAILED: `retry`',
+      'on KEY_IN_USE: `proceed` (four-eyes); a failed attempted-use check: `retry`, or `proceed` without the watch (four-eyes); NEW_KEYS: `schedule-new-keys` (four-eyes); KEYS_NOT_PENDING: `reschedule` (four-eyes); STORE_NOT_CONNECTED: `reconnect` or `proceed` (four-eyes); STORE_DELETED: `proceed` (four-eyes); STEP_FAILED: `retry`',
   },
   VERIFYING: {
     does: "DescribeKey of the scheduled keys until NotFound (KMS may lag 24 h), then KMS's DeleteKey CloudTrail events (waiting up to `cloudTrailDeliveryLag`), then a final inventory must find the store empty",

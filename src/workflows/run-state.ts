@@ -79,6 +79,8 @@ export interface UsageState {
     acknowledged: string[];
     /** Event ids already reported (bounded): overlapping windows never report one twice. */
     seenEventIds: string[];
+    /** Who turned the watch off after it failed (`proceed` on its STEP_FAILED blocker). */
+    stoppedBy?: string;
   };
   /** Attempted uses found (first 100), for the report. */
   attempted: AttemptedUse[];

@@ -102,7 +102,14 @@ export class Run {
           : undefined,
       watch:
         this.cfg.watchUsage !== false
-          ? { checks: w.checks, checkedUntil: w.checkedUntil, lookupCalls: w.lookupCalls, findings: w.findings, acknowledged: w.acknowledged.length }
+          ? {
+              checks: w.checks,
+              checkedUntil: w.checkedUntil,
+              lookupCalls: w.lookupCalls,
+              findings: w.findings,
+              acknowledged: w.acknowledged.length,
+              ...(w.stoppedBy !== undefined ? { stoppedBy: w.stoppedBy } : {}),
+            }
           : undefined,
       deletionEvidence: u.evidence ? { found: u.evidence.found, of: u.evidence.of, lookedUntil: u.evidence.scannedUntil, done: u.evidence.done } : undefined,
     };

@@ -1,4 +1,4 @@
-// Recording scenarios for the 0.2.0 phase-machine workflow (src/workflows/; phases.ts is the phase table):
+// Recording scenarios for the phase-machine workflow (src/workflows/; phases.ts is the phase table):
 // one real run per history of test/histories/<package.json version>/, against the real dev server and an
 // in-process emulator. Not a test suite: the file name does not match jest's testMatch (**/*.test.ts), so
 // `npm test` never runs it. Record (from the repository root; jest's globalSetup starts the dev server):
@@ -13,7 +13,7 @@
 // scenario fails while recording, the ones before it are filed already: re-run only the failed ones with -t.
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { DescribeCustomKeyStoresCommand } from '@aws-sdk/client-kms';
+import { DescribeCustomKeyStoresCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { execFileSync } from 'node:child_process';
 import { createActivities, createKmsClient, createKmsRateLimiter } from '../../src/activities';
 import { DecommissionClient, type DecommissionInput, type DecommissionReport, type DecommissionStatus, type UpdateAck } from '../../src/client';
@@ -532,6 +532,91 @@ const SCENARIOS: Record<string, Scenario> = {
     expectHistory(events) {
       expect(activities(events, 'inventoryScan')).toBe(1);
       expect(activities(events, 'scheduleKeys')).toBe(0);
+    },
+  },
+
+  // 0.3.0: usage evidence. One key was used a moment ago: the approval must acknowledge it.
+  'recent-use-acknowledged': {
+    closes: 'COMPLETED',
+    async run(h) {
+      const store = await small(h);
+      await h.kms.send(new EncryptCommand({ KeyId: store.enabled[0], Plaintext: Buffer.from('still needed') }));
+      await h.decommissions.startDecommission(quiet(store.storeId));
+      const awaiting = await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
+      expect(awaiting.usage?.recentlyUsed).toBe(1);
+      await expect(h.decommissions.approve(store.storeId, { approver: 'bob' })).rejects.toThrow(/acknowledgeRecentlyUsedKeys: must be 1/);
+      await h.decommissions.approve(store.storeId, { approver: 'bob', acknowledgeRecentlyUsedKeys: 1 });
+      const report = await h.decommissions.getReport(store.storeId, { wait: true });
+      await expectCompleted(h, store, report, 3);
+      expect(report.usage?.deletionEvidence).toMatchObject({ found: 3, of: 3 });
+      return store.storeId;
+    },
+    expectHistory(events) {
+      expect(activities(events, 'keyLastUsage')).toBe(1);
+      expect(activities(events, 'findDeletionEvidence')).toBeGreaterThanOrEqual(1);
+    },
+  },
+
+  // A quiet period: two Enabled keys disabled; an application fails on one (DisabledException) → KEY_IN_USE;
+  // the cancel re-enables exactly the two keys this run disabled.
+  'quiet-period-key-in-use-cancelled': {
+    harness: { deps: { policy: { requireApproval: true, allowSelfApproval: false, minimumQuietPeriodMs: 1_000 } } },
+    closes: 'CANCELED',
+    async run(h) {
+      const store = await small(h);
+      const client = new DecommissionClient({ client: h.temporal, taskQueue: h.taskQueue, minimumQuietPeriodMs: 1_000 });
+      await client.startDecommission(quiet(store.storeId, { quietPeriod: '60s', timing: { usageCheckInterval: 500, cloudTrailDeliveryLag: 1_000 } }));
+      await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
+      await client.approve(store.storeId, { approver: 'bob' });
+      await eventually(() => keyState(h, store.enabled[0] as string), (state) => state === 'Disabled', 20_000, 'the quiet period to disable the key');
+      await h.emulator.admin.startUsage({ keyId: store.enabled[0] as string, everyMs: 200, principal: 'payments-app' });
+      try {
+        const blocked = await waitForPhase(h, store.storeId, 'BLOCKED', 30_000);
+        expect(blocked.blocker).toMatchObject({ id: 'KEY_IN_USE-1', kind: 'KEY_IN_USE' });
+        await cancelIn(h, store.storeId, 'BLOCKED', 'payments still uses the key');
+      } finally {
+        await h.emulator.admin.stopAllUsage();
+      }
+      const report = await client.getReport(store.storeId, { wait: true });
+      expect(report.outcome).toBe('CANCELLED');
+      for (const id of store.enabled) expect(await keyState(h, id)).toBe('Enabled');
+      for (const id of store.disabled) expect(await keyState(h, id)).toBe('Disabled');
+      expect(await successfulCalls(h, 'ScheduleKeyDeletion', store.keyIds)).toEqual([]);
+      return store.storeId;
+    },
+    expectHistory(events) {
+      expect(activities(events, 'disableKeys')).toBe(1);
+      expect(activities(events, 'findAttemptedUse')).toBeGreaterThanOrEqual(1);
+      expect(activities(events, 'rollbackKeys')).toBe(1);
+      expect(activities(events, 'scheduleKeys')).toBe(0);
+    },
+  },
+
+  // Attempted use while the keys are pending deletion → KEY_IN_USE in WAITING; a second person proceeds.
+  'waiting-key-in-use-proceeded': {
+    harness: { emulator: { dayMs: 1_500 } },
+    closes: 'COMPLETED',
+    timeoutMs: 90_000,
+    async run(h) {
+      const store = await small(h);
+      await startAndApprove(h, quiet(store.storeId, { timing: { usageCheckInterval: 400, cloudTrailDeliveryLag: 1_000 } }));
+      await waitForPhase(h, store.storeId, 'WAITING');
+      await h.emulator.admin.startUsage({ keyId: store.enabled[0] as string, everyMs: 250, principal: 'payments-app' });
+      try {
+        const blocked = await waitForPhase(h, store.storeId, 'BLOCKED', 30_000);
+        expect(blocked.blocker).toMatchObject({ kind: 'KEY_IN_USE', allowedActions: ['proceed'] });
+        await h.decommissions.resolve(store.storeId, { by: 'bob', action: 'proceed', blockerId: blocked.blocker?.id as string });
+        const report = await h.decommissions.getReport(store.storeId, { wait: true });
+        await expectCompleted(h, store, report, 3);
+        expect(report.attemptedUses?.length).toBeGreaterThan(0);
+      } finally {
+        await h.emulator.admin.stopAllUsage();
+      }
+      return store.storeId;
+    },
+    expectHistory(events) {
+      expect(activities(events, 'findAttemptedUse')).toBeGreaterThanOrEqual(1);
+      expect(activities(events, 'findDeletionEvidence')).toBeGreaterThanOrEqual(1);
     },
   },
 };

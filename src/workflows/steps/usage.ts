@@ -1,5 +1,5 @@
-import { sleep } from '@temporalio/workflow';
-import type { AttemptedUse, FindDeletionEvidenceResult } from '../../shared/usage';
+import { ContinueAsNew, sleep } from '@temporalio/workflow';
+import type { AttemptedUse, FindAttemptedUseResult, FindDeletionEvidenceResult } from '../../shared/usage';
 import { describeFailure } from '../failures';
 import { batch, inventory as inventoryStub } from '../activity-stubs';
 import { count, iso } from '../render';
@@ -69,9 +69,9 @@ export function recentlyUsedCount(run: Run): number {
   return run.usage?.classes.USED_RECENTLY ?? 0;
 }
 
-/** Whether this run watches CloudTrail for attempted use. */
+/** Whether this run watches CloudTrail for attempted use (unless an operator turned the watch off after it failed). */
 export function watchesUsage(run: Run): boolean {
-  return run.usage !== undefined && run.cfg.watchUsage !== false;
+  return run.usage !== undefined && run.cfg.watchUsage !== false && run.usage.watch.stoppedBy === undefined;
 }
 
 /** Starts the attempted-use watch (idempotent): events from `since` on count. */
@@ -102,11 +102,18 @@ export async function checkAttemptedUse(run: Run, where: string): Promise<void> 
   const startTime = Math.max(since, (watch.checkedUntil ?? since) - lag);
   const ledger = run.ledger.all();
   const keyArns = ledger.length <= PER_KEY_MAX_KEYS ? ledger.map((e) => e.arn) : undefined;
-  const result = await run.attempt('attempted-use check', () =>
-    batch.findAttemptedUse.executeWithOptions({ summary: `${where}: CloudTrail attempted use of the store's keys ${iso(startTime)} → ${iso(now)}` }, [
-      { customKeyStoreId: run.cfg.customKeyStoreId, keyArns, startTime, endTime: now, strategy: 'auto', seenEventIds: watch.seenEventIds },
-    ]),
-  );
+  let result: FindAttemptedUseResult;
+  try {
+    result = await batch.findAttemptedUse.executeWithOptions(
+      { summary: `${where}: CloudTrail attempted use of the store's keys ${iso(startTime)} → ${iso(now)}` },
+      [{ customKeyStoreId: run.cfg.customKeyStoreId, keyArns, startTime, endTime: now, strategy: 'auto', seenEventIds: watch.seenEventIds }],
+    );
+    run.state.lastError = undefined;
+  } catch (err) {
+    if (err instanceof ContinueAsNew || run.isCancelOfThisRun(err)) throw err;
+    await watchFailed(run, where, err);
+    return;
+  }
   watch.checks++;
   watch.checkedUntil = now;
   watch.nextCheckAt = Date.now() + (run.cfg.timing.usageCheckIntervalMs as number);
@@ -139,6 +146,28 @@ export async function checkAttemptedUse(run: Run, where: string): Promise<void> 
       .slice(0, 5)
       .map((f) => `${f.caller} on ${f.keyId}`)
       .join(', ')}${open.length > 5 ? ', …' : ''}.`,
+  );
+}
+
+/**
+ * A check failed after its retries (say, CloudTrail access denied). The run does not go on blind: it blocks
+ * until an operator retries (after fixing the cause) or proceeds without the watch — a decision to delete
+ * keys without that evidence, so four-eyes applies — or cancels.
+ */
+async function watchFailed(run: Run, where: string, err: unknown): Promise<void> {
+  const error = describeFailure(err);
+  run.state.lastError = `attempted-use check: ${error}`;
+  const resolution = await run.block({
+    kind: 'STEP_FAILED',
+    step: 'attempted-use check',
+    error,
+    message: `The CloudTrail check for attempted use of the store's keys (${where}) failed: ${error}. Retry once the cause is fixed (e.g. the cloudtrail:LookupEvents permission), proceed without the watch (another person), or cancel.`,
+    allowedActions: ['retry', 'proceed'],
+  });
+  if (resolution.action !== 'proceed') return; // retry: the check is still due, the loop runs it again
+  usageOf(run).watch.stoppedBy = resolution.by;
+  run.state.notes.push(
+    `${resolution.by} turned the attempted-use watch off after it failed (${resolution.blockerId}: ${error}); no CloudTrail check ran after that.`,
   );
 }
 
