@@ -1,17 +1,16 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { resolveTemporalCli } from '../../src/devtools/temporal-dev-server';
 import { type DecommissionStatus, type Phase } from '../../src/client';
 import { eventually, startHarness, temporalAddress, type Harness } from '../support/harness';
 import { keyState, mutatingCalls, seedStore, type SeededStore } from '../support/scenario';
 import { REPO_ROOT } from './cli-process';
 import { runbookCommands, type RunbookCommand } from './readme-runbook';
 
-// Runs every command of the README runbook, in order, with the real `temporal` binary and the real
-// `npm run kms-decommission`, and checks that each one does what the README says it does. A command the
-// test does not recognise fails the test: new README commands need an expectation here.
+// Runs every command of the README runbook, in order and as printed, from the root of the clone, with a PATH
+// that has no `temporal` and no `kms-decommission` on it (as after the quick start), and checks that each one
+// does what the README says it does: a command that only works with a tool a fresh clone lacks fails here. A
+// command the test does not recognise fails the test: new README commands need an expectation here.
 
 const DAY_MS = 1_000; // the CLI example's 7-day window lasts 7 s; the raw example's 30 days, 30 s
 const PLACEHOLDER = /\bcks-[0-9a-f]{17}\b/g;
@@ -34,18 +33,34 @@ interface Sequence {
   cwd: string;
 }
 
+/** Binaries a fresh clone does not put on PATH: a printed command must not rely on them. */
+const NOT_ON_A_CLONES_PATH = ['temporal', 'kms-decommission'];
+
+/** PATH without any directory that holds one of {@link NOT_ON_A_CLONES_PATH}. */
+function clonePath(pathValue: string = process.env.PATH ?? ''): string {
+  return pathValue
+    .split(path.delimiter)
+    .filter((dir) => dir !== '' && !NOT_ON_A_CLONES_PATH.some((bin) => existsSync(path.join(dir, bin))))
+    .join(path.delimiter);
+}
+
+/** How a printed command starts from a clone: `npm run [-s] <script> [-- …]`, with a script package.json has. */
+const NPM_RUN = /^npm run (?:-s )?([\w:-]+)(?: --(?: |$)|$)/;
+const SCRIPTS = Object.keys((JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts);
+
+/** The command with the clone's `npm run [-s] temporal --` prefix read as the Temporal CLI, for matching what it does. */
+const asTemporal = (text: string) => text.replace(/^npm run (?:-s )?temporal -- /, 'temporal ');
+
 let h: Harness;
-let temporalDir: string;
-const workDirs: string[] = [];
+const written: string[] = [];
 
 beforeAll(async () => {
   h = await startHarness({ emulator: { dayMs: DAY_MS, connectMs: 0, disconnectMs: 0 } });
-  temporalDir = path.dirname(resolveTemporalCli());
 });
 
 afterAll(async () => {
   await h?.close();
-  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
+  for (const file of written) rmSync(file, { force: true });
 });
 
 function shell(command: string, cwd: string): Promise<CommandResult> {
@@ -53,7 +68,7 @@ function shell(command: string, cwd: string): Promise<CommandResult> {
     ...process.env,
     TEMPORAL_ADDRESS: temporalAddress(),
     TASK_QUEUE: h.taskQueue,
-    PATH: `${temporalDir}${path.delimiter}${process.env.PATH}`,
+    PATH: clonePath(),
   };
   for (const name of ['TEMPORAL_NAMESPACE', 'TEMPORAL_PROFILE', 'TEMPORAL_API_KEY', 'TEMPORAL_TLS']) delete env[name];
   return new Promise((resolve) => {
@@ -115,7 +130,8 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
     return result;
   };
   const sub = /^npm run kms-decommission -- (\w+)/.exec(text)?.[1];
-  const update = /^temporal workflow update execute .*--name (\w+)/.exec(text)?.[1];
+  const raw = asTemporal(text);
+  const update = /^temporal workflow update execute .*--name (\w+)/.exec(raw)?.[1];
   const listedPhase = /(?:DecommissionPhase='|--phase )([A-Z_]+)/.exec(text)?.[1] as Phase | undefined;
 
   if (command.expectFailure !== undefined) {
@@ -127,25 +143,34 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
     expect(await mutatingCalls(h, store())).toEqual([]);
     return;
   }
-  if (/^temporal operator search-attribute create /.test(text)) {
+  if (/^temporal operator search-attribute create /.test(raw)) {
     await succeed();
     return;
   }
-  if (/^temporal workflow start /.test(text) || sub === 'start') {
+  if (/^temporal workflow start /.test(raw) || sub === 'start') {
     await succeed();
     await waitFor(store(), ['AWAITING_APPROVAL']);
     return;
   }
-  if (/^temporal workflow query .*--name status/.test(text) || sub === 'status') {
+  if (/^temporal workflow query .*--name status/.test(raw) || sub === 'status') {
     const { output } = await succeed();
     const current = await status(store());
     expect(output).toContain(current.phase);
     expect(output).toContain(store().storeId);
     // A blocked run's status names the blocker; the operator CLI prints the resolve command with it.
     if (current.blocker) expect(output).toContain(sub ? `--blocker ${current.blocker.id}` : current.blocker.id);
+    if (sub && current.blocker) {
+      // The commands it prints must run from a clone too: `npm run kms-decommission -- …`, never a bare binary.
+      const printed = output.split('\n').filter((l) => /\bkms-decommission\b.* (resolve|cancel) /.test(l));
+      expect(printed.length).toBeGreaterThanOrEqual(1);
+      for (const line of printed) {
+        expect(line).toMatch(/npm run kms-decommission -- (resolve|cancel) /);
+        expect(line).not.toMatch(/(?<!npm run )\bkms-decommission (resolve|cancel) /);
+      }
+    }
     return;
   }
-  if (/^temporal workflow describe /.test(text)) {
+  if (/^temporal workflow describe /.test(raw)) {
     const { output } = await succeed();
     expect(output).toContain(`Decommission KMS custom key store ${store().storeId}`);
     return;
@@ -166,7 +191,7 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
     }
     return;
   }
-  if (/^temporal workflow list /.test(text) || sub === 'list') {
+  if (/^temporal workflow list /.test(raw) || sub === 'list') {
     if (!listedPhase) throw new Error(`${where}: list without a phase has no expectation`);
     await waitFor(store(), [listedPhase]);
     // Visibility is eventually consistent: the new phase reaches the list shortly after the change.
@@ -190,8 +215,9 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
     for (const id of store().disabled) expect(await keyState(h, id)).toBe('Disabled');
     return;
   }
-  const history = /^temporal workflow show .*--output json > (\S+)$/.exec(text)?.[1];
+  const history = /^temporal workflow show .*--output json > (\S+)$/.exec(raw)?.[1];
   if (history) {
+    written.push(path.join(seq.cwd, history));
     await succeed();
     const events = (JSON.parse(readFileSync(path.join(seq.cwd, history), 'utf8')) as { events: { eventType: string }[] }).events;
     expect(events[0].eventType).toMatch(/WORKFLOW_EXECUTION_STARTED|WorkflowExecutionStarted/);
@@ -212,11 +238,21 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
   throw new Error(`${where}: no expectation for this README command; add one to ${path.basename(__filename)}`);
 }
 
+/** README.md and every Markdown file under docs/. */
+function markdownFiles(): string[] {
+  const docs = path.join(REPO_ROOT, 'docs');
+  return [
+    path.join(REPO_ROOT, 'README.md'),
+    ...readdirSync(docs)
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => path.join(docs, f)),
+  ];
+}
+
 async function runSequence(name: string): Promise<RunbookCommand[]> {
   const commands = runbookCommands().filter((c) => c.sequence === name);
-  const cwd = mkdtempSync(path.join(tmpdir(), 'kms-runbook-'));
-  workDirs.push(cwd);
-  const seq: Sequence = { stores: new Map(), cwd: name === 'runbook' ? cwd : REPO_ROOT };
+  // The root of the clone, where the README's quick start leaves the reader.
+  const seq: Sequence = { stores: new Map(), cwd: REPO_ROOT };
   for (const command of commands) await check(seq, command, await localize(seq, command));
   return commands;
 }
@@ -227,7 +263,7 @@ describe('README runbook', () => {
     expect(new Set(commands.map((c) => c.sequence))).toEqual(new Set(['runbook', 'runbook-cli']));
     expect(commands.filter((c) => c.text.includes(CONNECT_FAILS)).length).toBeGreaterThan(10);
     // The brief's raw commands are all there, including the negative four-eyes check.
-    const raw = commands.filter((c) => c.sequence === 'runbook').map((c) => c.text);
+    const raw = commands.filter((c) => c.sequence === 'runbook').map((c) => asTemporal(c.text));
     for (const fragment of [
       'temporal operator search-attribute create --name KmsCustomKeyStoreId --type Keyword --name DecommissionPhase --type Keyword',
       'temporal workflow start --type decommissionCustomKeyStore --task-queue kms-decommission --workflow-id kms-decommission-cks-1234567890abcdef0 --input ',
@@ -256,6 +292,53 @@ describe('README runbook', () => {
         line: c.line,
         setsPolicy: false,
       });
+  });
+
+  test('every printed command runs from a clone: `npm run <script>` of package.json, no binary a clone lacks', () => {
+    for (const c of runbookCommands()) {
+      const script = NPM_RUN.exec(c.text)?.[1];
+      expect({ line: c.line, text: c.text, script: script && SCRIPTS.includes(script) ? 'known' : script }).toEqual({
+        line: c.line,
+        text: c.text,
+        script: 'known',
+      });
+    }
+    // Anywhere in the README or docs, a shell block line starting with a binary a clone lacks would be run as printed.
+    for (const file of markdownFiles()) {
+      const lines = readFileSync(file, 'utf8').split('\n');
+      let fence: 'shell' | 'other' | undefined;
+      lines.forEach((line, i) => {
+        if (/^```/.test(line)) fence = fence ? undefined : /^```(sh|bash|shell|console)?(\s+runbook.*)?\s*$/.test(line) ? 'shell' : 'other';
+        else if (fence === 'shell') {
+          const bare = NOT_ON_A_CLONES_PATH.find((bin) => new RegExp(`^\\s*(\\$ )?${bin} `).test(line));
+          const at = `${path.relative(REPO_ROOT, file)}:${i + 1}`;
+          expect({ at, bare }).toEqual({ at, bare: undefined });
+        }
+      });
+    }
+    // The test's PATH really lacks them (else a bare command would pass here and fail on a clone).
+    for (const bin of NOT_ON_A_CLONES_PATH)
+      expect(
+        clonePath()
+          .split(path.delimiter)
+          .filter((d) => existsSync(path.join(d, bin))),
+      ).toEqual([]);
+  });
+
+  test('the README and docs link only to files inside the repository, and each exists', () => {
+    for (const file of markdownFiles()) {
+      const text = readFileSync(file, 'utf8');
+      for (const [, target] of text.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+        if (/^(https?:|mailto:|#)/.test(target)) continue;
+        const resolved = path.resolve(path.dirname(file), target.split('#')[0]);
+        const where = `${path.relative(REPO_ROOT, file)} → ${target}`;
+        expect({ where, inside: !path.relative(REPO_ROOT, resolved).startsWith('..'), exists: existsSync(resolved) }).toEqual({
+          where,
+          inside: true,
+          exists: true,
+        });
+      }
+    }
   });
 
   test('every Temporal CLI command runs against the dev server and moves the run as documented', async () => {
