@@ -21,6 +21,9 @@ const CLOUDHSM_BATCHES: (SeedKeys & { label: string })[] = [
   { label: 'retired', count: 1, keyState: 'Disabled', aliasPrefix: 'alias/legacy/batch-2019', description: 'Disabled in 2023, kept for decryption' },
 ];
 
+/** Index of the settlement batch in {@link CLOUDHSM_BATCHES}: its first key is the one still in use. */
+const SETTLEMENT = 1;
+
 export interface SeededDemoStore {
   storeId: string;
   name: string;
@@ -29,7 +32,13 @@ export interface SeededDemoStore {
 
 /** What {@link seedDemoAccount} created. */
 export interface DemoAccount {
-  cloudHsm: SeededDemoStore & { enabled: string[]; disabled: string[]; aliasCount: number };
+  cloudHsm: SeededDemoStore & {
+    enabled: string[];
+    disabled: string[];
+    aliasCount: number;
+    /** The key an application still uses in the demo (the first settlement key), and its alias. */
+    inUse: { keyId: string; alias: string };
+  };
   xks: SeededDemoStore;
   /** Keys of the default AWS_KMS key store: bystanders. */
   defaultStoreKeyIds: string[];
@@ -62,6 +71,7 @@ export async function seedDemoAccount(admin: EmulatorAdminClient): Promise<DemoA
       enabled: byState('Enabled'),
       disabled: byState('Disabled'),
       aliasCount: hsmBatches.reduce((sum, ids, i) => sum + (CLOUDHSM_BATCHES[i].aliasPrefix ? ids.length : 0), 0),
+      inUse: { keyId: hsmBatches[SETTLEMENT][0], alias: `${CLOUDHSM_BATCHES[SETTLEMENT].aliasPrefix}-0` },
     },
     xks: { storeId: xksId, name: DEMO_STORE_NAMES.xks, keyIds: xksKeys },
     defaultStoreKeyIds: defaultKeys,
