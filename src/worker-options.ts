@@ -91,3 +91,46 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
     },
   };
 }
+
+/** Where the worker serves its operations endpoint and the SDK's own metrics (see {@link opsFromEnv}). */
+export interface OpsOptions {
+  /** Port of `/metrics`, `/readyz`, `/livez`; 0 picks a free one (tests). */
+  port: number;
+  /** Whether METRICS_PORT was set: a port in use is then an error, not a fallback to a free port. */
+  portExplicit: boolean;
+  host: string;
+  /** `host:port` of the SDK runtime's Prometheus exporter; `auto`: a free loopback port; undefined: off. */
+  sdkBindAddress?: string;
+}
+
+/**
+ * The operations endpoint from the environment:
+ * - `METRICS_PORT` (default 9464) and `METRICS_HOST` (default `0.0.0.0`): `/metrics` (ours and the SDK's),
+ *   `/readyz`, `/livez`. When METRICS_PORT is unset and 9464 is taken (several workers on one host, as in the
+ *   tests and the benchmark), the worker serves on a free port and says so; when it is set, a taken port is fatal;
+ * - `SDK_METRICS_BIND_ADDRESS` (default `auto`: a free loopback port): where the Temporal SDK runtime's
+ *   Prometheus exporter listens; `/metrics` appends what it serves, so only METRICS_PORT needs to be reachable.
+ *   Set `host:port` to scrape it directly too, or `off` to switch it off.
+ */
+export function opsFromEnv(env: NodeJS.ProcessEnv = process.env): OpsOptions {
+  const port = envNumber('METRICS_PORT', 9464, env);
+  if (!Number.isInteger(port) || port > 65_535) throw new Error(`METRICS_PORT must be a port number (0–65535), got "${env.METRICS_PORT}"`);
+  const sdk = env.SDK_METRICS_BIND_ADDRESS === undefined || env.SDK_METRICS_BIND_ADDRESS === '' ? 'auto' : env.SDK_METRICS_BIND_ADDRESS;
+  if (sdk !== 'off' && sdk !== 'auto' && !/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/.test(sdk)) {
+    throw new Error(`SDK_METRICS_BIND_ADDRESS must be host:port, "auto" or "off", got "${sdk}"`);
+  }
+  return {
+    port,
+    portExplicit: env.METRICS_PORT !== undefined && env.METRICS_PORT !== '',
+    host: env.METRICS_HOST || '0.0.0.0',
+    sdkBindAddress: sdk === 'off' ? undefined : sdk,
+  };
+}
+
+/** The URL to read the SDK exporter from this process: a wildcard bind address is read over loopback. */
+export function sdkMetricsUrl(bindAddress: string): string {
+  const host = bindAddress.slice(0, bindAddress.lastIndexOf(':'));
+  const port = bindAddress.slice(bindAddress.lastIndexOf(':') + 1);
+  const local = host === '0.0.0.0' ? '127.0.0.1' : host === '[::]' ? '[::1]' : host;
+  return `http://${local}:${port}/metrics`;
+}

@@ -1,5 +1,6 @@
 import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import type { KMSClient } from '@aws-sdk/client-kms';
+import type { AwsCallObserver } from '../metrics/worker-metrics';
 import type { ApprovalPolicy } from '../shared/policy';
 import type { ConcurrencyGate } from './concurrency-gate';
 import type { DescribeThreads } from './describe-threads';
@@ -46,6 +47,8 @@ export interface ActivityDeps {
   retryBudgetMs?: number;
   /** The deployment's approval policy (`DEFAULT_APPROVAL_POLICY` when unset), served by `loadPolicy`. */
   policy?: ApprovalPolicy;
+  /** Told of every AWS request `callKms` sends and its outcome (the worker's metrics); absent, nothing is counted. */
+  metrics?: AwsCallObserver;
   /** Wall clock, injectable for tests. */
   now?: () => number;
 }

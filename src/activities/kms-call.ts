@@ -86,13 +86,18 @@ export async function callKms<T>(
   for (let attempt = 1; ; attempt++) {
     throwIfCancelled(signal);
     const leave = await deps.gate?.enter();
+    let sent = false;
     try {
       await deps.limiter.acquire(operation, signal);
       // An unpaced operation resolves at once, without looking at the signal.
       throwIfCancelled(signal);
-      return await send(signal);
+      sent = true;
+      const out = await send(signal);
+      deps.metrics?.awsCall(operation, 'success', false);
+      return out;
     } catch (err) {
       leave?.(); // before the backoff: a sleeping retry must not hold a slot
+      if (sent) deps.metrics?.awsCall(operation, errorName(err), classifyKmsError(err) === 'throttled');
       if (signal?.aborted) throw err;
       const kind = classifyKmsError(err);
       if (kind === 'permanent') throw err;
