@@ -62,7 +62,11 @@ export async function waiting(run: Run): Promise<Transition> {
         ? `Waiting period until ${iso(latest)} (next drift check ${iso(wake)})`
         : `Waiting period until ${iso(latest)} (next: ${what.toLowerCase()} at ${iso(wake)})`;
     await waitWatchingStore(run, wake, summary);
-    if (Date.now() < latest) await checkAttemptedUseIfDue(run, 'waiting period');
+    if (Date.now() < latest && watchesUsage(run)) {
+      await checkAttemptedUseIfDue(run, 'waiting period');
+      // A check every few minutes adds history much faster than a daily drift scan: keep it small.
+      await run.continueAsNewIfSuggested();
+    }
     const now = Date.now();
     if (now >= run.state.nextDriftCheckAt && now < latest) {
       run.state.nextDriftCheckAt = now + driftEvery;
