@@ -1,10 +1,14 @@
 /** Benchmark sizes and knobs. `quick` must finish in under 3 minutes; `full` in about 20 on a quiet 2-core machine. */
 
 /** Every scenario name, in run order. */
-export const SCENARIOS = ['inventory', 'schedule-rollback', 'schedule-large', 'concurrent', 'rss', 'baselines', 'lagging'] as const;
+export const SCENARIOS = ['inventory', 'schedule-rollback', 'schedule-large', 'concurrent', 'rss', 'baselines', 'lagging', 'usage-check'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
-/** What a bare `npm run bench` runs: `lagging` (issue 10's history at scale, ~15 min of emulated days) only when named. */
-export const DEFAULT_SCENARIOS: readonly ScenarioName[] = SCENARIOS.filter((s) => s !== 'lagging');
+/**
+ * What a bare `npm run bench` runs. Only when named: `lagging` (issue 10's history at scale, ~15 min of
+ * emulated days) and `usage-check` (issue 11's cost of one CloudTrail check, at CloudTrail's real quota
+ * whatever `--quota-scale` says).
+ */
+export const DEFAULT_SCENARIOS: readonly ScenarioName[] = SCENARIOS.filter((s) => s !== 'lagging' && s !== 'usage-check');
 
 export interface BenchSizes {
   /** Scenario 1: keys in the account, and how many of them are in the store. */
@@ -24,6 +28,10 @@ export interface BenchSizes {
   baselineKeys: number;
   /** Seconds of each emulator ceiling measurement. */
   ceilingSeconds: number;
+  /** usage-check: the stores whose attempted-use check is measured (keys each; they share one account). */
+  usageCheckStoreKeys: number[];
+  /** usage-check: KMS events the busy account's 35-minute window holds. */
+  usageCheckBusyEvents: number;
 }
 
 export interface BenchConfig {
@@ -57,6 +65,8 @@ export const QUICK_SIZES: BenchSizes = {
   rssRuns: [10, 100],
   baselineKeys: 150,
   ceilingSeconds: 2,
+  usageCheckStoreKeys: [30, 16_666],
+  usageCheckBusyEvents: 2_000,
 };
 
 export const FULL_SIZES: BenchSizes = {
@@ -70,6 +80,8 @@ export const FULL_SIZES: BenchSizes = {
   rssRuns: [10, 100],
   baselineKeys: 1_000,
   ceilingSeconds: 5,
+  usageCheckStoreKeys: [30, 16_666],
+  usageCheckBusyEvents: 5_000,
 };
 
 /**

@@ -27,6 +27,7 @@ import { runLagging } from './scenarios/lagging';
 import { runRss } from './scenarios/rss';
 import { runScheduleLarge } from './scenarios/schedule-large';
 import { runScheduleRollback } from './scenarios/schedule-rollback';
+import { runUsageCheck } from './scenarios/usage-check';
 import type { BenchResults } from './types';
 
 interface CliOptions {
@@ -242,6 +243,9 @@ async function main(): Promise<void> {
             break;
           case 'lagging':
             results.scenarios.push(await runLagging(ctx));
+            break;
+          case 'usage-check':
+            results.scenarios.push(...(await runUsageCheck(ctx)));
             break;
         }
         for (const r of results.scenarios.slice(before)) {

@@ -11,12 +11,13 @@ function kib(bytes: number): string {
 }
 
 function approachLabel(r: ScenarioResult): string {
+  if (r.approach === 'activity') return 'one activity';
   return r.approach === 'workflow' ? 'this workflow' : r.approach === 'sequential-sdk' ? 'sequential loop' : '10 parallel, no limiter';
 }
 
-/** Throughput table: one row per scenario. */
+/** Throughput table: one row per scenario (the usage-check rows have a table of their own). */
 export function throughputTable(results: BenchResults): string {
-  const rows = results.scenarios.filter((r) => !r.name.startsWith('worker-rss'));
+  const rows = results.scenarios.filter((r) => !r.name.startsWith('worker-rss') && !r.name.startsWith('usage-check-'));
   const lines = [
     '| Scenario | Approach | Keys | Operation | Quota/s | Wall s | Bound s | Rate ÷ quota | Max in 1 s | Throttled | Failed | Total s |',
     '|---|---|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|',
@@ -47,6 +48,35 @@ export function costTable(results: BenchResults): string {
   return lines.join('\n');
 }
 
+/** usage-check: the cost of one attempted-use check per store size, account traffic and strategy. */
+export function usageCheckTable(results: BenchResults): string {
+  const rows = results.scenarios.filter((r) => r.name.startsWith('usage-check-'));
+  if (!rows.length) return '';
+  const x = (r: ScenarioResult, k: string) => r.extra?.[k];
+  const lines = [
+    '| Keys | Account (KMS events in the 35-min window) | Strategy | LookupEvents calls | Events read | DescribeKey calls | Findings | LookupEvents quota | Wall s | At the real 2/s (calls ÷ 2) |',
+    '|--:|---|---|--:|--:|--:|--:|--:|--:|--:|',
+  ];
+  for (const r of rows) {
+    const strategy = String(x(r, 'strategy'));
+    const ranAs = String(x(r, 'ranAs'));
+    const raised = x(r, 'raisedQuota') === true;
+    const implied = Number(x(r, 'impliedSecondsAtRealQuota'));
+    const at2 = implied >= 3600 ? `${num(implied / 3600, 2)} h` : implied >= 120 ? `${num(implied / 60, 1)} min` : `${num(implied, 1)} s`;
+    lines.push(
+      `| ${int(r.keys)} | ${x(r, 'traffic')} (${int(Number(x(r, 'windowKmsEvents')))}) | ${strategy === 'auto' ? `auto → ${ranAs}${x(r, 'keyArnsGiven') === true ? '' : ' (no ARNs)'}` : strategy} | ${int(Number(x(r, 'lookupCalls')))} | ${int(Number(x(r, 'eventsRead')))} | ${int(Number(x(r, 'describeCalls')))} | ${int(Number(x(r, 'findings')))} | ${raised ? `**raised ${int(r.quotaPerSecond)}/s**, no latency` : `${int(r.quotaPerSecond)}/s`} | ${num(r.wallSeconds)} | ${raised ? `**${at2}** (not run at 2/s)` : at2} |`,
+    );
+  }
+  const windows = [...new Set(rows.map((r) => x(r, 'windowContents')).filter((w): w is string => typeof w === 'string'))];
+  const raised = rows.find((r) => x(r, 'raisedQuota') === true);
+  const caption = [
+    `One attempted-use check (the \`findAttemptedUse\` activity in MockActivityEnvironment, real KMS and CloudTrail SDK clients, the emulator in its own process) over the default window: usageCheckInterval + cloudTrailDeliveryLag = ${num(Number(x(rows[0], 'windowMs')) / 60_000, 0)} emulated minutes, filled faster than real time (the emulated clock advanced in step with the events generated).`,
+    ...(windows.length ? ['', ...windows.map((w) => `- ${w}`), ''] : []),
+    `Every row runs at AWS's real quotas (LookupEvents 2/s, paced at ${results.utilization} × quota; DescribeKey 2,000/s) with ${results.latency.latencyMs}+${results.latency.jitterMs} ms latency per request, whatever \`--quota-scale\` says${raised ? `, except the bold rows: per-key lookups of ${int(raised.keys)} keys ran at a raised LookupEvents quota of ${int(raised.quotaPerSecond)}/s (emulator override and the activity's limiter) without injected latency, so their wall time is not a real figure: read the call count and the time it implies at 2/s` : ''}. Findings: the same event ids for every strategy and equal to the window's attempted uses of the store's keys (Targets).`,
+  ];
+  return [...caption, '', ...lines].join('\n');
+}
+
 export function targetList(results: BenchResults): string {
   const lines: string[] = [];
   for (const r of results.scenarios) for (const t of r.targets) lines.push(`- ${t.met ? '✅' : '❌'} ${r.name}: ${t.description}`);
@@ -75,10 +105,10 @@ export function renderMarkdown(results: BenchResults): string {
   return [
     conditionsLine(results),
     '',
-    throughputTable(results),
-    '',
-    costTable(results),
-    '',
+    // A usage-check-only run has no row for the throughput table.
+    ...(results.scenarios.some((r) => !r.name.startsWith('usage-check-')) ? [throughputTable(results), ''] : []),
+    ...(usageCheckTable(results) ? [usageCheckTable(results), ''] : []),
+    ...(results.scenarios.some((r) => r.temporal) ? [costTable(results), ''] : []),
     ceilingLine(results),
     '',
     '**Targets**',

@@ -1,7 +1,7 @@
 /** Shapes shared by the benchmark modules and written to `bench/results/latest.json`. */
 
-/** How a scenario was driven. */
-export type Approach = 'workflow' | 'sequential-sdk' | 'parallel-10-sdk';
+/** How a scenario was driven (`activity`: one activity function run directly, outside a workflow). */
+export type Approach = 'workflow' | 'sequential-sdk' | 'parallel-10-sdk' | 'activity';
 
 /** Temporal's cost of one decommission run (all runs of a continue-as-new chain together). */
 export interface TemporalCost {
