@@ -8,13 +8,13 @@ import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/shared/search-attributes';
-import { COMPOSE_FILE, IMAGE_ENTRY_POINTS, ROOT, toolAvailability } from './deploy-files';
+import { COMPOSE_FILE, EMULATOR_ENTRY_POINTS, ROOT, toolAvailability } from './deploy-files';
 
 const compose = toolAvailability('docker-compose', ['version'], 'apt-get install -y docker-compose, or bash scripts/install-system-deps.sh');
 
 interface ComposeService {
   image?: string;
-  build?: { context: string };
+  build?: { context: string; target?: string };
   command?: string[];
   entrypoint?: string[];
   environment?: Record<string, string | null>;
@@ -143,6 +143,8 @@ if (!compose.available && compose.mustFail) {
       const worker = config().services.worker;
       expect(worker.build?.context).toBe(ROOT);
       expect(worker.command).toBeUndefined(); // the image's CMD: node dist/src/worker.js
+      // Compose (or an orchestrator) learns readiness from the worker's own endpoint.
+      expect(worker.healthcheck?.test.join(' ')).toContain('127.0.0.1:9464/readyz');
       const env = worker.environment ?? {};
       for (const name of [
         'TEMPORAL_ADDRESS',
@@ -183,7 +185,9 @@ if (!compose.available && compose.mustFail) {
       expect(s['kms-seed'].depends_on).toEqual({ 'kms-emulator': { condition: 'service_healthy' } });
       for (const name of LOCAL_SERVICES) {
         expect(s[name].build?.context).toBe(ROOT);
-        expect(IMAGE_ENTRY_POINTS).toContain(s[name].command?.[1]);
+        // The Dockerfile's emulator target: the production worker image does not contain the emulator.
+        expect(s[name].build?.target).toBe('emulator');
+        expect(EMULATOR_ENTRY_POINTS).toContain(s[name].command?.[1]);
       }
     });
   });

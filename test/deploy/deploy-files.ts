@@ -6,11 +6,21 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 export const COMPOSE_FILE = path.join(ROOT, 'docker-compose.yml');
 export const DOCKERFILE = path.join(ROOT, 'Dockerfile');
 
-/**
- * Compiled entry points that the image must contain: the image's CMD (worker) and the commands of the
- * compose services that reuse the image (emulator, seed job), plus the operator CLI run with `docker compose exec`.
- */
-export const IMAGE_ENTRY_POINTS = ['dist/src/worker.js', 'dist/src/emulator/main.js', 'dist/scripts/demo/seed.js', 'dist/src/cli/main.js'] as const;
+/** Compiled entry points of the production image: its CMD (the worker) and the operator CLI run with `docker compose exec`. */
+export const IMAGE_ENTRY_POINTS = ['dist/src/worker.js', 'dist/src/cli/main.js', 'dist/workflow-bundle.js'] as const;
+
+/** Entry points of the Dockerfile's `emulator` target, for the compose `local` profile (emulator and seed job). */
+export const EMULATOR_ENTRY_POINTS = ['dist/src/emulator/main.js', 'dist/scripts/demo/seed.js'] as const;
+
+/** What the production image must not contain: the KMS emulator, the dev tools, the demo, benchmarks and tests. */
+export const NOT_IN_PRODUCTION = [
+  /^dist\/src\/emulator\//,
+  /^dist\/src\/devtools\//,
+  /^dist\/scripts\//,
+  /^dist\/bench\//,
+  /^dist\/test\//,
+  /(^|\/)(bench|test)\//,
+] as const;
 
 /** Whether an external tool is there; in CI its absence is a failure, on a laptop a skip with the reason. */
 export interface ToolAvailability {
