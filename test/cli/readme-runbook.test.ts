@@ -19,6 +19,13 @@ const PLACEHOLDER = /\bcks-[0-9a-f]{17}\b/g;
  * password is fixed (just before `resolve`). Any other placeholder is a plain CONNECTED store.
  */
 const CONNECT_FAILS = 'cks-1234567890abcdef0';
+/**
+ * The README's usage-evidence story: an application still calls one Enabled key of this store (the emulator's
+ * usage simulator), so GetKeyLastUsage shows a recent use, and the quiet period's DisabledException blocks the run.
+ */
+const STILL_USED = 'cks-2468ace02468ace02';
+/** The application's principal and source address, as CloudTrail shows them. */
+const APP = { principal: 'arn:aws:iam::111122223333:user/payments-settlement', sourceAddress: '127.0.0.23' };
 
 interface CommandResult {
   code: number;
@@ -59,6 +66,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await h?.emulator.admin.stopAllUsage().catch(() => undefined);
   await h?.close();
   for (const file of written) rmSync(file, { force: true });
 });
@@ -86,6 +94,21 @@ async function storeFor(seq: Sequence, placeholder: string): Promise<SeededStore
     if (placeholder === CONNECT_FAILS) {
       store = await seedStore(h, { connectionState: 'DISCONNECTED', enabled: 3, disabled: 1 });
       await h.emulator.admin.failNextConnects(store.storeId, { count: 1_000, connectionErrorCode: 'USER_LOCKED_OUT' });
+    } else if (placeholder === STILL_USED) {
+      store = await seedStore(h, { enabled: 2, disabled: 1 });
+      const sim = await h.emulator.admin.startUsage({
+        keyId: store.enabled[0] as string,
+        everyMs: 250,
+        principal: APP.principal,
+        sourceAddress: APP.sourceAddress,
+      });
+      // Used before the inventory: GetKeyLastUsage must already see it.
+      await eventually(
+        async () => (await h.emulator.admin.usage()).find((u) => u.id === sim.id)?.outcomes.OK ?? 0,
+        (ok) => ok > 0,
+        10_000,
+        'the simulated application to call',
+      );
     } else {
       store = await seedStore(h, { enabled: 2, disabled: 1 });
     }
@@ -149,7 +172,11 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
   }
   if (/^temporal workflow start /.test(raw) || sub === 'start') {
     await succeed();
-    await waitFor(store(), ['AWAITING_APPROVAL']);
+    const awaiting = await waitFor(store(), ['AWAITING_APPROVAL']);
+    if (seq.stores.get(STILL_USED) === store()) {
+      expect(awaiting.usage?.recentlyUsed).toBe(1);
+      expect(awaiting.usage?.recentUseWindowMs).toBe(90 * 86_400_000);
+    }
     return;
   }
   if (/^temporal workflow query .*--name status/.test(raw) || sub === 'status') {
@@ -159,6 +186,16 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
     expect(output).toContain(store().storeId);
     // A blocked run's status names the blocker; the operator CLI prints the resolve command with it.
     if (current.blocker) expect(output).toContain(sub ? `--blocker ${current.blocker.id}` : current.blocker.id);
+    if (sub && seq.stores.get(STILL_USED) === store()) {
+      // The usage evidence: the recently used key and the approve command that acknowledges it; then the callers.
+      if (current.phase === 'AWAITING_APPROVAL') {
+        expect(output).toContain(store().enabled[0]);
+        expect(output).toContain(`npm run kms-decommission -- approve ${store().storeId} --approver "$USER" --acknowledge-recently-used-keys 1`);
+      } else {
+        expect(current.blocker?.kind).toBe('KEY_IN_USE');
+        for (const shown of [APP.principal, APP.sourceAddress, store().enabled[0], 'DisabledException']) expect(output).toContain(shown);
+      }
+    }
     if (sub && current.blocker) {
       // The commands it prints must run from a clone too: `npm run kms-decommission -- …`, never a bare binary.
       const printed = output.split('\n').filter((l) => /\bkms-decommission\b.* (resolve|cancel) /.test(l));
@@ -177,8 +214,16 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
   }
   if (update === 'approve' || sub === 'approve') {
     await succeed();
-    const after = await waitFor(store(), ['BLOCKED', 'SCHEDULING', 'WAITING']);
+    const after = await waitFor(store(), ['BLOCKED', 'QUIET_PERIOD', 'SCHEDULING', 'WAITING']);
     expect(after.approvedBy).toBe('bob');
+    if (seq.stores.get(STILL_USED) === store()) {
+      // The README's story: at the next check (every minute), the quiet period's DisabledException blocks the run.
+      const blocked = await waitFor(store(), ['BLOCKED'], 150_000);
+      expect(blocked.previousPhase).toBe('QUIET_PERIOD');
+      expect(blocked.blocker).toMatchObject({ id: 'KEY_IN_USE-1', kind: 'KEY_IN_USE', allowedActions: ['proceed'] });
+      if (blocked.blocker?.kind === 'KEY_IN_USE')
+        expect(blocked.blocker.findings[0]).toMatchObject({ caller: APP.principal, keyId: store().enabled[0], errorCode: 'DisabledException' });
+    }
     if (seq.stores.get(CONNECT_FAILS) === store()) {
       const blocked = await waitFor(store(), ['BLOCKED']);
       // The id the README's resolve commands name: the run's first blocker.
@@ -210,7 +255,9 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
   if (update === 'cancel' || sub === 'cancel') {
     await succeed();
     const cancelled = await waitFor(store(), ['CANCELLED']);
-    expect(cancelled.counts.rolledBack).toBe(cancelled.counts.scheduled);
+    // The quiet period scheduled nothing; its rollback re-enabled what it disabled.
+    if (seq.stores.get(STILL_USED) !== store()) expect(cancelled.counts.rolledBack).toBe(cancelled.counts.scheduled);
+    else expect(cancelled.counts.scheduled).toBe(0);
     for (const id of store().enabled) expect(await keyState(h, id)).toBe('Enabled');
     for (const id of store().disabled) expect(await keyState(h, id)).toBe('Disabled');
     return;
@@ -231,8 +278,14 @@ async function check(seq: Sequence, command: RunbookCommand, text: string): Prom
   }
   if (sub === 'report') {
     const { output } = await succeed();
-    expect(output).toContain(`# Decommission of KMS custom key store \`${store().storeId}\`: COMPLETED`);
+    const stillUsed = seq.stores.get(STILL_USED) === store();
+    expect(output).toContain(`# Decommission of KMS custom key store \`${store().storeId}\`: ${stillUsed ? 'CANCELLED' : 'COMPLETED'}`);
     for (const id of store().keyIds) expect(output).toContain(`key/${id}\``);
+    if (stillUsed) {
+      expect(output).toContain('### Attempted uses');
+      const rows = output.split('\n').filter((l) => l.startsWith('| ') && l.includes('| DisabledException |'));
+      expect(rows.some((row) => [store().enabled[0], APP.principal, APP.sourceAddress].every((shown) => row.includes(shown as string)))).toBe(true);
+    }
     return;
   }
   throw new Error(`${where}: no expectation for this README command; add one to ${path.basename(__filename)}`);
@@ -282,7 +335,7 @@ describe('README runbook', () => {
     const resolves = commands.filter((c) => /--name resolve|kms-decommission -- resolve /.test(c.text));
     expect(resolves.length).toBeGreaterThanOrEqual(2);
     for (const c of resolves)
-      expect({ line: c.line, namesBlocker: /"blockerId":"CONNECT_FAILED-1"|--blocker CONNECT_FAILED-1\b/.test(c.text) }).toEqual({
+      expect({ line: c.line, namesBlocker: /"blockerId":"[A-Z_]+-\d+"|--blocker [A-Z_]+-\d+\b/.test(c.text) }).toEqual({
         line: c.line,
         namesBlocker: true,
       });
