@@ -10,8 +10,8 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { workflowIdFor, type DecommissionInput } from '../../src/client';
-import { startHarness, type Harness } from '../support/harness';
+import { type DecommissionInput } from '../../src/client';
+import { eventually, startHarness, type Harness } from '../support/harness';
 import { seedStore, waitForPhase, type SeededStore } from '../support/scenario';
 import { browserAvailability, launchChromium } from './chromium';
 import { openWorkflowList, WorkflowPage, type HistoryRow, type TimelineEvent } from './workflow-page';
@@ -66,6 +66,8 @@ if (!availability.available && availability.mustFail) {
     let store: SeededStore;
     let workflowId: string;
     let ui: WorkflowPage;
+    /** Runs this file started: the afterAll ends them, so the shared dev server holds no stray work. */
+    const started: string[] = [];
 
     beforeAll(async () => {
       // Real-time days: the 7-day waiting period keeps the run in WAITING for the whole test.
@@ -80,6 +82,7 @@ if (!availability.available && availability.mustFail) {
         timing: { storePollInterval: 100 },
       };
       workflowId = (await h.decommissions.startDecommission(input)).workflowId;
+      started.push(workflowId);
       await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
       await h.decommissions.approve(store.storeId, { approver: 'bob', comment: 'CAB-77' });
       await waitForPhase(h, store.storeId, 'WAITING');
@@ -90,11 +93,13 @@ if (!availability.available && availability.mustFail) {
 
     afterAll(async () => {
       await browser?.close();
-      // The run would wait 7 real days; end it so the shared dev server holds no stray work.
-      await h?.temporal.workflow
-        .getHandle(workflowIdFor(store.storeId))
-        .terminate('web UI test finished')
-        .catch(() => undefined);
+      await h?.emulator.admin.stopAllUsage().catch(() => undefined);
+      // The runs would wait 7 real days; end them so the shared dev server holds no stray work.
+      for (const id of started)
+        await h?.temporal.workflow
+          .getHandle(id)
+          .terminate('web UI test finished')
+          .catch(() => undefined);
       await h?.close();
     });
 
@@ -115,7 +120,9 @@ if (!availability.available && availability.mustFail) {
       expect(current).toContain('25 in store · 25 scheduled by this run');
       expect(current).toMatch(/Approved by\s+bob/);
       expect(current).toContain('Deletion dates');
-      expect(current).toContain('Drift check');
+      // The next thing the waiting period does: with the attempted-use watch on (the default), its CloudTrail check.
+      expect(current).toContain('Look for attempted use in CloudTrail');
+      expect(current).toMatch(/Last use \(30d window\)\s+0 used recently/);
 
       const file = await screenshot(page, 'webui-decommission.png');
       console.log(`Web UI screenshot (User Metadata tab): ${file}`);
@@ -148,7 +155,10 @@ if (!availability.available && availability.mustFail) {
         state: 'Completed',
         label: expect.stringMatching(/^\w+ • Schedule deletion: keys 1–25 of 25 \(7-day window\)$/),
       });
-      expect(withText(events, steps.waiting)?.label).toMatch(/(^|• )Waiting period until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(next drift check \d{4}-/);
+      // The timer's summary names the next wake-up: the drift check, or (0.3.0, watching usage) the CloudTrail check.
+      expect(withText(events, steps.waiting)?.label).toMatch(
+        /(^|• )Waiting period until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(next(?: drift check|: look for attempted use in cloudtrail at) \d{4}-/i,
+      );
       expect(running(withText(events, steps.waiting))).toBe(true);
       const file = await screenshot(page, 'webui-timeline.png', { docs: false });
       console.log(`Web UI screenshot (Timeline): ${file}`);
@@ -188,6 +198,62 @@ if (!availability.available && availability.mustFail) {
       );
       const file = await screenshot(page, 'webui-history.png');
       console.log(`Web UI screenshot (Event History, compact): ${file}`);
+    });
+
+    test('a run blocked on KEY_IN_USE: the current details show the usage evidence and the attempted uses (caller, source, error code)', async () => {
+      // An application still uses one key: GetKeyLastUsage sees it (acknowledged at approval), and once the key is
+      // pending deletion its calls fail with KMSInvalidStateException, which the CloudTrail watch finds.
+      const used = await seedStore(h, { enabled: 6, disabled: 1 });
+      const usedKey = used.enabled[0] as string;
+      const app = await h.emulator.admin.startUsage({
+        keyId: usedKey,
+        everyMs: 700,
+        principal: 'payments-settlement',
+        operations: ['GenerateDataKey'],
+        sourceAddress: '127.0.0.23',
+      });
+      await eventually(
+        async () => (await h.emulator.admin.usage()).find((u) => u.id === app.id)?.outcomes.OK ?? 0,
+        (ok) => ok > 0,
+        10_000,
+        'the simulated application to call',
+      );
+      const usedId = (
+        await h.decommissions.startDecommission({
+          customKeyStoreId: used.storeId,
+          requestedBy: 'alice',
+          pendingWindowInDays: 7,
+          ticket: 'CHG-2042',
+          // A first check 2 s after scheduling began: a few failed calls by then, one table row each.
+          timing: { storePollInterval: 100, usageCheckInterval: 2_000, cloudTrailDeliveryLag: 2_000 },
+        })
+      ).workflowId;
+      started.push(usedId);
+      await waitForPhase(h, used.storeId, 'AWAITING_APPROVAL');
+      await h.decommissions.approve(used.storeId, { approver: 'bob', comment: 'CAB-78', acknowledgeRecentlyUsedKeys: 1 });
+      const blocked = await waitForPhase(h, used.storeId, 'BLOCKED', 60_000);
+      expect(blocked.blocker).toMatchObject({ id: 'KEY_IN_USE-1', kind: 'KEY_IN_USE' });
+
+      const blockedUi = new WorkflowPage(page, uiUrl(), usedId);
+      // The current details panel is half the page wide: the attempted-use table (ARNs, key ids, event ids) needs a wide one.
+      await page.setViewportSize({ width: 2560, height: 1200 });
+      await blockedUi.open();
+      await blockedUi.openTab('user-metadata-tab');
+      const current = await blockedUi.panelText('Current Details', ['KEY_IN_USE-1', app.principalArn, 'KMSInvalidStateException']);
+      // The usage rows: last use per class (one recently used key, acknowledged), and the watch's findings.
+      expect(current).toContain('1 used recently');
+      expect(current).toContain(usedKey);
+      expect(current).toContain('Attempted use (CloudTrail)');
+      // The attempted-use table: one row per finding with caller, source IP, call, key and error code.
+      for (const column of ['Caller', 'Source', 'Call', 'Key', 'When', 'Error', 'CloudTrail event']) expect(current).toContain(column);
+      const rows = current.split('\n').filter((line) => line.includes(app.principalArn) && line.includes('KMSInvalidStateException'));
+      expect(rows.length).toBeGreaterThanOrEqual(1);
+      for (const row of rows) for (const cell of ['127.0.0.23', 'GenerateDataKey', usedKey]) expect(row).toContain(cell);
+
+      await blockedUi.scrollTo('Current Details');
+      const file = await screenshot(page, 'webui-key-in-use.png');
+      console.log(`Web UI screenshot (KEY_IN_USE, current details): ${file}`);
+      await page.setViewportSize({ width: 1680, height: 1050 });
     });
 
     test('the DecommissionPhase search attribute shows the phase, and the workflow list filters by it', async () => {

@@ -60,6 +60,11 @@ export class WorkflowPage {
     await this.page.waitForURL(/\/(timeline|history|user-metadata|search-attributes)(\?|$)/, { timeout: 15_000 }).catch(() => undefined);
   }
 
+  /** Scrolls the page so that a panel of the User Metadata tab starts at the top of the viewport (for screenshots). */
+  async scrollTo(heading: MarkdownPanel): Promise<void> {
+    await this.page.locator(`xpath=//h3[normalize-space()="${heading}"]`).evaluate((el) => el.scrollIntoView({ block: 'start' }));
+  }
+
   /** The rendered markdown of a panel of the User Metadata tab. */
   panel(heading: MarkdownPanel): FrameLocator {
     return this.page.locator(`xpath=//h3[normalize-space()="${heading}"]/following::iframe[@title="output"][1]`).contentFrame();
