@@ -46,7 +46,7 @@ export interface AwsGateway {
   scheduleKeyDeletion(keyId: string, pendingWindowInDays: number, options?: AwsCallOptions): Promise<{ deletionDate?: number }>;
   cancelKeyDeletion(keyId: string, options?: AwsCallOptions): Promise<void>;
   enableKey(keyId: string, options?: AwsCallOptions): Promise<void>;
-  disableKey(keyId: string, options?: AwsCallOptions): Promise<void>;
+  disableKey(keyId: string, options?: SendCountingOptions): Promise<void>;
   /** GetKeyLastUsage, dates in epoch ms; a key KMS no longer knows (NotFoundException) is `{ keyId, gone: true }`. */
   getKeyLastUsage(keyId: string, options?: AwsCallOptions): Promise<KeyUsage>;
   /**
@@ -138,31 +138,25 @@ export function createAwsGateway(deps: ActivityDeps): AwsGateway {
       return out.CustomKeyStores ?? [];
     },
 
+    // Mutations take no abort signal: a request already on the wire is carried out by KMS whether or not the
+    // client stops waiting, so aborting it on cancel would only lose its answer — and a rollback that reads
+    // the key before the late request lands would leave it changed. The cancellation still stops every call
+    // not yet sent (callKms checks before sending), and the batch stops before its next key.
     async connectCustomKeyStore(customKeyStoreId, options) {
-      await callKms(
-        deps,
-        'ConnectCustomKeyStore',
-        (abortSignal) => kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: customKeyStoreId }), { abortSignal }),
-        options,
-      );
+      await callKms(deps, 'ConnectCustomKeyStore', () => kms.send(new ConnectCustomKeyStoreCommand({ CustomKeyStoreId: customKeyStoreId })), options);
     },
 
     async disconnectCustomKeyStore(customKeyStoreId, options) {
-      await callKms(
-        deps,
-        'DisconnectCustomKeyStore',
-        (abortSignal) => kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: customKeyStoreId }), { abortSignal }),
-        options,
-      );
+      await callKms(deps, 'DisconnectCustomKeyStore', () => kms.send(new DisconnectCustomKeyStoreCommand({ CustomKeyStoreId: customKeyStoreId })), options);
     },
 
     async deleteCustomKeyStore(customKeyStoreId, options) {
       await callKms(
         deps,
         'DeleteCustomKeyStore',
-        (abortSignal) => {
+        () => {
           options?.onSend?.();
-          return kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: customKeyStoreId }), { abortSignal });
+          return kms.send(new DeleteCustomKeyStoreCommand({ CustomKeyStoreId: customKeyStoreId }));
         },
         options,
       );
@@ -172,22 +166,30 @@ export function createAwsGateway(deps: ActivityDeps): AwsGateway {
       const out = await callKms(
         deps,
         'ScheduleKeyDeletion',
-        (abortSignal) => kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: pendingWindowInDays }), { abortSignal }),
+        () => kms.send(new ScheduleKeyDeletionCommand({ KeyId: keyId, PendingWindowInDays: pendingWindowInDays })),
         options,
       );
       return { deletionDate: epochMs(out.DeletionDate) };
     },
 
     async cancelKeyDeletion(keyId, options) {
-      await callKms(deps, 'CancelKeyDeletion', (abortSignal) => kms.send(new CancelKeyDeletionCommand({ KeyId: keyId }), { abortSignal }), options);
+      await callKms(deps, 'CancelKeyDeletion', () => kms.send(new CancelKeyDeletionCommand({ KeyId: keyId })), options);
     },
 
     async enableKey(keyId, options) {
-      await callKms(deps, 'EnableKey', (abortSignal) => kms.send(new EnableKeyCommand({ KeyId: keyId }), { abortSignal }), options);
+      await callKms(deps, 'EnableKey', () => kms.send(new EnableKeyCommand({ KeyId: keyId })), options);
     },
 
     async disableKey(keyId, options) {
-      await callKms(deps, 'DisableKey', (abortSignal) => kms.send(new DisableKeyCommand({ KeyId: keyId }), { abortSignal }), options);
+      await callKms(
+        deps,
+        'DisableKey',
+        () => {
+          options?.onSend?.();
+          return kms.send(new DisableKeyCommand({ KeyId: keyId }));
+        },
+        options,
+      );
     },
 
     async getKeyLastUsage(keyId, options) {

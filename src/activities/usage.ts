@@ -16,6 +16,7 @@ import {
   type KeyLastUsageInput,
   type KeyUsage,
   type LookupStrategy,
+  callerKeyPair,
 } from '../shared/usage';
 import { createAwsGateway, type LookupEventsRequest } from './aws-gateway';
 import type { ActivityDeps } from './deps';
@@ -115,13 +116,16 @@ export function createUsageActivities(deps: ActivityDeps) {
       if (meta.CustomKeyStoreId !== input.customKeyStoreId) return { keyId, outcome: 'NOT_IN_STORE' };
       const state = meta.KeyState ?? 'Unknown';
       if (state === 'Enabled') {
-        // Recorded before sending: if the answer is lost, a retry reads Disabled and knows it was this activity.
-        if (!sent.has(keyId)) {
-          sent.add(keyId);
-          save();
-        }
         try {
-          await aws.disableKey(keyId);
+          // Recorded as each attempt goes out (not while it waits for the pacer): if the answer is lost, a retry
+          // reads Disabled and knows it was this activity, and a cancelled batch names only keys really sent.
+          await aws.disableKey(keyId, {
+            onSend: () => {
+              if (sent.has(keyId)) return;
+              sent.add(keyId);
+              save();
+            },
+          });
         } catch (err) {
           if (errorName(err) === 'NotFoundException') return { keyId, outcome: 'GONE' };
           if (errorName(err) === 'KMSInvalidStateException') continue; // scheduled or disconnected meanwhile: read again
@@ -194,6 +198,8 @@ export function createUsageActivities(deps: ActivityDeps) {
       const sent = new Set<string>(restored?.v === 1 ? restored.sent : []);
       const save = () => heartbeat({ v: 1, done: [...done.entries()], sent: [...sent] } satisfies DisableCheckpoint);
       const resultSoFar = (): DisableKeysResult => ({ outcomes: input.keyIds.flatMap((keyId) => done.get(keyId) ?? []) });
+      // Keys a DisableKey was sent for without an outcome here: the call may have landed.
+      const unanswered = () => input.keyIds.filter((keyId) => sent.has(keyId) && !done.has(keyId));
       const todo = [...new Set(input.keyIds)].filter((id) => !done.has(id));
       try {
         await mapWithConcurrency(todo, mutateConcurrency, async (keyId) => {
@@ -204,9 +210,18 @@ export function createUsageActivities(deps: ActivityDeps) {
         });
       } catch (err) {
         const failure = toActivityFailure(err, 'DisableKey');
-        // What was disabled goes back with the cancellation: those are the keys a rollback must re-enable.
-        if (failure instanceof CancelledFailure) throw new CancelledFailure(failure.message, [resultSoFar()]);
-        throw failure;
+        // What was disabled, and what may have been, goes back with any failure: those are the keys a rollback
+        // must re-enable, and the others of the batch were never touched.
+        const soFar: DisableKeysResult = { ...resultSoFar(), sent: unanswered() };
+        if (failure instanceof CancelledFailure) throw new CancelledFailure(failure.message, [soFar]);
+        if (!(failure instanceof ApplicationFailure)) throw failure;
+        throw ApplicationFailure.create({
+          type: failure.type ?? undefined,
+          message: failure.message,
+          nonRetryable: failure.nonRetryable ?? undefined,
+          details: [soFar],
+          cause: failure.cause,
+        });
       }
       return resultSoFar();
     },
@@ -221,6 +236,8 @@ export function createUsageActivities(deps: ActivityDeps) {
     async findAttemptedUse(input: FindAttemptedUseInput): Promise<FindAttemptedUseResult> {
       const started = Date.now();
       const seen = new Set(input.seenEventIds ?? []);
+      const acknowledged = new Set(input.acknowledged ?? []);
+      const acknowledgedEvents = new Set<string>();
       const counters = { lookupCalls: 0, eventsRead: 0, describeCalls: 0 };
       const window = { startTime: input.startTime, endTime: input.endTime };
       let found = new Map<string, AttemptedUse>();
@@ -239,6 +256,10 @@ export function createUsageActivities(deps: ActivityDeps) {
         const use: AttemptedUse = { eventId, eventTime: eventTimeOf(event, record), eventName, errorCode, keyId: keyIdOf(key.arn), caller };
         if (record.sourceIPAddress !== undefined) use.sourceIPAddress = record.sourceIPAddress;
         if (record.userAgent !== undefined) use.userAgent = record.userAgent;
+        if (acknowledged.has(callerKeyPair(use))) {
+          if (use.eventTime >= (input.countAcknowledgedFrom ?? -Infinity)) acknowledgedEvents.add(eventId);
+          return undefined;
+        }
         return { use, record, accountId: key.accountId, arn: key.arn };
       };
 
@@ -312,6 +333,7 @@ export function createUsageActivities(deps: ActivityDeps) {
       return {
         findings: all.slice(0, Math.max(0, input.maxFindings ?? DEFAULT_MAX_FINDINGS)),
         total: all.length,
+        acknowledgedEvents: acknowledgedEvents.size,
         cost: { strategy, ...counters, elapsedMs: Date.now() - started },
       };
     },

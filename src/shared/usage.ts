@@ -100,13 +100,30 @@ export interface FindAttemptedUseInput {
   maxFindings?: number;
   /** Event ids already reported: never reported again (the windows of two checks overlap by the delivery lag). */
   seenEventIds?: string[];
+  /**
+   * `<caller> → <keyId>` pairs an operator acknowledged: their events are left out before `maxFindings` applies,
+   * so a noisy acknowledged caller can never hide a rare new one.
+   */
+  acknowledged?: string[];
+  /** Count acknowledged callers' events from this time on (epoch ms): the new part of the window. */
+  countAcknowledgedFrom?: number;
+}
+
+/** The `acknowledged` form of a finding: who tried to use which key. */
+export function callerKeyPair(f: Pick<AttemptedUse, 'caller' | 'keyId'>): string {
+  return `${f.caller} → ${f.keyId}`;
 }
 
 /** Result of one attempted-use check, with what it cost (the benchmark reads `cost`). */
 export interface FindAttemptedUseResult {
   findings: AttemptedUse[];
-  /** Findings in the window (before `maxFindings`), not counting `seenEventIds`. */
+  /** Findings in the window (before `maxFindings`), not counting `seenEventIds` and acknowledged pairs. */
   total: number;
+  /**
+   * Failed calls of acknowledged callers since `countAcknowledgedFrom` (by event time: one delivered late into
+   * the overlap with the previous window is not counted).
+   */
+  acknowledgedEvents: number;
   cost: {
     strategy: Exclude<LookupStrategy, 'auto'>;
     lookupCalls: number;
@@ -167,4 +184,9 @@ export interface DisableOutcome {
 
 export interface DisableKeysResult {
   outcomes: DisableOutcome[];
+  /**
+   * Only in the details of a failed or cancelled batch: keys a DisableKey was sent for without an answer (it
+   * may have landed). Keys of the batch in neither list were never touched.
+   */
+  sent?: string[];
 }

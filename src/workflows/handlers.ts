@@ -31,9 +31,14 @@ function cancelAck(run: Run): string {
   }
   const parts: string[] = [];
   if (run.state.phase === 'SCHEDULING') parts.push('the scheduling batch in progress stops before its next key');
-  if (run.state.phase === 'QUIET_PERIOD') parts.push('the disabling batch in progress stops before its next key');
-  const reenableOnly = candidates.filter((k) => k.reenableOnly).length;
-  if (reenableOnly > 0) parts.push(`${count(reenableOnly)} key(s) this run disabled for the quiet period will be re-enabled (each is read first)`);
+  const inFlight = run.state.phase === 'QUIET_PERIOD' && run.usage?.quiet?.endsAt === undefined ? run.ledger.disabling().length : 0;
+  const disabled = run.ledger.disabledByRun().filter((e) => e.scheduledBy === 'not-scheduled' && !e.attempted).length;
+  if (disabled > 0) parts.push(`${count(disabled)} key(s) this run disabled for the quiet period will be re-enabled (each is read first)`);
+  if (inFlight > 0)
+    parts.push(
+      `the disabling batch in progress stops before its next key; every key it disabled (up to ${count(inFlight)}) will be re-enabled, reading each first`,
+    );
+  const reenableOnly = disabled + inFlight;
   const scheduledCandidates = candidates.filter((k) => !k.reenableOnly);
   if (scheduledCandidates.length > 0) {
     const uncertain = scheduledCandidates.filter((k) => !k.certain).length;

@@ -23,18 +23,25 @@ export interface LedgerEntry {
   /** Last use at inventory (GetKeyLastUsage), classified against the run's window. */
   usage?: { class: UsageClass; operation?: string; lastUsedAt?: number; cloudTrailEventId?: string };
   /**
-   * Quiet period: 'attempted' once sent to a disableKeys batch (its result may be lost), 'disabled' when this
-   * run disabled it, 'untouched' when it was not Enabled. A key this run (possibly) disabled is re-enabled by a rollback.
+   * Quiet period: 'attempted' while in a disableKeys batch (and after, if the batch's result was lost
+   * entirely), 'sent' when a DisableKey was sent for it without an answer, 'disabled' when this run disabled
+   * it, 'untouched' when it was not Enabled. A rollback re-enables 'disabled' and 'sent' keys (reading each
+   * first); an 'attempted' one only if the read shows this run's change.
    */
-  quiet?: 'attempted' | 'disabled' | 'untouched';
+  quiet?: 'attempted' | 'sent' | 'disabled' | 'untouched';
   /** KMS's DeleteKey event for the key in CloudTrail. */
   deletionEvidence?: { eventId: string; eventTime: number };
 }
 
 /** The state a rollback restores a key to: what the approver saw (Enabled, for keys the quiet period disabled). */
 export function restoreTarget(e: LedgerEntry): KeyState {
-  if (e.quiet === 'disabled' || (e.quiet === 'attempted' && e.inventoryState === 'Enabled')) return 'Enabled';
+  if (quietTouched(e) || (e.quiet === 'attempted' && e.inventoryState === 'Enabled')) return 'Enabled';
   return e.priorState ?? e.inventoryState;
+}
+
+/** This run disabled the key, or sent a DisableKey for it whose answer it does not have. */
+function quietTouched(e: LedgerEntry): boolean {
+  return e.quiet === 'disabled' || e.quiet === 'sent';
 }
 
 /** Keys per continue-as-new argument: about 90 bytes each in compact form keeps every payload under 128 KiB. */
@@ -51,8 +58,8 @@ export const LEDGER_CHUNK_SIZE = 1_000;
  */
 export type CompactEntry = [string, string, string, string, 0 | 1, string, number, number, string, string, string, string?, string?, string?, string?];
 
-const QUIET_CODES = { attempted: 'A', disabled: 'D', untouched: 'U' } as const;
-const QUIET_BY_CODE: Record<string, LedgerEntry['quiet']> = { A: 'attempted', D: 'disabled', U: 'untouched' };
+const QUIET_CODES = { attempted: 'A', sent: 'S', disabled: 'D', untouched: 'U' } as const;
+const QUIET_BY_CODE: Record<string, LedgerEntry['quiet']> = { A: 'attempted', S: 'sent', D: 'disabled', U: 'untouched' };
 
 function packUsage(u: LedgerEntry['usage']): string {
   return u ? [USAGE_CLASSES.indexOf(u.class), u.operation ?? '', u.lastUsedAt ?? '', u.cloudTrailEventId ?? ''].join('|') : '';
@@ -204,9 +211,30 @@ export class KeyLedger {
     }
   }
 
-  /** Keys this run disabled (or may have: a batch whose result was lost). */
+  /**
+   * What a failed or cancelled disableKeys batch handed back: its outcomes, and the keys it sent a DisableKey
+   * for without an answer. The batch's other keys were never touched: they go back to be sent again (or, on a
+   * cancel, out of the rollback's scope).
+   */
+  applyDisableFailure(batch: string[], outcomes: DisableOutcome[], sent: string[]): void {
+    this.applyDisable(outcomes);
+    const answered = new Set(outcomes.map((o) => o.keyId));
+    const mayHaveLanded = new Set(sent);
+    for (const keyId of batch) {
+      const entry = this.entries.get(keyId);
+      if (!entry || answered.has(keyId) || entry.quiet !== 'attempted') continue;
+      entry.quiet = mayHaveLanded.has(keyId) ? 'sent' : undefined;
+    }
+  }
+
+  /** Keys this run disabled, or sent a DisableKey for without an answer. */
   disabledByRun(): LedgerEntry[] {
-    return this.all().filter((e) => e.quiet === 'disabled' || e.quiet === 'attempted');
+    return this.all().filter(quietTouched);
+  }
+
+  /** Keys in a disableKeys batch right now (or whose batch result was lost entirely). */
+  disabling(): LedgerEntry[] {
+    return this.all().filter((e) => e.quiet === 'attempted');
   }
 
   /** Records DeleteKey events; returns how many were new. */
@@ -308,6 +336,7 @@ export class KeyLedger {
           e.scheduledBy === 'after-approval' ||
           (e.scheduledBy === 'not-scheduled' && e.attempted) ||
           e.quiet === 'disabled' ||
+          e.quiet === 'sent' ||
           e.quiet === 'attempted',
       )
       .map((e) => {
@@ -317,10 +346,10 @@ export class KeyLedger {
         return {
           keyId: e.keyId,
           priorState: restoreTarget(e),
-          // A key this run disabled, or sent to disableKeys while it read Enabled: re-enabling it restores what
-          // the approver saw. One that read Unavailable, whose batch result was lost, may have been Disabled
-          // before the run: it is re-enabled only if the read shows this run's own change.
-          certain: e.scheduledBy !== 'not-scheduled' || e.quiet === 'disabled' || (e.quiet === 'attempted' && e.inventoryState === 'Enabled'),
+          // A key this run disabled (or sent a DisableKey for) is re-enabled: that restores what the approver saw.
+          // One whose batch result was lost entirely may have been disabled by someone else since the inventory:
+          // it is re-enabled only if the read shows this run's own change, else left as it is and reported.
+          certain: e.scheduledBy !== 'not-scheduled' || quietTouched(e),
           ...(reenableOnly ? { reenableOnly } : {}),
         };
       });
@@ -339,7 +368,9 @@ export class KeyLedger {
       // where the approver saw it, which is what the rollback is for, so it counts as restored.
       const prior = restoreTarget(entry);
       const foundRestored =
-        outcome.outcome === 'NOT_PENDING' && (entry.scheduledBy !== 'not-scheduled' || entry.quiet !== undefined) && outcome.finalState === prior;
+        outcome.outcome === 'NOT_PENDING' &&
+        (entry.scheduledBy !== 'not-scheduled' || entry.quiet === 'disabled' || entry.quiet === 'sent') &&
+        outcome.finalState === prior;
       entry.rolledBack = foundRestored ? 'CANCELLED' : outcome.outcome;
       if (foundRestored) entry.restoredState = prior;
       if (outcome.actions?.length) entry.rollbackActions = outcome.actions;
@@ -400,7 +431,7 @@ export class KeyLedger {
         restoredState: e.restoredState,
         rollbackActions: e.rollbackActions,
         ...(e.usage ? { usage: e.usage } : {}),
-        ...(e.quiet === 'disabled' || e.quiet === 'attempted' ? { disabledByRun: true } : {}),
+        ...(quietTouched(e) ? { disabledByRun: true } : {}),
         ...(e.deletionEvidence ? { deletionEvidence: e.deletionEvidence } : {}),
       }));
   }

@@ -78,7 +78,7 @@ test('DISCONNECTED store: the run connects, disables only the keys that read Ena
   for (const key of store.disabled) expect(byKey.get(key)?.disabledByRun).toBeUndefined();
 }, 60_000);
 
-// DEFECT: the batch disabled two keys, then failed (AccessDenied on the third). run.attempt() blocks on the
+// Regression (found by review, fixed in 0.3.0): the batch disabled two keys, then failed (AccessDenied on the third). run.attempt() blocks on the
 // failure and drops what the activity did; every key of the batch stays quiet='attempted' with inventoryState
 // 'Unavailable', so rollbackCandidates() marks them uncertain and rollbackKeys() leaves a key that reads
 // Disabled alone: the two keys this run disabled stay Disabled after the cancel.

@@ -70,7 +70,7 @@ async function cancelWhileInFlight(store: SeededStore, quietPeriod: boolean, ope
   await sleep(LATENCY_MS + JITTER_MS + 1_000);
 }
 
-// DEFECT: a DisableKey aborted client-side lands after the rollback read the key Enabled: the key stays Disabled.
+// Regression (found by review, fixed in 0.3.0): a DisableKey aborted client-side lands after the rollback read the key Enabled: the key stays Disabled.
 test('cancel while DisableKey requests are in flight (0.5–5.5 s network latency): no key that was Enabled before the run is left Disabled', async () => {
   const store = await seedStore(h, { enabled: 6, disabled: 1, bystanders: 0, aliases: false });
   await cancelWhileInFlight(store, true, 'DisableKey');
@@ -83,7 +83,7 @@ test('cancel while DisableKey requests are in flight (0.5–5.5 s network latenc
   for (const key of store.disabled) expect(await keyState(h, key)).toBe('Disabled');
 }, 60_000);
 
-// DEFECT (same mechanism, the irreversible one): a ScheduleKeyDeletion aborted client-side lands after the
+// Regression (found by review, fixed in 0.3.0; same mechanism, the irreversible one): a ScheduleKeyDeletion aborted client-side lands after the
 // rollback read the key: it stays PendingDeletion and KMS deletes it at its DeletionDate.
 test('cancel while ScheduleKeyDeletion requests are in flight (0.5–5.5 s network latency): no key is left pending deletion', async () => {
   const store = await seedStore(h, { enabled: 6, disabled: 1, bystanders: 0, aliases: false });

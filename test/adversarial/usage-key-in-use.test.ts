@@ -129,7 +129,7 @@ test('proceed acknowledges that caller on that key only: the same caller keeps f
   ]);
 }, 120_000);
 
-// DEFECT: findAttemptedUse returns only the newest 50 findings (DEFAULT_MAX_FINDINGS) and the workflow drops the
+// Regression (found by review, fixed in 0.3.0): findAttemptedUse returns only the newest 50 findings (DEFAULT_MAX_FINDINGS) and the workflow drops the
 // acknowledged ones from those 50 only; a new caller's single attempt older than the 50 newest failures of an
 // acknowledged, noisy application is never looked at, and the next window (from checkedUntil − lag) no longer
 // covers it. Exactly the infrequent workload the quiet period exists to find.

@@ -157,7 +157,7 @@ describe.each([
     expect(run.audit.filter((e) => e.operation === 'EnableKey' && neverDisabled.includes(e.keyId ?? '')).map((e) => e.keyId)).toEqual([]);
   });
 
-  // DEFECT: the whole batch is marked quiet='attempted' before the call; the keys the cancelled batch never
+  // Regression (found by review, fixed in 0.3.0): the whole batch is marked quiet='attempted' before the call; the keys the cancelled batch never
   // started stay 'attempted', so the report says the run disabled them (and "restored" them).
   test('the report tells the same story as the audit log: disabledByRun and rolledBack name only the keys DisableKey really disabled', () => {
     const disabledByRun = run.report.keys
@@ -181,7 +181,7 @@ describe('the cancel ack in QUIET_PERIOD is literally true', () => {
     expect(run.ack?.message).not.toMatch(/nothing was changed in KMS/);
   });
 
-  // DEFECT: the ack counts every key of the batch in flight as "this run disabled" (quiet='attempted').
+  // Regression (found by review, fixed in 0.3.0): the ack counts every key of the batch in flight as "this run disabled" (quiet='attempted').
   test('it never claims that more keys were disabled than DisableKey had disabled (at most the batch still in flight may follow)', () => {
     const claimed = Number(/(\d+) key\(s\) this run disabled/.exec(run.ack?.message ?? '')?.[1] ?? NaN);
     // At the ack the batch had disabled `disabledAtCancel` keys; with 4 in flight at most 4 more could follow.
@@ -194,7 +194,7 @@ describe('the cancel ack in QUIET_PERIOD is literally true', () => {
   });
 });
 
-// DEFECT (same class as rollback-enables-untouched-key.test.ts, reintroduced by the quiet period): a key the
+// Regression (found by review, fixed in 0.3.0; same class as rollback-enables-untouched-key.test.ts, reintroduced by the quiet period): a key the
 // run never touched, disabled by someone else, is re-enabled because ledger.rollbackCandidates() treats every
 // 'attempted' key that was Enabled at inventory as certain.
 test('cancel mid-batch: a key the batch never reached, disabled meanwhile by someone else, is not re-enabled', async () => {
@@ -210,7 +210,7 @@ test('cancel mid-batch: a key the batch never reached, disabled meanwhile by som
   expect(run.enabledOk).toEqual(run.disabledOk);
 }, 90_000);
 
-// DEFECT (same root cause): the batch failed before any DisableKey; the cancel that follows re-enables a key
+// Regression (found by review, fixed in 0.3.0; same root cause): the batch failed before any DisableKey; the cancel that follows re-enables a key
 // someone else disabled, exactly what the 0.2.0 fix forbids for scheduling.
 test('cancel after a disableKeys batch that failed before touching any key: the rollback leaves alone a key someone else disabled', async () => {
   const store = await seedStore(h, { enabled: 3, disabled: 0, bystanders: 0, aliases: false });
@@ -235,7 +235,7 @@ test('cancel after a disableKeys batch that failed before touching any key: the 
   }).toEqual({ state: 'Disabled', enableCalls: [], disabledByRun: [] });
 }, 60_000);
 
-// DEFECT (wording): cancelAck() says "the disabling batch in progress stops before its next key" whenever the
+// Regression (found by review, fixed in 0.3.0; wording): cancelAck() says "the disabling batch in progress stops before its next key" whenever the
 // phase is QUIET_PERIOD, also during the days-long wait after every key was disabled, when no batch runs.
 test('cancel during the quiet wait (every key already disabled): the ack does not claim a disabling batch is in progress', async () => {
   const store = await seedStore(h, { enabled: 2, disabled: 1, bystanders: 0, aliases: false });

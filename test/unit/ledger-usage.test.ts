@@ -31,12 +31,12 @@ test('the quiet period: only keys this run (possibly) disabled are re-enabled, n
   ]);
   expect(ledger.toDisable().map((e) => e.keyId)).toEqual(['a', 'b', 'd', 'e']);
   ledger.markDisabling(['a', 'b', 'd', 'e']);
-  // Before any result: every key sent may have been disabled; the Unavailable one only if a read shows it is ours.
+  // A batch whose result is lost entirely: each key is re-enabled only if a read shows this run's change.
   expect(ledger.rollbackCandidates()).toEqual([
-    { keyId: 'a', priorState: 'Enabled', certain: true, reenableOnly: true },
-    { keyId: 'b', priorState: 'Enabled', certain: true, reenableOnly: true },
+    { keyId: 'a', priorState: 'Enabled', certain: false, reenableOnly: true },
+    { keyId: 'b', priorState: 'Enabled', certain: false, reenableOnly: true },
     { keyId: 'd', priorState: 'Unavailable', certain: false, reenableOnly: true },
-    { keyId: 'e', priorState: 'Enabled', certain: true, reenableOnly: true },
+    { keyId: 'e', priorState: 'Enabled', certain: false, reenableOnly: true },
   ]);
   ledger.applyDisable([
     { keyId: 'a', outcome: 'DISABLED', priorState: 'Enabled' },
@@ -104,4 +104,26 @@ test('usage, quiet-period marks and deletion evidence survive continue-as-new; 0
   // A 0.2.0 chunk (12 columns) carried into a 0.3.0 worker.
   const old = KeyLedger.fromChunks([{ arnPrefix: PREFIX, rows: [['k', '', 'Enabled', '0', 1, 'Enabled', 5, 0, '', '', '', '']] }]);
   expect(old.get('k')).toMatchObject({ keyId: 'k', scheduledBy: 'this-run', usage: undefined, quiet: undefined, deletionEvidence: undefined });
+});
+
+test('a failed or cancelled disable batch: its sent keys are re-enabled for certain, the keys it never reached are out of scope and sent again', () => {
+  const ledger = ledgerOf([
+    { keyId: 'a', keyState: 'Enabled' },
+    { keyId: 'b', keyState: 'Unavailable' },
+    { keyId: 'c', keyState: 'Enabled' },
+    { keyId: 'd', keyState: 'Enabled' },
+  ]);
+  ledger.markDisabling(['a', 'b', 'c', 'd']);
+  ledger.applyDisableFailure(['a', 'b', 'c', 'd'], [{ keyId: 'a', outcome: 'DISABLED', priorState: 'Enabled' }], ['b']);
+  expect(ledger.rollbackCandidates()).toEqual([
+    { keyId: 'a', priorState: 'Enabled', certain: true, reenableOnly: true },
+    // Sent without an answer: certain whatever the inventory read (a disconnected store hid its state).
+    { keyId: 'b', priorState: 'Enabled', certain: true, reenableOnly: true },
+  ]);
+  expect(ledger.toDisable().map((e) => e.keyId)).toEqual(['c', 'd']);
+  expect(ledger.disabledByRun().map((e) => e.keyId)).toEqual(['a', 'b']);
+  expect(ledger.disabling()).toEqual([]);
+  // A rollback that finds the never-answered key Enabled (its DisableKey never landed) counts it as back where it was.
+  ledger.applyRollback([{ keyId: 'b', outcome: 'NOT_PENDING', finalState: 'Enabled', actions: [] }], 1);
+  expect(ledger.get('b')).toMatchObject({ rolledBack: 'CANCELLED', restoredState: 'Enabled' });
 });

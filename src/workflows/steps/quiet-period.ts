@@ -1,7 +1,7 @@
-import { CancellationScope, sleep } from '@temporalio/workflow';
+import { CancellationScope, ContinueAsNew, sleep } from '@temporalio/workflow';
 import type { DisableKeysResult } from '../../shared/usage';
 import { mutating } from '../activity-stubs';
-import { failureDetails } from '../failures';
+import { describeFailure, failureDetails } from '../failures';
 import { count, iso } from '../render';
 import type { Run, Transition } from '../run';
 import type { UsageState } from '../run-state';
@@ -42,20 +42,26 @@ export async function quietPeriod(run: Run): Promise<Transition> {
     run.ledger.markDisabling(keyIds);
     let result: DisableKeysResult;
     try {
-      result = await run.attempt('disable keys', () =>
-        mutating.disableKeys.executeWithOptions({ summary: `Quiet period: DisableKey ${count(keyIds.length)} key(s) (their state before is recorded)` }, [
-          { customKeyStoreId: run.cfg.customKeyStoreId, keyIds },
-        ]),
+      result = await mutating.disableKeys.executeWithOptions(
+        { summary: `Quiet period: DisableKey ${count(keyIds.length)} key(s) (their state before is recorded)` },
+        [{ customKeyStoreId: run.cfg.customKeyStoreId, keyIds }],
       );
+      run.state.lastError = undefined;
     } catch (err) {
+      // A failed or cancelled batch says what it disabled and what it sent: exactly those are in the rollback's
+      // scope; the keys it never reached are not (and are sent again on retry).
       const partial = failureDetails(err)[0] as DisableKeysResult | undefined;
-      if (partial?.outcomes) run.ledger.applyDisable(partial.outcomes);
-      throw err;
+      if (partial?.outcomes) run.ledger.applyDisableFailure(keyIds, partial.outcomes, partial.sent ?? []);
+      if (err instanceof ContinueAsNew || run.isCancelOfThisRun(err)) throw err;
+      const error = describeFailure(err);
+      run.state.lastError = `disable keys: ${error}`;
+      await run.block({ kind: 'STEP_FAILED', step: 'disable keys', error, message: `disable keys failed: ${error}`, allowedActions: ['retry'] });
+      continue;
     }
     run.ledger.applyDisable(result.outcomes);
     const unanswered = keyIds.filter((id) => run.ledger.get(id)?.quiet === 'attempted');
     if (unanswered.length > 0) throw new Error(`disableKeys returned no outcome for ${unanswered.length} key(s): ${unanswered.slice(0, 5).join(', ')}`);
-    quiet.disabled = run.ledger.all().filter((e) => e.quiet === 'disabled').length;
+    quiet.disabled = run.ledger.disabledByRun().length;
     run.publish();
   }
   quiet.endsAt ??= Date.now() + (run.cfg.quietPeriodMs as number);

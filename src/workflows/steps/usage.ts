@@ -1,5 +1,5 @@
 import { ContinueAsNew, sleep } from '@temporalio/workflow';
-import type { AttemptedUse, FindAttemptedUseResult, FindDeletionEvidenceResult } from '../../shared/usage';
+import { callerKeyPair, type AttemptedUse, type FindAttemptedUseResult, type FindDeletionEvidenceResult } from '../../shared/usage';
 import { describeFailure } from '../failures';
 import { batch, inventory as inventoryStub } from '../activity-stubs';
 import { count, iso } from '../render';
@@ -85,8 +85,6 @@ function describeFinding(f: AttemptedUse): string {
   return `${f.caller}${f.sourceIPAddress ? ` from ${f.sourceIPAddress}` : ''} called ${f.eventName} on ${f.keyId} at ${iso(f.eventTime)} → ${f.errorCode} (event ${f.eventId})`;
 }
 
-const pairOf = (f: AttemptedUse) => `${f.caller} → ${f.keyId}`;
-
 /**
  * One attempted-use check: CloudTrail since the previous check (minus the delivery lag, as events arrive
  * late), failed cryptographic calls on the store's keys. Anything not yet acknowledged blocks the run
@@ -99,14 +97,26 @@ export async function checkAttemptedUse(run: Run, where: string): Promise<void> 
   const lag = run.cfg.timing.cloudTrailDeliveryLagMs as number;
   const now = Date.now();
   const since = watch.since ?? now;
-  const startTime = Math.max(since, (watch.checkedUntil ?? since) - lag);
+  // CloudTrail's eventTime has whole seconds: an event in the same second as the start must not fall outside.
+  const startTime = Math.floor(Math.max(since, (watch.checkedUntil ?? since) - lag) / 1_000) * 1_000;
   const ledger = run.ledger.all();
   const keyArns = ledger.length <= PER_KEY_MAX_KEYS ? ledger.map((e) => e.arn) : undefined;
   let result: FindAttemptedUseResult;
   try {
     result = await batch.findAttemptedUse.executeWithOptions(
       { summary: `${where}: CloudTrail attempted use of the store's keys ${iso(startTime)} → ${iso(now)}` },
-      [{ customKeyStoreId: run.cfg.customKeyStoreId, keyArns, startTime, endTime: now, strategy: 'auto', seenEventIds: watch.seenEventIds }],
+      [
+        {
+          customKeyStoreId: run.cfg.customKeyStoreId,
+          keyArns,
+          startTime,
+          endTime: now,
+          strategy: 'auto',
+          seenEventIds: watch.seenEventIds,
+          acknowledged: watch.acknowledged,
+          countAcknowledgedFrom: watch.checkedUntil ?? since,
+        },
+      ],
     );
     run.state.lastError = undefined;
   } catch (err) {
@@ -118,11 +128,11 @@ export async function checkAttemptedUse(run: Run, where: string): Promise<void> 
   watch.checkedUntil = now;
   watch.nextCheckAt = Date.now() + (run.cfg.timing.usageCheckIntervalMs as number);
   watch.lookupCalls += result.cost.lookupCalls;
-  watch.findings += result.total;
+  watch.findings += result.total + (result.acknowledgedEvents ?? 0);
   watch.seenEventIds = [...watch.seenEventIds, ...result.findings.map((f) => f.eventId)].slice(-SEEN_KEPT);
   usage.attempted = [...usage.attempted, ...result.findings].slice(0, ATTEMPTED_KEPT);
-  const acknowledged = new Set(watch.acknowledged);
-  const open = result.findings.filter((f) => !acknowledged.has(pairOf(f)));
+  // The activity already left acknowledged callers out (before its cap): whatever it found is new.
+  const open = result.findings;
   run.publish();
   if (open.length === 0) return;
   const keys = new Set(open.map((f) => f.keyId));
@@ -140,7 +150,7 @@ export async function checkAttemptedUse(run: Run, where: string): Promise<void> 
     findingCount: open.length + more,
     keyCount: keys.size,
   });
-  watch.acknowledged = [...new Set([...watch.acknowledged, ...open.map(pairOf)])];
+  watch.acknowledged = [...new Set([...watch.acknowledged, ...open.map(callerKeyPair)])];
   run.state.notes.push(
     `${resolution.by} decided to proceed although CloudTrail showed attempted use (${resolution.blockerId}): ${open
       .slice(0, 5)
