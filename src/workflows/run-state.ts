@@ -81,6 +81,8 @@ export interface UsageState {
     seenEventIds: string[];
     /** Who turned the watch off after it failed (`proceed` on its STEP_FAILED blocker). */
     stoppedBy?: string;
+    /** A check took longer than the interval once (noted in the report). */
+    slowNoted?: boolean;
   };
   /** Attempted uses found (first 100), for the report. */
   attempted: AttemptedUse[];

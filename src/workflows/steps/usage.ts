@@ -1,5 +1,6 @@
 import { ContinueAsNew, sleep } from '@temporalio/workflow';
 import { callerKeyPair, type AttemptedUse, type FindAttemptedUseResult, type FindDeletionEvidenceResult } from '../../shared/usage';
+import { formatDuration } from '../../shared/duration';
 import { describeFailure } from '../failures';
 import { batch, inventory as inventoryStub } from '../activity-stubs';
 import { count, iso } from '../render';
@@ -129,6 +130,14 @@ export async function checkAttemptedUse(run: Run, where: string): Promise<void> 
   watch.nextCheckAt = Date.now() + (run.cfg.timing.usageCheckIntervalMs as number);
   watch.lookupCalls += result.cost.lookupCalls;
   watch.findings += result.total + (result.acknowledgedEvents ?? 0);
+  const intervalMs = run.cfg.timing.usageCheckIntervalMs as number;
+  if (result.cost.elapsedMs > intervalMs && !watch.slowNoted) {
+    // LookupEvents reads 50 events a call at 2 calls/s per account: a busy account outruns an account-wide watch.
+    watch.slowNoted = true;
+    run.state.notes.push(
+      `An attempted-use check took ${formatDuration(result.cost.elapsedMs)} (${count(result.cost.lookupCalls)} LookupEvents calls, ${count(result.cost.eventsRead)} events, ${result.cost.strategy}), longer than usageCheckInterval (${formatDuration(intervalMs)}): the account's KMS traffic is too high for the watch to keep up; consider a longer usageCheckInterval, or CloudTrail Lake / an EventBridge rule on the KMS errors instead.`,
+    );
+  }
   watch.seenEventIds = [...watch.seenEventIds, ...result.findings.map((f) => f.eventId)].slice(-SEEN_KEPT);
   usage.attempted = [...usage.attempted, ...result.findings].slice(0, ATTEMPTED_KEPT);
   // The activity already left acknowledged callers out (before its cap): whatever it found is new.
