@@ -257,7 +257,8 @@ export function createUsageActivities(deps: ActivityDeps) {
         if (record.sourceIPAddress !== undefined) use.sourceIPAddress = record.sourceIPAddress;
         if (record.userAgent !== undefined) use.userAgent = record.userAgent;
         if (acknowledged.has(callerKeyPair(use))) {
-          if (use.eventTime >= (input.countAcknowledgedFrom ?? -Infinity)) acknowledgedEvents.add(eventId);
+          const span = input.countAcknowledged;
+          if (span && use.eventTime >= span.from && use.eventTime < span.until) acknowledgedEvents.add(eventId);
           return undefined;
         }
         return { use, record, accountId: key.accountId, arn: key.arn };

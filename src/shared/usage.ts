@@ -105,8 +105,12 @@ export interface FindAttemptedUseInput {
    * so a noisy acknowledged caller can never hide a rare new one.
    */
   acknowledged?: string[];
-  /** Count acknowledged callers' events from this time on (epoch ms): the new part of the window. */
-  countAcknowledgedFrom?: number;
+  /**
+   * Count acknowledged callers' events with `countAcknowledged.from <= eventTime < countAcknowledged.until`
+   * (epoch ms). The workflow passes consecutive spans ending one delivery lag before now, so each event is
+   * counted once, after CloudTrail has delivered it.
+   */
+  countAcknowledged?: { from: number; until: number };
 }
 
 /** The `acknowledged` form of a finding: who tried to use which key. */
@@ -119,10 +123,7 @@ export interface FindAttemptedUseResult {
   findings: AttemptedUse[];
   /** Findings in the window (before `maxFindings`), not counting `seenEventIds` and acknowledged pairs. */
   total: number;
-  /**
-   * Failed calls of acknowledged callers since `countAcknowledgedFrom` (by event time: one delivered late into
-   * the overlap with the previous window is not counted).
-   */
+  /** Failed calls of acknowledged callers within `countAcknowledged`. */
   acknowledgedEvents: number;
   cost: {
     strategy: Exclude<LookupStrategy, 'auto'>;

@@ -83,6 +83,8 @@ export interface UsageState {
     stoppedBy?: string;
     /** A check took longer than the interval once (noted in the report). */
     slowNoted?: boolean;
+    /** Acknowledged callers' events are counted up to here (one delivery lag behind the checks). */
+    acknowledgedCountedUntil?: number;
   };
   /** Attempted uses found (first 100), for the report. */
   attempted: AttemptedUse[];

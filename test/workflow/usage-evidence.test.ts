@@ -133,6 +133,8 @@ test('attempted use of a key pending deletion blocks the waiting period; another
   expect(report.outcome).toBe('COMPLETED');
   expect(report.decisions.filter((d) => d.what === 'resolved')).toHaveLength(1);
   expect(report.usage?.watch?.acknowledged).toBe(1);
+  // The acknowledged caller's later failures are still counted (each once, after CloudTrail delivered it), not listed.
+  expect(report.usage?.watch?.findings).toBeGreaterThan(blocker.findingCount);
   expect(report.notes.some((n) => n.includes('decided to proceed although CloudTrail showed attempted use'))).toBe(true);
   expect(report.usage?.deletionEvidence).toMatchObject({ found: store.keyIds.length, of: store.keyIds.length, done: true });
   for (const key of report.keys) expect(key.deletionEvidence?.eventId).toMatch(/^[0-9a-f-]{36}$/);

@@ -115,7 +115,7 @@ export async function checkAttemptedUse(run: Run, where: string): Promise<void> 
           strategy: 'auto',
           seenEventIds: watch.seenEventIds,
           acknowledged: watch.acknowledged,
-          countAcknowledgedFrom: watch.checkedUntil ?? since,
+          countAcknowledged: { from: watch.acknowledgedCountedUntil ?? startTime, until: Math.max(startTime, now - lag) },
         },
       ],
     );
@@ -130,6 +130,7 @@ export async function checkAttemptedUse(run: Run, where: string): Promise<void> 
   watch.nextCheckAt = Date.now() + (run.cfg.timing.usageCheckIntervalMs as number);
   watch.lookupCalls += result.cost.lookupCalls;
   watch.findings += result.total + (result.acknowledgedEvents ?? 0);
+  watch.acknowledgedCountedUntil = Math.max(watch.acknowledgedCountedUntil ?? startTime, now - lag);
   const intervalMs = run.cfg.timing.usageCheckIntervalMs as number;
   if (result.cost.elapsedMs > intervalMs && !watch.slowNoted) {
     // LookupEvents reads 50 events a call at 2 calls/s per account: a busy account outruns an account-wide watch.
@@ -139,7 +140,7 @@ export async function checkAttemptedUse(run: Run, where: string): Promise<void> 
     );
   }
   watch.seenEventIds = [...watch.seenEventIds, ...result.findings.map((f) => f.eventId)].slice(-SEEN_KEPT);
-  usage.attempted = [...usage.attempted, ...result.findings].slice(0, ATTEMPTED_KEPT);
+  usage.attempted = [...usage.attempted, ...result.findings].sort((a, b) => a.eventTime - b.eventTime).slice(0, ATTEMPTED_KEPT);
   // The activity already left acknowledged callers out (before its cap): whatever it found is new.
   const open = result.findings;
   run.publish();
@@ -159,12 +160,13 @@ export async function checkAttemptedUse(run: Run, where: string): Promise<void> 
     findingCount: open.length + more,
     keyCount: keys.size,
   });
-  watch.acknowledged = [...new Set([...watch.acknowledged, ...open.map(callerKeyPair)])];
+  const pairs = [...new Set(open.map(callerKeyPair))];
+  watch.acknowledged = [...new Set([...watch.acknowledged, ...pairs])];
   run.state.notes.push(
-    `${resolution.by} decided to proceed although CloudTrail showed attempted use (${resolution.blockerId}): ${open
+    `${resolution.by} decided to proceed although CloudTrail showed attempted use (${resolution.blockerId}): ${pairs
       .slice(0, 5)
-      .map((f) => `${f.caller} on ${f.keyId}`)
-      .join(', ')}${open.length > 5 ? ', …' : ''}.`,
+      .map((p) => p.replace(' → ', ' on '))
+      .join(', ')}${pairs.length > 5 ? ', …' : ''}.`,
   );
 }
 

@@ -60,7 +60,7 @@ export async function waiting(run: Run): Promise<Transition> {
     const summary =
       usageCheck === undefined
         ? `Waiting period until ${iso(latest)} (next drift check ${iso(wake)})`
-        : `Waiting period until ${iso(latest)} (next: ${what.toLowerCase()} at ${iso(wake)})`;
+        : `Waiting period until ${iso(latest)} (next: ${what} at ${iso(wake)})`;
     await waitWatchingStore(run, wake, summary);
     if (Date.now() < latest && watchesUsage(run)) {
       await checkAttemptedUseIfDue(run, 'waiting period');
