@@ -2,6 +2,7 @@ import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities, createCloudTrailClient, createKmsClient, createKmsRateLimiter, type ActivityDeps } from './activities';
 import { createConcurrencyGate } from './activities/concurrency-gate';
 import { createDescribeThreads } from './activities/describe-threads';
+import { QuotaShare, type QuotaShareStatus } from './activities/quota-share';
 import { minQuietPeriodFromEnv } from './client/env';
 import { DEFAULT_APPROVAL_POLICY, type ApprovalPolicy } from './shared/policy';
 
@@ -63,6 +64,8 @@ export function envNumber(name: string, fallback: number, env: NodeJS.ProcessEnv
  * - `KMS_MAX_IN_FLIGHT`: KMS requests in flight across the worker (memory bound); default 128;
  * - `KMS_DESCRIBE_THREADS`: worker threads that send DescribeKey (inventory, verification); default 1, 0 = none.
  *   One JS thread cannot carry AWS's 2,000 DescribeKey/s (the SDK's CPU per call); each thread costs ~25 MiB.
+ * - `KMS_QUOTA_SHARE`: `true` (default) or `false`: share the quotas with the other replicas of the task queue
+ *   (`quotaShare`, started by the worker once it knows its identity; see {@link quotaShareFromEnv}).
  *
  * and the approval policy ({@link policyFromEnv}). Invalid values throw before anything is built.
  *
@@ -71,25 +74,63 @@ export function envNumber(name: string, fallback: number, env: NodeJS.ProcessEnv
 export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ActivityDeps> = {}) {
   const threads = envNumber('KMS_DESCRIBE_THREADS', 1, env);
   const policy = policyFromEnv(env);
+  const limiter = createKmsRateLimiter({ quotaScale: envNumber('KMS_QUOTA_SCALE', 1, env), utilization: envNumber('KMS_QUOTA_UTILIZATION', 0.97, env) });
+  // Unpaced (KMS_QUOTA_SCALE=0): nothing to share.
+  const quotaShare =
+    envBoolean('KMS_QUOTA_SHARE', true, env) && limiter.pacedOperations().length > 0 ? new QuotaShare(limiter, { onChange: logShare }) : undefined;
   const deps: ActivityDeps = {
     kms: createKmsClient(),
     // Usage evidence (CloudTrail LookupEvents), paced by the same limiter under CloudTrail's 2/s.
     cloudTrail: createCloudTrailClient(),
     // Each thread builds its KMS client from the same environment (region, endpoint, credential chain).
     describeThreads: threads > 0 ? createDescribeThreads(Math.round(threads)) : undefined,
-    limiter: createKmsRateLimiter({ quotaScale: envNumber('KMS_QUOTA_SCALE', 1, env), utilization: envNumber('KMS_QUOTA_UTILIZATION', 0.97, env) }),
+    limiter,
     gate: createConcurrencyGate(envNumber('KMS_MAX_IN_FLIGHT', 128, env)),
     policy,
     ...overrides,
   };
+  // Throttles feed the share's backoff; the metrics (if any) still see every call.
+  if (quotaShare) deps.metrics = quotaShare.observer(deps.metrics);
   return {
     activities: createActivities(deps),
+    quotaShare,
     async close(): Promise<void> {
+      quotaShare?.stop();
       await deps.describeThreads?.close();
       deps.kms.destroy();
       deps.cloudTrail?.destroy();
     },
   };
+}
+
+function logShare(status: QuotaShareStatus): void {
+  const pace = status.rates.ScheduleKeyDeletion;
+  console.log(
+    `quota share: ${status.replicas} live replica(s) (${status.source}), this one ranks ${status.rank + 1}: ScheduleKeyDeletion at ${pace?.toFixed(2)}/s`,
+  );
+}
+
+/** How a worker finds the replicas it shares the quotas with (see {@link quotaShareFromEnv}). */
+export interface QuotaShareSettings {
+  /** How often the live replicas are read again. */
+  refreshMs: number;
+  /** Temporal worker heartbeat interval (Runtime option): how fast a replica's death shows. */
+  heartbeatMs: number;
+  /** A replica whose last heartbeat is older than this is gone. */
+  heartbeatStaleMs: number;
+}
+
+/**
+ * - `KMS_QUOTA_SHARE_REFRESH_MS`: how often a replica reads who is alive; default 2000;
+ * - `KMS_QUOTA_SHARE_HEARTBEAT_MS`: Temporal worker heartbeat interval (1000–60000); default 5000. A replica
+ *   whose last heartbeat is older than three intervals no longer counts.
+ */
+export function quotaShareFromEnv(env: NodeJS.ProcessEnv = process.env): QuotaShareSettings {
+  const heartbeatMs = envNumber('KMS_QUOTA_SHARE_HEARTBEAT_MS', 5_000, env);
+  if (heartbeatMs < 1_000 || heartbeatMs > 60_000) throw new Error(`KMS_QUOTA_SHARE_HEARTBEAT_MS must be between 1000 and 60000, got "${heartbeatMs}"`);
+  const refreshMs = envNumber('KMS_QUOTA_SHARE_REFRESH_MS', 2_000, env);
+  if (refreshMs < 100) throw new Error(`KMS_QUOTA_SHARE_REFRESH_MS must be at least 100, got "${refreshMs}"`);
+  return { refreshMs, heartbeatMs, heartbeatStaleMs: 3 * heartbeatMs };
 }
 
 /** Where the worker serves its operations endpoint and the SDK's own metrics (see {@link opsFromEnv}). */

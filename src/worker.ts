@@ -3,9 +3,10 @@ import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { liveReplicas } from './activities/quota-share-members';
 import { createWorkerMetrics, freeLoopbackPort, runsByPhase, startOpsServer, type Health } from './metrics';
 import { TASK_QUEUE } from './shared/messages';
-import { activitiesFromEnv, envNumber, opsFromEnv, sdkMetricsUrl, WORKER_TUNING } from './worker-options';
+import { activitiesFromEnv, envNumber, opsFromEnv, quotaShareFromEnv, sdkMetricsUrl, WORKER_TUNING } from './worker-options';
 
 /** What `/readyz` and `/livez` say about `worker` (undefined while it is being created). */
 export function workerHealth(worker: Pick<Worker, 'getStatus'> | undefined): Health {
@@ -31,8 +32,13 @@ export function workerHealth(worker: Pick<Worker, 'getStatus'> | undefined): Hea
 async function main(): Promise<void> {
   const ops = opsFromEnv();
   const sdkBindAddress = ops.sdkBindAddress === 'auto' ? `127.0.0.1:${await freeLoopbackPort()}` : ops.sdkBindAddress;
-  // Must come before the first connection: the runtime is created once per process.
-  if (sdkBindAddress) Runtime.install({ telemetryOptions: { metrics: { prometheus: { bindAddress: sdkBindAddress } } } });
+  const share = quotaShareFromEnv();
+  // Must come before the first connection: the runtime is created once per process. Worker heartbeats tell the
+  // other replicas this one is alive (the quota share), every few seconds rather than the SDK's default minute.
+  Runtime.install({
+    workerHeartbeatInterval: share.heartbeatMs,
+    ...(sdkBindAddress ? { telemetryOptions: { metrics: { prometheus: { bindAddress: sdkBindAddress } } } } : {}),
+  });
   const metrics = createWorkerMetrics();
   let worker: Worker | undefined;
   metrics.registry.gauge('kms_decommission_worker_ready', 'Whether this worker polls its task queue (what /readyz answers with 200)', () => [
@@ -83,6 +89,26 @@ async function main(): Promise<void> {
         // Heartbeats at least every second: a cancelled batch stops within about a second.
         ...WORKER_TUNING,
       });
+      if (kms.quotaShare) {
+        // Before the first poll: the first activity already paces at this replica's share.
+        const client = new Client({ connection, namespace: worker.options.namespace });
+        const discovery = {
+          namespace: worker.options.namespace,
+          taskQueue: worker.options.taskQueue,
+          self: worker.options.identity,
+          heartbeatStaleMs: share.heartbeatStaleMs,
+        };
+        await kms.quotaShare.start(() => liveReplicas(client.workflowService, discovery), worker.options.identity, share.refreshMs);
+        const quotaShare = kms.quotaShare;
+        metrics.registry.gauge(
+          'kms_decommission_quota_share_replicas',
+          'Live worker replicas this one shares the account-wide quotas with, itself included',
+          () => [{ labels: {}, value: quotaShare.status().replicas }],
+        );
+        metrics.registry.gauge('kms_decommission_quota_rate', "This replica's current pace per operation (requests per second)", () =>
+          Object.entries(quotaShare.status().rates).map(([operation, value]) => ({ labels: { operation }, value: value as number })),
+        );
+      }
       console.log(`kms-decommission worker polling task queue "${worker.options.taskQueue}" in namespace "${worker.options.namespace}"`);
       await worker.run();
       console.log('kms-decommission worker stopped: in-flight tasks drained');

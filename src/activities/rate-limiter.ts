@@ -60,6 +60,22 @@ export interface KmsRateLimiter {
   rate(operation: PacedOperation): number;
 }
 
+/**
+ * A limiter whose paces can change while calls wait: several worker replicas share one account-wide quota
+ * (see `quota-share.ts`), so each replica's pace follows how many replicas are alive and whether KMS throttles.
+ */
+export interface AdjustableKmsRateLimiter extends KmsRateLimiter {
+  /** The operations this limiter paces (finite rate at creation). */
+  pacedOperations(): PacedOperation[];
+  /** The pace the limiter was created with: the whole account's quota × utilization (or the override). */
+  baseRate(operation: PacedOperation): number;
+  /**
+   * Changes an operation's pace at once, for callers already waiting too. No-op for unpaced operations and for
+   * rates that are not finite and positive. The rolling-second cap follows the new rate.
+   */
+  setRate(operation: PacedOperation, rate: number): void;
+}
+
 /** KMS counts requests per second: no rolling second may hold more grants than the pace rounded up. */
 const WINDOW_MS = 1_000;
 /**
@@ -83,18 +99,42 @@ interface Waiter {
  */
 class OperationPace {
   private nextSlot = -Infinity;
-  private readonly recent: Float64Array;
+  private recent: Float64Array;
   private oldest = 0;
   private readonly queue: Waiter[] = [];
   private queueHead = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private readonly interval: number;
-  private readonly catchUp: number;
+  private interval: number;
+  private catchUp: number;
 
   constructor(rate: number) {
     this.interval = 1000 / rate;
     this.catchUp = Math.max(this.interval, MIN_CATCH_UP_MS);
     this.recent = new Float64Array(Math.max(1, Math.ceil(rate))).fill(-Infinity);
+  }
+
+  /**
+   * A new pace for this and every later grant. The ring keeps the newest grants that fit the new cap, so a
+   * rolling second that already holds them is not granted again (a lower rate takes effect at once); the next
+   * slot moves by the difference of the intervals, so the cadence continues from the last grant.
+   */
+  setRate(rate: number): void {
+    const interval = 1000 / rate;
+    if (interval === this.interval) return;
+    const size = Math.max(1, Math.ceil(rate));
+    const chronological = Array.from({ length: this.recent.length }, (_, i) => this.recent[(this.oldest + i) % this.recent.length] as number);
+    const kept = chronological.slice(-size);
+    this.recent = new Float64Array(size).fill(-Infinity);
+    this.recent.set(kept, size - kept.length);
+    this.oldest = 0;
+    if (this.nextSlot !== -Infinity) this.nextSlot += interval - this.interval;
+    this.interval = interval;
+    this.catchUp = Math.max(interval, MIN_CATCH_UP_MS);
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.arm();
+    }
   }
 
   acquire(signal?: AbortSignal): Promise<void> {
@@ -165,10 +205,11 @@ class OperationPace {
  * Calls are granted evenly spaced (no burst): KMS counts requests per second, and a burst that a
  * token bucket would allow can still trip the service's own bucket when network latency bunches calls.
  */
-export function createKmsRateLimiter(options: RateLimiterOptions = {}): KmsRateLimiter {
+export function createKmsRateLimiter(options: RateLimiterOptions = {}): AdjustableKmsRateLimiter {
   const scale = options.quotaScale ?? 1;
   const utilization = options.utilization ?? 0.97;
   const rates = new Map<PacedOperation, number>();
+  const baseRates = new Map<PacedOperation, number>();
   const paces = new Map<PacedOperation, OperationPace>();
   // CloudTrail's quotas are not adjustable: only KMS's follow `quotaScale`.
   const quotas = new Map<PacedOperation, number>([
@@ -178,11 +219,20 @@ export function createKmsRateLimiter(options: RateLimiterOptions = {}): KmsRateL
   for (const [op, quota] of quotas) {
     const rate = options.overrides?.[op] ?? (scale === 0 ? Infinity : quota * utilization);
     rates.set(op, rate);
+    baseRates.set(op, rate);
     if (Number.isFinite(rate)) paces.set(op, new OperationPace(rate));
   }
 
   return {
     rate: (operation) => rates.get(operation) ?? Infinity,
     acquire: (operation, signal) => paces.get(operation)?.acquire(signal) ?? Promise.resolve(),
+    pacedOperations: () => [...paces.keys()],
+    baseRate: (operation) => baseRates.get(operation) ?? Infinity,
+    setRate(operation, rate) {
+      const pace = paces.get(operation);
+      if (!pace || !Number.isFinite(rate) || rate <= 0) return;
+      pace.setRate(rate);
+      rates.set(operation, rate);
+    },
   };
 }
