@@ -75,16 +75,19 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
   const threads = envNumber('KMS_DESCRIBE_THREADS', 1, env);
   const policy = policyFromEnv(env);
   const limiter = createKmsRateLimiter({ quotaScale: envNumber('KMS_QUOTA_SCALE', 1, env), utilization: envNumber('KMS_QUOTA_UTILIZATION', 0.97, env) });
+  const settings = quotaShareFromEnv(env);
   // Unpaced (KMS_QUOTA_SCALE=0): nothing to share.
   const quotaShare =
-    envBoolean('KMS_QUOTA_SHARE', true, env) && limiter.pacedOperations().length > 0 ? new QuotaShare(limiter, { onChange: logShare }) : undefined;
+    envBoolean('KMS_QUOTA_SHARE', true, env) && limiter.pacedOperations().length > 0
+      ? new QuotaShare(limiter, { onChange: logShare, noticeMs: settings.heartbeatMs + settings.refreshMs + 1_000, idleAfterMs: settings.heartbeatStaleMs })
+      : undefined;
   const deps: ActivityDeps = {
     kms: createKmsClient(),
     // Usage evidence (CloudTrail LookupEvents), paced by the same limiter under CloudTrail's 2/s.
     cloudTrail: createCloudTrailClient(),
     // Each thread builds its KMS client from the same environment (region, endpoint, credential chain).
     describeThreads: threads > 0 ? createDescribeThreads(Math.round(threads)) : undefined,
-    limiter,
+    limiter: quotaShare ? quotaShare.pacing(limiter) : limiter,
     gate: createConcurrencyGate(envNumber('KMS_MAX_IN_FLIGHT', 128, env)),
     policy,
     ...overrides,
@@ -106,7 +109,7 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
 function logShare(status: QuotaShareStatus): void {
   const pace = status.rates.ScheduleKeyDeletion;
   console.log(
-    `quota share: ${status.replicas} live replica(s) (${status.source}), this one ranks ${status.rank + 1}: ScheduleKeyDeletion at ${pace?.toFixed(2)}/s`,
+    `quota share: ${status.replicas} replica(s) share the quotas (${status.live} live, from ${status.source}), this one ranks ${status.rank + 1}: ScheduleKeyDeletion at ${pace?.toFixed(2)}/s`,
   );
 }
 
@@ -122,11 +125,12 @@ export interface QuotaShareSettings {
 
 /**
  * - `KMS_QUOTA_SHARE_REFRESH_MS`: how often a replica reads who is alive; default 2000;
- * - `KMS_QUOTA_SHARE_HEARTBEAT_MS`: Temporal worker heartbeat interval (1000–60000); default 5000. A replica
- *   whose last heartbeat is older than three intervals no longer counts.
+ * - `KMS_QUOTA_SHARE_HEARTBEAT_MS`: Temporal worker heartbeat interval (1000–60000); default 2000. A replica
+ *   whose last heartbeat is older than three intervals is gone; one whose heartbeats showed no running activity
+ *   for three intervals is idle and takes no share.
  */
 export function quotaShareFromEnv(env: NodeJS.ProcessEnv = process.env): QuotaShareSettings {
-  const heartbeatMs = envNumber('KMS_QUOTA_SHARE_HEARTBEAT_MS', 5_000, env);
+  const heartbeatMs = envNumber('KMS_QUOTA_SHARE_HEARTBEAT_MS', 2_000, env);
   if (heartbeatMs < 1_000 || heartbeatMs > 60_000) throw new Error(`KMS_QUOTA_SHARE_HEARTBEAT_MS must be between 1000 and 60000, got "${heartbeatMs}"`);
   const refreshMs = envNumber('KMS_QUOTA_SHARE_REFRESH_MS', 2_000, env);
   if (refreshMs < 100) throw new Error(`KMS_QUOTA_SHARE_REFRESH_MS must be at least 100, got "${refreshMs}"`);

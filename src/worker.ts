@@ -3,7 +3,7 @@ import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { liveReplicas } from './activities/quota-share-members';
+import { replicaDiscovery } from './activities/quota-share-members';
 import { createWorkerMetrics, freeLoopbackPort, runsByPhase, startOpsServer, type Health } from './metrics';
 import { TASK_QUEUE } from './shared/messages';
 import { activitiesFromEnv, envNumber, opsFromEnv, quotaShareFromEnv, sdkMetricsUrl, WORKER_TUNING } from './worker-options';
@@ -92,17 +92,17 @@ async function main(): Promise<void> {
       if (kms.quotaShare) {
         // Before the first poll: the first activity already paces at this replica's share.
         const client = new Client({ connection, namespace: worker.options.namespace });
-        const discovery = {
+        const discovery = replicaDiscovery(client.workflowService, {
           namespace: worker.options.namespace,
           taskQueue: worker.options.taskQueue,
           self: worker.options.identity,
           heartbeatStaleMs: share.heartbeatStaleMs,
-        };
-        await kms.quotaShare.start(() => liveReplicas(client.workflowService, discovery), worker.options.identity, share.refreshMs);
+        });
+        await kms.quotaShare.start(discovery, worker.options.identity, share.refreshMs);
         const quotaShare = kms.quotaShare;
         metrics.registry.gauge(
           'kms_decommission_quota_share_replicas',
-          'Live worker replicas this one shares the account-wide quotas with, itself included',
+          'Worker replicas taking a share of the account-wide quotas (the busy ones), this one included',
           () => [{ labels: {}, value: quotaShare.status().replicas }],
         );
         metrics.registry.gauge('kms_decommission_quota_rate', "This replica's current pace per operation (requests per second)", () =>

@@ -15,6 +15,11 @@ export interface ReplicaDiscoveryOptions {
   /** A worker whose last heartbeat is older than this is gone (three heartbeat intervals). */
   heartbeatStaleMs: number;
   /**
+   * A live worker whose heartbeats have shown no activity running for this long is idle: it does not take a share
+   * (so the busy replicas use the whole quota between them). Default: `heartbeatStaleMs`.
+   */
+  idleAfterMs?: number;
+  /**
    * A poller whose last poll is older than this (relative to the newest poll seen) is gone. It must exceed the
    * server's long-poll timeout (about a minute): an idle replica re-polls only that often.
    */
@@ -37,7 +42,11 @@ function millis(ts: Timestamp): number {
  * does not answer ListWorkers or does not list this replica (worker heartbeats off): the caller falls back to
  * {@link pollingReplicas}.
  */
-export async function heartbeatingReplicas(service: WorkflowService, options: ReplicaDiscoveryOptions): Promise<LiveReplicas | undefined> {
+export async function heartbeatingReplicas(
+  service: WorkflowService,
+  options: ReplicaDiscoveryOptions,
+  lastBusy: Map<string, number> = new Map(),
+): Promise<LiveReplicas | undefined> {
   const now = (options.now ?? Date.now)();
   const identities = new Set<string>();
   let nextPageToken: Uint8Array | undefined;
@@ -52,14 +61,20 @@ export async function heartbeatingReplicas(service: WorkflowService, options: Re
       for (const info of page.workersInfo ?? []) {
         const hb = info.workerHeartbeat;
         if (!hb?.workerIdentity || hb.status === WORKER_STATUS_SHUTDOWN) continue;
-        if (now - millis(hb.heartbeatTime) <= options.heartbeatStaleMs) identities.add(hb.workerIdentity);
+        if (now - millis(hb.heartbeatTime) > options.heartbeatStaleMs) continue;
+        identities.add(hb.workerIdentity);
+        if ((hb.activityTaskSlotsInfo?.currentUsedSlots ?? 0) > 0) lastBusy.set(hb.workerIdentity, now);
       }
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken);
   } catch {
     return undefined; // UNIMPLEMENTED, disabled by dynamic config, or not permitted: use the pollers
   }
-  return identities.has(options.self) ? { identities: [...identities], source: 'heartbeats' } : undefined;
+  if (!identities.has(options.self)) return undefined;
+  const idleAfter = options.idleAfterMs ?? options.heartbeatStaleMs;
+  for (const [identity, at] of lastBusy) if (!identities.has(identity) || now - at > 10 * idleAfter) lastBusy.delete(identity);
+  const busy = [...identities].filter((id) => now - (lastBusy.get(id) ?? -Infinity) <= idleAfter);
+  return { identities: [...identities], busy, source: 'heartbeats' };
 }
 
 /**
@@ -75,10 +90,16 @@ export async function pollingReplicas(service: WorkflowService, options: Replica
   const pollers = (answer.pollers ?? []).filter((p) => p.identity).map((p) => ({ identity: p.identity as string, at: millis(p.lastAccessTime) }));
   const newest = Math.max(...pollers.map((p) => p.at));
   const stale = options.pollerStaleMs ?? DEFAULT_POLLER_STALE_MS;
-  return { identities: [...new Set(pollers.filter((p) => newest - p.at <= stale).map((p) => p.identity))], source: 'pollers' };
+  const identities = [...new Set(pollers.filter((p) => newest - p.at <= stale).map((p) => p.identity))];
+  // Pollers say nothing about work: every live replica counts as busy.
+  return { identities, busy: identities, source: 'pollers' };
 }
 
-/** Live replicas from worker heartbeats when the server has them, else from the task queue's pollers. */
-export async function liveReplicas(service: WorkflowService, options: ReplicaDiscoveryOptions): Promise<LiveReplicas> {
-  return (await heartbeatingReplicas(service, options)) ?? pollingReplicas(service, options);
+/**
+ * Reads the live replicas from worker heartbeats when the server has them, else from the task queue's pollers.
+ * Remembers when each replica last ran an activity, so one that is between two activities does not drop out.
+ */
+export function replicaDiscovery(service: WorkflowService, options: ReplicaDiscoveryOptions): () => Promise<LiveReplicas> {
+  const lastBusy = new Map<string, number>();
+  return async () => (await heartbeatingReplicas(service, options, lastBusy)) ?? pollingReplicas(service, options);
 }

@@ -1,5 +1,6 @@
 import type { AwsCallObserver } from '../metrics/worker-metrics';
-import type { AdjustableKmsRateLimiter, PacedOperation } from './rate-limiter';
+import { abortableDelay } from './abortable-delay';
+import type { AdjustableKmsRateLimiter, KmsRateLimiter, PacedOperation } from './rate-limiter';
 
 /**
  * This replica's part of an account-wide rate `baseRate` (quota × utilization) when `replicas` replicas share it
@@ -26,6 +27,8 @@ export function shareOfRate(baseRate: number, replicas: number, rank: number): n
 /** Who shares the quota right now: identities of the live replicas and where that came from. */
 export interface LiveReplicas {
   identities: string[];
+  /** The live replicas that ran activities recently: only they take a share. */
+  busy: string[];
   /** `heartbeats` (Temporal's worker heartbeats, ListWorkers) or `pollers` (DescribeTaskQueue's recent pollers). */
   source: string;
 }
@@ -41,13 +44,23 @@ export interface QuotaShareOptions {
   episodeMs?: number;
   /** Told when the number of replicas or the membership source changes (the worker logs it). */
   onChange?: (status: QuotaShareStatus) => void;
+  /**
+   * How long the other replicas need to see that this one has started working (a worker heartbeat plus their
+   * membership read, with a margin). Until then a replica that starts working takes no share from busy replicas
+   * (it waits) and, when none is busy, counts every live replica. Default 5 s.
+   */
+  noticeMs?: number;
+  /** After this long without a paced call, this replica is idle: its next call starts a new busy stretch. Default 6 s. */
+  idleAfterMs?: number;
   /** Clock, injectable for tests. */
   now?: () => number;
 }
 
 export interface QuotaShareStatus {
-  /** Live replicas sharing the quota, this one included. */
+  /** Replicas taking a share of the quota (busy ones, or every live one while this one starts), this one included. */
   replicas: number;
+  /** Live replicas reported by the membership source. */
+  live: number;
   /** This replica's place among them (sorted identities), which decides who gets the odd whole call. */
   rank: number;
   source: string;
@@ -68,6 +81,14 @@ export class QuotaShare {
   private replicas = 1;
   private rank = 0;
   private source = 'none';
+  private self = '';
+  private live: readonly string[] = [];
+  private busy: readonly string[] = [];
+  private reportedLive = 0;
+  private lastDemandAt = -Infinity;
+  private busySince = -Infinity;
+  private readonly noticeMs: number;
+  private readonly idleAfterMs: number;
   private readonly factors = new Map<PacedOperation, number>();
   private readonly lastDecrease = new Map<PacedOperation, number>();
   private readonly increasePerSecond: number;
@@ -87,16 +108,68 @@ export class QuotaShare {
     this.minFactor = options.minFactor ?? 0.05;
     this.episodeMs = options.episodeMs ?? 1_000;
     this.now = options.now ?? Date.now;
+    this.noticeMs = options.noticeMs ?? 5_000;
+    this.idleAfterMs = options.idleAfterMs ?? 6_000;
     this.lastTick = this.now();
   }
 
-  /** Sets who shares the quota; `self` counts even if the membership source does not list it yet. */
-  setMembers(identities: readonly string[], self: string, source: string): void {
-    const all = [...new Set([...identities, self])].sort();
-    const changed = all.length !== this.replicas || source !== this.source;
-    this.replicas = all.length;
-    this.rank = all.indexOf(self);
+  /**
+   * Sets who shares the quota: the live replicas, and among them the busy ones (running activities). Only busy
+   * replicas take a share, so one that has nothing to do leaves its share to the others; `self` always counts.
+   */
+  setMembers(live: readonly string[], self: string, source: string, busy: readonly string[] = live): void {
+    this.live = live;
+    this.busy = busy;
+    this.self = self;
     this.source = source;
+    this.recount();
+  }
+
+  /**
+   * The limiter the activities use: it notes this replica's demand, and holds a call back while this replica has
+   * just started working and busy replicas have not yet had time to see it (they still pace at shares without it).
+   */
+  pacing(limiter: KmsRateLimiter): KmsRateLimiter {
+    return {
+      rate: (operation) => limiter.rate(operation),
+      acquire: async (operation, signal) => {
+        this.noteDemand();
+        const wait = this.deferral();
+        if (wait > 0) await abortableDelay(wait, signal);
+        return limiter.acquire(operation, signal);
+      },
+    };
+  }
+
+  private noteDemand(): void {
+    const now = this.now();
+    const idle = now - this.lastDemandAt > this.idleAfterMs;
+    this.lastDemandAt = now;
+    if (idle) {
+      this.busySince = now;
+      this.recount();
+    }
+  }
+
+  private fresh(): boolean {
+    return this.now() - this.busySince < this.noticeMs;
+  }
+
+  /** Milliseconds to hold a call back (see {@link pacing}). */
+  private deferral(): number {
+    if (!this.fresh() || !this.busy.some((id) => id !== this.self)) return 0;
+    return this.busySince + this.noticeMs - this.now();
+  }
+
+  private recount(): void {
+    // Just started working, nobody else busy: the others may be starting too and have not seen this one, so
+    // count every live replica until they have had time to (then only the busy ones).
+    const members = this.fresh() && !this.busy.some((id) => id !== this.self) ? this.live : this.busy;
+    const all = [...new Set([...members, this.self])].sort();
+    const changed = all.length !== this.replicas || this.live.length !== this.reportedLive;
+    this.reportedLive = this.live.length;
+    this.replicas = all.length;
+    this.rank = all.indexOf(this.self);
     this.apply();
     if (changed) this.options.onChange?.(this.status());
   }
@@ -141,7 +214,7 @@ export class QuotaShare {
     const refresh = async () => {
       try {
         const live = await members();
-        this.setMembers(live.identities, self, live.source);
+        this.setMembers(live.identities, self, live.source, live.busy);
       } catch (err) {
         console.warn(`quota share: could not read the live replicas (${(err as Error).message}); keeping ${this.replicas}`);
       }
@@ -153,7 +226,11 @@ export class QuotaShare {
       refreshing = true;
       void refresh().finally(() => (refreshing = false));
     }, refreshMs);
-    const tickTimer = setInterval(() => this.tick(), 1_000);
+    const tickTimer = setInterval(() => {
+      this.tick();
+      // The end of this replica's fresh stretch changes who counts, between two membership reads.
+      if (this.busySince + this.noticeMs <= this.now() && this.busySince + this.noticeMs > this.now() - 1_000) this.recount();
+    }, 1_000);
     refreshTimer.unref();
     tickTimer.unref();
     this.timers.push(refreshTimer, tickTimer);
@@ -167,7 +244,14 @@ export class QuotaShare {
   status(): QuotaShareStatus {
     const rates: QuotaShareStatus['rates'] = {};
     for (const op of this.limiter.pacedOperations()) rates[op] = this.limiter.rate(op);
-    return { replicas: this.replicas, rank: this.rank, source: this.source, rates, backedOff: Object.fromEntries(this.factors) };
+    return {
+      replicas: this.replicas,
+      live: this.live.length,
+      rank: this.rank,
+      source: this.source,
+      rates,
+      backedOff: Object.fromEntries(this.factors),
+    };
   }
 
   private apply(): void {
