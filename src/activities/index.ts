@@ -5,6 +5,7 @@ import { createPolicyActivities } from './policy';
 import { createRunStatusActivities } from './run-status';
 import { createStoreActivities } from './store';
 import { createUsageActivities } from './usage';
+import { createWatchActivities } from './watch';
 
 export type { ActivityDeps } from './deps';
 export type { InventoryScanInput, InventoryPage, DriftScanInput, DriftScan } from './inventory';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createInventoryActivities(deps),
     ...createKeyActivities(deps),
     ...createUsageActivities(deps),
+    ...createWatchActivities(deps),
     ...createPolicyActivities(deps),
     ...createRunStatusActivities(),
   };

@@ -135,7 +135,7 @@ export const MIN_WATCH_POLL_MS = 100;
  * server the worker is alive), so a long poll interval must not mean a long deaf stretch. Rejects with
  * the activity's CancelledFailure as soon as a cancellation is delivered.
  */
-async function pauseHeartbeating(ms: number, beat: () => void): Promise<void> {
+export async function pauseHeartbeating(ms: number, beat: () => void): Promise<void> {
   const end = Date.now() + ms;
   for (let left = ms; left > 0; left = end - Date.now()) {
     await sleep(Math.min(left, 1_000));

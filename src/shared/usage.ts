@@ -191,3 +191,61 @@ export interface DisableKeysResult {
    */
   sent?: string[];
 }
+
+/** Where the attempted-use watch stands: carried by the workflow, advanced by the `watchPeriod` activity. */
+export interface UsageWatchCursor {
+  /** Events from here on count. */
+  since: number;
+  /** CloudTrail was read up to here by the last check. */
+  checkedUntil?: number;
+  /** When the next check is due (epoch ms). */
+  nextCheckAt: number;
+  /** Acknowledged callers' events are counted up to here. */
+  acknowledgedCountedUntil?: number;
+  /** Event ids already reported (bounded). */
+  seenEventIds: string[];
+}
+
+/** Input of the `watchPeriod` activity: one wait of the quiet or waiting period, watched without history per check. */
+export interface WatchPeriodInput {
+  customKeyStoreId: string;
+  /** Watch until the wall clock reaches this epoch ms. */
+  untilMs: number;
+  /** CloudHSM: DescribeCustomKeyStores every `pollIntervalMs`; omitted, the connection is not watched. */
+  connection?: { pollIntervalMs: number };
+  /** The attempted-use watch; omitted, CloudTrail is not read. */
+  usage?: {
+    cursor: UsageWatchCursor;
+    intervalMs: number;
+    /** CloudTrail's delivery lag: each check re-reads this much of the previous window. */
+    lagMs: number;
+    acknowledged: string[];
+    /** For stores small enough to fall back to per-key lookups (see `LookupStrategy` `auto`). */
+    keyArns?: string[];
+  };
+}
+
+/** What a `watchPeriod` found, and how far its checks got. */
+export interface WatchPeriodResult {
+  /**
+   * UNTIL: nothing found up to `untilMs`; NOT_CONNECTED / GONE: a connection check saw the store not CONNECTED
+   * or deleted; KEY_IN_USE: a CloudTrail check found attempted use (in `usage.found`).
+   */
+  outcome: 'UNTIL' | 'NOT_CONNECTED' | 'GONE' | 'KEY_IN_USE';
+  store?: import('./types').StoreInfo;
+  lastSeenConnectedAt?: number;
+  firstSeenNotConnectedAt?: number;
+  connectionChecks: number;
+  usage?: {
+    cursor: UsageWatchCursor;
+    checks: number;
+    lookupCalls: number;
+    /** Attempted uses counted by these checks, acknowledged callers' included. */
+    counted: number;
+    /** KEY_IN_USE: what the check found (at most 50, newest first) and how many in all. */
+    found: AttemptedUse[];
+    foundTotal: number;
+    /** The slowest check of this watch (to tell a watch that cannot keep up). */
+    slowest?: FindAttemptedUseResult['cost'];
+  };
+}

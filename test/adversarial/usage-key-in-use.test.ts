@@ -148,7 +148,8 @@ test('a rare caller that fails once, behind an acknowledged application that kee
   await eventually(
     () => client.getStatus(store.storeId),
     (s) => checks(s) > before,
-    30_000,
+    // The checks run inside watchPeriod activities; status takes in their progress once per slice of 6 checks.
+    60_000,
     'a check after the proceed',
   );
   expect(await attemptAs(MONTHLY, keyA)).toBe('DisabledException');
@@ -164,7 +165,7 @@ test('a rare caller that fails once, behind an acknowledged application that kee
   const status = await eventually(
     () => client.getStatus(store.storeId),
     (s) => s.phase === 'BLOCKED' || checks(s) >= atAttempt + 3,
-    60_000,
+    90_000,
     'KEY_IN_USE-2 or three more checks',
   );
   const simulated = (await h.emulator.admin.usage()).reduce((n, u) => n + (u.outcomes.DisabledException ?? 0), 0);
@@ -178,4 +179,4 @@ test('a rare caller that fails once, behind an acknowledged application that kee
 
   await client.cancel(store.storeId, { by: 'carol', reason: 'monthly job still needs the key' });
   expect((await client.getReport(store.storeId, { wait: true })).outcome).toBe('CANCELLED');
-}, 150_000);
+}, 240_000);

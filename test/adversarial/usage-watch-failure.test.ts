@@ -78,8 +78,8 @@ test('a persistently failing attempted-use check blocks (retry | proceed); proce
   const history = await h.temporal.workflow.getHandle(workflowIdFor(store.storeId)).fetchHistory();
   const events = history.events ?? [];
   expect(events.filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
-  // No attempted-use check was scheduled after the proceed.
-  const checks = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'findAttemptedUse');
+  // No attempted-use watch was scheduled after the proceed (the checks run inside watchPeriod activities).
+  const checks = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'watchPeriod');
   const checksAfterProceed = checks.filter((e) => Number(e.eventTime?.seconds ?? 0) * 1000 > proceededAt + 1_000);
   expect(checksAfterProceed).toEqual([]);
   expect(checks.length).toBe(2);

@@ -56,7 +56,9 @@ describe('scale', () => {
       expect(report.counts).toMatchObject({ inventoried: n, scheduled: n, deleted: n });
       expect(stats.largestPayloadBytes).toBeLessThan(256 * KIB);
       expect(stats.events).toBeLessThan(10_240 / 4);
-      expect(stats.events / n).toBeLessThan(0.05);
+      // 0.3.0's usage evidence adds a GetKeyLastUsage activity per 1,000 keys, the watch slices and the deletion
+      // evidence lookups: about 0.006 events a key on top of 0.2.0's 0.05.
+      expect(stats.events / n).toBeLessThan(0.06);
 
       // The workflow's result carries 200 keys inline; the client assembles the rest from `reportKeys` query pages.
       const full = report;

@@ -1,11 +1,12 @@
-import { CancellationScope, ContinueAsNew, sleep } from '@temporalio/workflow';
+import { CancellationScope, ContinueAsNew } from '@temporalio/workflow';
 import type { DisableKeysResult } from '../../shared/usage';
 import { mutating } from '../activity-stubs';
 import { describeFailure, failureDetails } from '../failures';
 import { count, iso } from '../render';
 import type { Run, Transition } from '../run';
 import type { UsageState } from '../run-state';
-import { checkAttemptedUseIfDue, nextUsageCheckAt, startWatch } from './usage';
+import { startWatch } from './usage';
+import { waitWatchingStore } from './waiting';
 
 /** Keys per disableKeys activity: DisableKey is paced under 5/s, so about 100 s each. */
 const DISABLE_BATCH = 500;
@@ -66,16 +67,13 @@ export async function quietPeriod(run: Run): Promise<Transition> {
   }
   quiet.endsAt ??= Date.now() + (run.cfg.quietPeriodMs as number);
   const endsAt = quiet.endsAt;
-  for (;;) {
-    const now = Date.now();
-    if (now >= endsAt) break;
-    const wake = Math.min(endsAt, nextUsageCheckAt(run) ?? endsAt);
-    run.progress({ what: wake < endsAt ? 'Quiet period: look for attempted use in CloudTrail' : 'Quiet period ends: schedule deletion', at: wake });
-    await sleep(Math.max(1, wake - now), {
-      summary: `Quiet period: ${count(quiet.disabled)} key(s) disabled until ${iso(endsAt)}, watching CloudTrail for DisabledException`,
+  if (Date.now() < endsAt) {
+    run.progress({ what: 'Quiet period ends: schedule deletion', at: endsAt });
+    // The keys are not pending deletion yet: the store's connection does not matter until scheduling.
+    await waitWatchingStore(run, endsAt, `Quiet period: ${count(quiet.disabled)} key(s) disabled until ${iso(endsAt)}, CloudTrail watched for attempted use`, {
+      where: 'quiet period',
+      connection: false,
     });
-    await checkAttemptedUseIfDue(run, 'quiet period');
-    await run.continueAsNewIfSuggested();
   }
   // The watch carries on through the waiting period: its next check re-reads the end of this one.
   quiet.endedAt = Date.now();

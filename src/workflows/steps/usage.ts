@@ -1,5 +1,5 @@
-import { ContinueAsNew, sleep } from '@temporalio/workflow';
-import { callerKeyPair, type AttemptedUse, type FindAttemptedUseResult, type FindDeletionEvidenceResult } from '../../shared/usage';
+import { sleep } from '@temporalio/workflow';
+import { callerKeyPair, type AttemptedUse, type FindDeletionEvidenceResult, type WatchPeriodInput, type WatchPeriodResult } from '../../shared/usage';
 import { formatDuration } from '../../shared/duration';
 import { describeFailure } from '../failures';
 import { batch, inventory as inventoryStub } from '../activity-stubs';
@@ -86,67 +86,62 @@ function describeFinding(f: AttemptedUse): string {
   return `${f.caller}${f.sourceIPAddress ? ` from ${f.sourceIPAddress}` : ''} called ${f.eventName} on ${f.keyId} at ${iso(f.eventTime)} → ${f.errorCode} (event ${f.eventId})`;
 }
 
+/** What the `watchPeriod` activity needs to go on with the attempted-use watch (undefined when the run does not watch). */
+export function usageWatchInput(run: Run): WatchPeriodInput['usage'] {
+  if (!watchesUsage(run)) return undefined;
+  const w = usageOf(run).watch;
+  const ledger = run.ledger.all();
+  const now = Date.now();
+  return {
+    cursor: {
+      since: w.since ?? now,
+      ...(w.checkedUntil !== undefined ? { checkedUntil: w.checkedUntil } : {}),
+      nextCheckAt: w.nextCheckAt ?? now,
+      ...(w.acknowledgedCountedUntil !== undefined ? { acknowledgedCountedUntil: w.acknowledgedCountedUntil } : {}),
+      seenEventIds: w.seenEventIds,
+    },
+    intervalMs: run.cfg.timing.usageCheckIntervalMs as number,
+    lagMs: run.cfg.timing.cloudTrailDeliveryLagMs as number,
+    acknowledged: w.acknowledged,
+    ...(ledger.length <= PER_KEY_MAX_KEYS ? { keyArns: ledger.map((e) => e.arn) } : {}),
+  };
+}
+
 /**
- * One attempted-use check: CloudTrail since the previous check (minus the delivery lag, as events arrive
- * late), failed cryptographic calls on the store's keys. Anything not yet acknowledged blocks the run
- * (KEY_IN_USE) until an operator cancels (the rollback restores the keys) or resolves `proceed` (four-eyes),
- * which acknowledges those callers on those keys.
+ * Takes in what a `watchPeriod` activity's CloudTrail checks did (they run inside it, costing no history), and
+ * on KEY_IN_USE blocks the run until an operator cancels (the rollback restores the keys) or resolves `proceed`
+ * (four-eyes), which acknowledges those callers on those keys.
  */
-export async function checkAttemptedUse(run: Run, where: string): Promise<void> {
+export async function applyWatchedUsage(run: Run, seen: WatchPeriodResult, where: string): Promise<void> {
+  const progress = seen.usage;
+  if (!progress || !run.usage) return;
   const usage = usageOf(run);
   const watch = usage.watch;
-  const lag = run.cfg.timing.cloudTrailDeliveryLagMs as number;
-  const now = Date.now();
-  const since = watch.since ?? now;
-  // CloudTrail's eventTime has whole seconds: an event in the same second as the start must not fall outside.
-  const startTime = Math.floor(Math.max(since, (watch.checkedUntil ?? since) - lag) / 1_000) * 1_000;
-  const ledger = run.ledger.all();
-  const keyArns = ledger.length <= PER_KEY_MAX_KEYS ? ledger.map((e) => e.arn) : undefined;
-  let result: FindAttemptedUseResult;
-  try {
-    result = await batch.findAttemptedUse.executeWithOptions(
-      { summary: `${where}: CloudTrail attempted use of the store's keys ${iso(startTime)} → ${iso(now)}` },
-      [
-        {
-          customKeyStoreId: run.cfg.customKeyStoreId,
-          keyArns,
-          startTime,
-          endTime: now,
-          strategy: 'auto',
-          seenEventIds: watch.seenEventIds,
-          acknowledged: watch.acknowledged,
-          countAcknowledged: { from: watch.acknowledgedCountedUntil ?? startTime, until: Math.max(startTime, now - lag) },
-        },
-      ],
-    );
-    run.state.lastError = undefined;
-  } catch (err) {
-    if (err instanceof ContinueAsNew || run.isCancelOfThisRun(err)) throw err;
-    await watchFailed(run, where, err);
-    return;
-  }
-  watch.checks++;
-  watch.checkedUntil = now;
-  watch.nextCheckAt = Date.now() + (run.cfg.timing.usageCheckIntervalMs as number);
-  watch.lookupCalls += result.cost.lookupCalls;
-  watch.findings += result.total + (result.acknowledgedEvents ?? 0);
-  watch.acknowledgedCountedUntil = Math.max(watch.acknowledgedCountedUntil ?? startTime, now - lag);
+  const { cursor } = progress;
+  watch.checks += progress.checks;
+  watch.lookupCalls += progress.lookupCalls;
+  watch.findings += progress.counted;
+  watch.checkedUntil = cursor.checkedUntil;
+  watch.nextCheckAt = cursor.nextCheckAt;
+  watch.acknowledgedCountedUntil = cursor.acknowledgedCountedUntil;
+  watch.seenEventIds = cursor.seenEventIds.slice(-SEEN_KEPT);
+  run.state.lastError = undefined;
   const intervalMs = run.cfg.timing.usageCheckIntervalMs as number;
-  if (result.cost.elapsedMs > intervalMs && !watch.slowNoted) {
+  const slowest = progress.slowest;
+  if (slowest && slowest.elapsedMs > intervalMs && !watch.slowNoted) {
     // LookupEvents reads 50 events a call at 2 calls/s per account: a busy account outruns an account-wide watch.
     watch.slowNoted = true;
     run.state.notes.push(
-      `An attempted-use check took ${formatDuration(result.cost.elapsedMs)} (${count(result.cost.lookupCalls)} LookupEvents calls, ${count(result.cost.eventsRead)} events, ${result.cost.strategy}), longer than usageCheckInterval (${formatDuration(intervalMs)}): the account's KMS traffic is too high for the watch to keep up; consider a longer usageCheckInterval, or CloudTrail Lake / an EventBridge rule on the KMS errors instead.`,
+      `An attempted-use check took ${formatDuration(slowest.elapsedMs)} (${count(slowest.lookupCalls)} LookupEvents calls, ${count(slowest.eventsRead)} events, ${slowest.strategy}), longer than usageCheckInterval (${formatDuration(intervalMs)}): the account's KMS traffic is too high for the watch to keep up; consider a longer usageCheckInterval, or CloudTrail Lake / an EventBridge rule on the KMS errors instead.`,
     );
   }
-  watch.seenEventIds = [...watch.seenEventIds, ...result.findings.map((f) => f.eventId)].slice(-SEEN_KEPT);
-  usage.attempted = [...usage.attempted, ...result.findings].sort((a, b) => a.eventTime - b.eventTime).slice(0, ATTEMPTED_KEPT);
-  // The activity already left acknowledged callers out (before its cap): whatever it found is new.
-  const open = result.findings;
   run.publish();
-  if (open.length === 0) return;
+  if (seen.outcome !== 'KEY_IN_USE' || progress.found.length === 0) return;
+  // The activity already left acknowledged callers out (before its cap): whatever it found is new.
+  const open = progress.found;
+  usage.attempted = [...usage.attempted, ...open].sort((a, b) => a.eventTime - b.eventTime).slice(0, ATTEMPTED_KEPT);
   const keys = new Set(open.map((f) => f.keyId));
-  const more = result.total - result.findings.length;
+  const more = progress.foundTotal - open.length;
   const resolution = await run.block({
     kind: 'KEY_IN_USE',
     message: `Something still tries to use ${count(keys.size)} key(s) of the store (${where}): ${open
@@ -171,11 +166,11 @@ export async function checkAttemptedUse(run: Run, where: string): Promise<void> 
 }
 
 /**
- * A check failed after its retries (say, CloudTrail access denied). The run does not go on blind: it blocks
+ * A CloudTrail check failed after its retries (say, access denied). The run does not go on blind: it blocks
  * until an operator retries (after fixing the cause) or proceeds without the watch — a decision to delete
  * keys without that evidence, so four-eyes applies — or cancels.
  */
-async function watchFailed(run: Run, where: string, err: unknown): Promise<void> {
+export async function watchFailed(run: Run, where: string, err: unknown): Promise<void> {
   const error = describeFailure(err);
   run.state.lastError = `attempted-use check: ${error}`;
   const resolution = await run.block({
@@ -185,22 +180,11 @@ async function watchFailed(run: Run, where: string, err: unknown): Promise<void>
     message: `The CloudTrail check for attempted use of the store's keys (${where}) failed: ${error}. Retry once the cause is fixed (e.g. the cloudtrail:LookupEvents permission), proceed without the watch (another person), or cancel.`,
     allowedActions: ['retry', 'proceed'],
   });
-  if (resolution.action !== 'proceed') return; // retry: the check is still due, the loop runs it again
+  if (resolution.action !== 'proceed') return; // retry: the watch starts again with the check that failed
   usageOf(run).watch.stoppedBy = resolution.by;
   run.state.notes.push(
     `${resolution.by} turned the attempted-use watch off after it failed (${resolution.blockerId}: ${error}); no CloudTrail check ran after that.`,
   );
-}
-
-/** Due attempted-use check, if any: called by the waiting loops when they wake. */
-export async function checkAttemptedUseIfDue(run: Run, where: string): Promise<void> {
-  const next = run.usage?.watch.nextCheckAt;
-  if (watchesUsage(run) && next !== undefined && Date.now() >= next) await checkAttemptedUse(run, where);
-}
-
-/** When the next attempted-use check is due (undefined when the run does not watch). */
-export function nextUsageCheckAt(run: Run): number | undefined {
-  return watchesUsage(run) ? run.usage?.watch.nextCheckAt : undefined;
 }
 
 /**
