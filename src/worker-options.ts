@@ -79,7 +79,7 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
   // Unpaced (KMS_QUOTA_SCALE=0): nothing to share.
   const quotaShare =
     envBoolean('KMS_QUOTA_SHARE', true, env) && limiter.pacedOperations().length > 0
-      ? new QuotaShare(limiter, { onChange: logShare, noticeMs: settings.heartbeatMs + settings.refreshMs + 1_000, idleAfterMs: settings.heartbeatStaleMs })
+      ? new QuotaShare(limiter, { onChange: logShare, noticeMs: settings.heartbeatMs + settings.refreshMs + 1_000, idleAfterMs: settings.idleAfterMs })
       : undefined;
   const deps: ActivityDeps = {
     kms: createKmsClient(),
@@ -121,20 +121,22 @@ export interface QuotaShareSettings {
   heartbeatMs: number;
   /** A replica whose last heartbeat is older than this is gone. */
   heartbeatStaleMs: number;
+  /** A replica whose heartbeats showed no running activity for this long is idle (takes no share). */
+  idleAfterMs: number;
 }
 
 /**
  * - `KMS_QUOTA_SHARE_REFRESH_MS`: how often a replica reads who is alive; default 2000;
  * - `KMS_QUOTA_SHARE_HEARTBEAT_MS`: Temporal worker heartbeat interval (1000–60000); default 2000. A replica
  *   whose last heartbeat is older than three intervals is gone; one whose heartbeats showed no running activity
- *   for three intervals is idle and takes no share.
+ *   for two intervals is idle and takes no share.
  */
 export function quotaShareFromEnv(env: NodeJS.ProcessEnv = process.env): QuotaShareSettings {
   const heartbeatMs = envNumber('KMS_QUOTA_SHARE_HEARTBEAT_MS', 2_000, env);
   if (heartbeatMs < 1_000 || heartbeatMs > 60_000) throw new Error(`KMS_QUOTA_SHARE_HEARTBEAT_MS must be between 1000 and 60000, got "${heartbeatMs}"`);
   const refreshMs = envNumber('KMS_QUOTA_SHARE_REFRESH_MS', 2_000, env);
   if (refreshMs < 100) throw new Error(`KMS_QUOTA_SHARE_REFRESH_MS must be at least 100, got "${refreshMs}"`);
-  return { refreshMs, heartbeatMs, heartbeatStaleMs: 3 * heartbeatMs };
+  return { refreshMs, heartbeatMs, heartbeatStaleMs: 3 * heartbeatMs, idleAfterMs: 2 * heartbeatMs };
 }
 
 /** Where the worker serves its operations endpoint and the SDK's own metrics (see {@link opsFromEnv}). */

@@ -97,6 +97,7 @@ async function main(): Promise<void> {
           taskQueue: worker.options.taskQueue,
           self: worker.options.identity,
           heartbeatStaleMs: share.heartbeatStaleMs,
+          idleAfterMs: share.idleAfterMs,
         });
         await kms.quotaShare.start(discovery, worker.options.identity, share.refreshMs);
         const quotaShare = kms.quotaShare;

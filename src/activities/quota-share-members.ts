@@ -46,6 +46,7 @@ export async function heartbeatingReplicas(
   service: WorkflowService,
   options: ReplicaDiscoveryOptions,
   lastBusy: Map<string, number> = new Map(),
+  busySince: Map<string, number> = new Map(),
 ): Promise<LiveReplicas | undefined> {
   const now = (options.now ?? Date.now)();
   const identities = new Set<string>();
@@ -63,7 +64,11 @@ export async function heartbeatingReplicas(
         if (!hb?.workerIdentity || hb.status === WORKER_STATUS_SHUTDOWN) continue;
         if (now - millis(hb.heartbeatTime) > options.heartbeatStaleMs) continue;
         identities.add(hb.workerIdentity);
-        if ((hb.activityTaskSlotsInfo?.currentUsedSlots ?? 0) > 0) lastBusy.set(hb.workerIdentity, now);
+        if ((hb.activityTaskSlotsInfo?.currentUsedSlots ?? 0) > 0) {
+          const previous = lastBusy.get(hb.workerIdentity);
+          if (previous === undefined || now - previous > (options.idleAfterMs ?? options.heartbeatStaleMs)) busySince.set(hb.workerIdentity, now);
+          lastBusy.set(hb.workerIdentity, now);
+        }
       }
       nextPageToken = page.nextPageToken?.length ? page.nextPageToken : undefined;
     } while (nextPageToken);
@@ -72,9 +77,13 @@ export async function heartbeatingReplicas(
   }
   if (!identities.has(options.self)) return undefined;
   const idleAfter = options.idleAfterMs ?? options.heartbeatStaleMs;
-  for (const [identity, at] of lastBusy) if (!identities.has(identity) || now - at > 10 * idleAfter) lastBusy.delete(identity);
+  for (const [identity, at] of lastBusy) {
+    if (identities.has(identity) && now - at <= 10 * idleAfter) continue;
+    lastBusy.delete(identity);
+    busySince.delete(identity);
+  }
   const busy = [...identities].filter((id) => now - (lastBusy.get(id) ?? -Infinity) <= idleAfter);
-  return { identities: [...identities], busy, source: 'heartbeats' };
+  return { identities: [...identities], busy, busySince: Object.fromEntries(busy.map((id) => [id, busySince.get(id) ?? now])), source: 'heartbeats' };
 }
 
 /**
@@ -101,5 +110,6 @@ export async function pollingReplicas(service: WorkflowService, options: Replica
  */
 export function replicaDiscovery(service: WorkflowService, options: ReplicaDiscoveryOptions): () => Promise<LiveReplicas> {
   const lastBusy = new Map<string, number>();
-  return async () => (await heartbeatingReplicas(service, options, lastBusy)) ?? pollingReplicas(service, options);
+  const busySince = new Map<string, number>();
+  return async () => (await heartbeatingReplicas(service, options, lastBusy, busySince)) ?? pollingReplicas(service, options);
 }

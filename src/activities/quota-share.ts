@@ -29,6 +29,11 @@ export interface LiveReplicas {
   identities: string[];
   /** The live replicas that ran activities recently: only they take a share. */
   busy: string[];
+  /**
+   * When each busy replica's current busy stretch began (this host's clock), when the source knows. One busy for
+   * longer than the notice time paces at a share that may leave out a replica that just started.
+   */
+  busySince?: Record<string, number>;
   /** `heartbeats` (Temporal's worker heartbeats, ListWorkers) or `pollers` (DescribeTaskQueue's recent pollers). */
   source: string;
 }
@@ -85,6 +90,7 @@ export class QuotaShare {
   private live: readonly string[] = [];
   private busy: readonly string[] = [];
   private reportedLive = 0;
+  private othersBusySince: Readonly<Record<string, number>> | undefined;
   private lastDemandAt = -Infinity;
   private busySince = -Infinity;
   private readonly noticeMs: number;
@@ -117,9 +123,10 @@ export class QuotaShare {
    * Sets who shares the quota: the live replicas, and among them the busy ones (running activities). Only busy
    * replicas take a share, so one that has nothing to do leaves its share to the others; `self` always counts.
    */
-  setMembers(live: readonly string[], self: string, source: string, busy: readonly string[] = live): void {
+  setMembers(live: readonly string[], self: string, source: string, busy: readonly string[] = live, busySince?: Readonly<Record<string, number>>): void {
     this.live = live;
     this.busy = busy;
+    this.othersBusySince = busySince;
     this.self = self;
     this.source = source;
     this.recount();
@@ -155,10 +162,16 @@ export class QuotaShare {
     return this.now() - this.busySince < this.noticeMs;
   }
 
-  /** Milliseconds to hold a call back (see {@link pacing}). */
+  /**
+   * Milliseconds to hold a call back (see {@link pacing}): only while this replica is fresh and another has been
+   * busy for longer than the notice time (a replica in its own fresh stretch counts every live one, this included).
+   */
   private deferral(): number {
-    if (!this.fresh() || !this.busy.some((id) => id !== this.self)) return 0;
-    return this.busySince + this.noticeMs - this.now();
+    if (!this.fresh() || !this.othersBusySince) return 0;
+    const since = this.othersBusySince;
+    const now = this.now();
+    if (!this.busy.some((id) => id !== this.self && now - (since[id] ?? -Infinity) >= this.noticeMs)) return 0;
+    return this.busySince + this.noticeMs - now;
   }
 
   private recount(): void {
@@ -214,7 +227,7 @@ export class QuotaShare {
     const refresh = async () => {
       try {
         const live = await members();
-        this.setMembers(live.identities, self, live.source, live.busy);
+        this.setMembers(live.identities, self, live.source, live.busy, live.busySince);
       } catch (err) {
         console.warn(`quota share: could not read the live replicas (${(err as Error).message}); keeping ${this.replicas}`);
       }
