@@ -179,7 +179,8 @@ const SCENARIOS: Record<string, Scenario> = {
     expectHistory(events) {
       expect(activities(events, 'connectStore')).toBe(1);
       expect(activities(events, 'scheduleKeys')).toBe(2);
-      expect(activities(events, 'watchStore')).toBeGreaterThanOrEqual(1);
+      // 0.3.0: the waiting period's connection checks run inside watchPeriod, with the attempted-use watch.
+      expect(activities(events, 'watchPeriod')).toBeGreaterThanOrEqual(1);
       expect(activities(events, 'driftScan')).toBeGreaterThanOrEqual(1);
       expect(activities(events, 'checkKeys')).toBeGreaterThanOrEqual(1);
       expect(activities(events, 'disconnectStore')).toBe(1);
@@ -537,6 +538,7 @@ const SCENARIOS: Record<string, Scenario> = {
 
   // 0.3.0: usage evidence. One key was used a moment ago: the approval must acknowledge it.
   'recent-use-acknowledged': {
+    harness: { emulator: { dayMs: 500 } },
     closes: 'COMPLETED',
     async run(h) {
       const store = await small(h);
@@ -586,7 +588,7 @@ const SCENARIOS: Record<string, Scenario> = {
     },
     expectHistory(events) {
       expect(activities(events, 'disableKeys')).toBe(1);
-      expect(activities(events, 'findAttemptedUse')).toBeGreaterThanOrEqual(1);
+      expect(activities(events, 'watchPeriod')).toBeGreaterThanOrEqual(1);
       expect(activities(events, 'rollbackKeys')).toBe(1);
       expect(activities(events, 'scheduleKeys')).toBe(0);
     },
@@ -615,7 +617,7 @@ const SCENARIOS: Record<string, Scenario> = {
       return store.storeId;
     },
     expectHistory(events) {
-      expect(activities(events, 'findAttemptedUse')).toBeGreaterThanOrEqual(1);
+      expect(activities(events, 'watchPeriod')).toBeGreaterThanOrEqual(1);
       expect(activities(events, 'findDeletionEvidence')).toBeGreaterThanOrEqual(1);
     },
   },
