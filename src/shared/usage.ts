@@ -4,6 +4,8 @@
  * the client and the tests.
  */
 
+import type { StoreInfo } from './types';
+
 /** A key's last successful cryptographic use, as KMS `GetKeyLastUsage` reports it (dates in epoch ms). */
 export interface KeyUsage {
   keyId: string;
@@ -232,7 +234,7 @@ export interface WatchPeriodResult {
    * or deleted; KEY_IN_USE: a CloudTrail check found attempted use (in `usage.found`).
    */
   outcome: 'UNTIL' | 'NOT_CONNECTED' | 'GONE' | 'KEY_IN_USE';
-  store?: import('./types').StoreInfo;
+  store?: StoreInfo;
   lastSeenConnectedAt?: number;
   firstSeenNotConnectedAt?: number;
   connectionChecks: number;

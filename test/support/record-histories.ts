@@ -570,7 +570,12 @@ const SCENARIOS: Record<string, Scenario> = {
       await client.startDecommission(quiet(store.storeId, { quietPeriod: '60s', timing: { usageCheckInterval: 500, cloudTrailDeliveryLag: 1_000 } }));
       await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
       await client.approve(store.storeId, { approver: 'bob' });
-      await eventually(() => keyState(h, store.enabled[0] as string), (state) => state === 'Disabled', 20_000, 'the quiet period to disable the key');
+      await eventually(
+        () => keyState(h, store.enabled[0] as string),
+        (state) => state === 'Disabled',
+        20_000,
+        'the quiet period to disable the key',
+      );
       await h.emulator.admin.startUsage({ keyId: store.enabled[0] as string, everyMs: 200, principal: 'payments-app' });
       try {
         const blocked = await waitForPhase(h, store.storeId, 'BLOCKED', 30_000);
