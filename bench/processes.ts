@@ -160,6 +160,8 @@ export async function startWorkerProcess(build: BenchBuild, options: WorkerProce
     TEMPORAL_NAMESPACE: 'default',
     TASK_QUEUE: options.taskQueue,
     AWS_ENDPOINT_URL_KMS: options.emulatorUrl,
+    // The emulator answers CloudTrail's LookupEvents on the same URL (usage evidence).
+    AWS_ENDPOINT_URL_CLOUDTRAIL: options.emulatorUrl,
     AWS_REGION: EMULATOR_REGION,
     AWS_ACCESS_KEY_ID: EMULATOR_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: EMULATOR_CREDENTIALS.secretAccessKey,

@@ -155,6 +155,8 @@ function workerEnv(options: WorkerProcessOptions, bundle: string): NodeJS.Proces
     TEMPORAL_NAMESPACE: 'default',
     TASK_QUEUE: options.taskQueue,
     AWS_ENDPOINT_URL_KMS: options.kmsEndpoint,
+    // The emulator answers CloudTrail's LookupEvents on the same URL (usage evidence).
+    AWS_ENDPOINT_URL_CLOUDTRAIL: options.kmsEndpoint,
     AWS_REGION: options.region ?? 'us-east-1',
     AWS_ACCESS_KEY_ID: options.accessKeyId ?? 'test',
     AWS_SECRET_ACCESS_KEY: options.secretAccessKey ?? 'test',
