@@ -59,6 +59,12 @@ function services(args: string[]): string[] {
   return out.stdout.trim().split('\n').sort();
 }
 
+/**
+ * The server version the production-stack test (test/production/) builds and runs this file's configuration on:
+ * the compose images must be that release.
+ */
+const TESTED_SERVER_VERSION = (/^want=(\S+)$/m.exec(readFileSync(path.join(ROOT, 'scripts', 'ensure-temporal-server.sh'), 'utf8')) as RegExpExecArray)[1];
+
 const CORE_SERVICES = ['postgresql', 'temporal', 'temporal-admin-tools', 'temporal-schema', 'temporal-ui', 'worker'];
 const LOCAL_SERVICES = ['kms-emulator', 'kms-seed'];
 
@@ -95,14 +101,17 @@ if (!compose.available && compose.mustFail) {
       const s = config().services;
       expect(s.postgresql.image).toMatch(/^postgres:\d+/);
       expect(s.postgresql.healthcheck?.test.join(' ')).toContain('pg_isready');
-      expect(s['temporal-schema'].image).toMatch(/^temporalio\/admin-tools:1\.29\./);
+      expect(s['temporal-schema'].image).toBe(`temporalio/admin-tools:${TESTED_SERVER_VERSION}`);
       expect(s['temporal-schema'].depends_on).toEqual({ postgresql: { condition: 'service_healthy' } });
-      expect(s.temporal.image).toMatch(/^temporalio\/server:1\.29\.\d+$/);
+      expect(s.temporal.image).toBe(`temporalio/server:${TESTED_SERVER_VERSION}`);
       expect(s.temporal.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql', POSTGRES_PWD: REQUIRED_ENV.POSTGRES_PASSWORD });
       expect(s.temporal.depends_on).toEqual({ 'temporal-schema': { condition: 'service_completed_successfully' } });
-      expect(s.temporal.healthcheck?.test).toEqual(['CMD', 'temporal', 'operator', 'cluster', 'health', '--address', 'temporal:7233']);
+      // The server image has no Temporal CLI: its health check asks the frontend's HTTP API with busybox wget
+      // (`$$` is compose's escaped `$`: the container's shell expands $(hostname)).
+      expect(s.temporal.healthcheck?.test).toEqual(['CMD-SHELL', 'wget -q -O /dev/null "http://$$(hostname):7243/api/v1/cluster-info"']);
+      expect(s['temporal-admin-tools'].image).toBe(`temporalio/admin-tools:${TESTED_SERVER_VERSION}`);
       expect(s['temporal-admin-tools'].depends_on).toEqual({ temporal: { condition: 'service_healthy' } });
-      expect(s['temporal-ui'].image).toMatch(/^temporalio\/ui:2\.42\.\d+$/);
+      expect(s['temporal-ui'].image).toMatch(/^temporalio\/ui:2\.54\.\d+$/);
       expect(s['temporal-ui'].depends_on).toEqual({ temporal: { condition: 'service_healthy' } });
       // No workflow may start before its search attributes exist: the worker waits for the admin job.
       expect(s.worker.depends_on).toEqual({ 'temporal-admin-tools': { condition: 'service_completed_successfully' } });

@@ -1,5 +1,5 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities, createKmsClient, createKmsRateLimiter, type ActivityDeps } from '../../src/activities';
+import { createActivities, createCloudTrailClient, createKmsClient, createKmsRateLimiter, type ActivityDeps } from '../../src/activities';
 import type { ResolveRequest } from '../../src/shared/types';
 import { temporalAddress, workflowBundle, type Harness } from '../support/harness';
 
@@ -28,7 +28,12 @@ export async function startWorker(h: Harness, deps: Partial<ActivityDeps> = {}):
     namespace: 'default',
     taskQueue: h.taskQueue,
     workflowBundle: await workflowBundle(),
-    activities: createActivities({ kms: createKmsClient(sdkConfig), limiter: createKmsRateLimiter({ quotaScale: 0 }), ...deps }),
+    activities: createActivities({
+      kms: createKmsClient(sdkConfig),
+      cloudTrail: createCloudTrailClient(sdkConfig),
+      limiter: createKmsRateLimiter({ quotaScale: 0 }),
+      ...deps,
+    }),
   });
   const running = worker.run();
   let stopped: Promise<void> | undefined;

@@ -15,7 +15,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { DescribeCustomKeyStoresCommand, EncryptCommand } from '@aws-sdk/client-kms';
 import { execFileSync } from 'node:child_process';
-import { createActivities, createKmsClient, createKmsRateLimiter } from '../../src/activities';
+import { createActivities, createCloudTrailClient, createKmsClient, createKmsRateLimiter } from '../../src/activities';
 import { DecommissionClient, type DecommissionInput, type DecommissionReport, type DecommissionStatus, type UpdateAck } from '../../src/client';
 import { historyStats } from '../../src/devtools/history-stats';
 import { startDevServer } from '../../src/devtools/temporal-dev-server';
@@ -666,7 +666,7 @@ async function continueAsNewChain(address: string): Promise<{ id: string; firstR
     connection: native,
     taskQueue: 'continue-as-new',
     workflowBundle: await workflowBundle(),
-    activities: createActivities({ kms: createKmsClient(sdk), limiter: createKmsRateLimiter({ quotaScale: 0 }) }),
+    activities: createActivities({ kms: createKmsClient(sdk), cloudTrail: createCloudTrailClient(sdk), limiter: createKmsRateLimiter({ quotaScale: 0 }) }),
   });
   const running = worker.run();
   const client = new DecommissionClient({ client: new Client({ connection }), taskQueue: 'continue-as-new' });

@@ -120,8 +120,8 @@ if (!availability.available && availability.mustFail) {
       expect(current).toContain('25 in store · 25 scheduled by this run');
       expect(current).toMatch(/Approved by\s+bob/);
       expect(current).toContain('Deletion dates');
-      // The next thing the waiting period does: with the attempted-use watch on (the default), its CloudTrail check.
-      expect(current).toContain('Look for attempted use in CloudTrail');
+      // The next thing the waiting period does (CloudTrail is watched inside the wait, between these).
+      expect(current).toMatch(/Next:\s*Drift check at/);
       expect(current).toMatch(/Last use \(30d window\)\s+0 used recently/);
 
       const file = await screenshot(page, 'webui-decommission.png');

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { createActivities, createKmsClient, createKmsRateLimiter } from '../../src/activities';
+import { createActivities, createCloudTrailClient, createKmsClient, createKmsRateLimiter } from '../../src/activities';
 import { DecommissionClient } from '../../src/client';
 import { historyStats } from '../../src/devtools/history-stats';
 import { startDevServer, type DevServer } from '../../src/devtools/temporal-dev-server';
@@ -93,7 +93,7 @@ describe('continue-as-new', () => {
       connection: native,
       taskQueue: 'continue-as-new',
       workflowBundle: await workflowBundle(),
-      activities: createActivities({ kms: createKmsClient(sdk), limiter: createKmsRateLimiter({ quotaScale: 0 }) }),
+      activities: createActivities({ kms: createKmsClient(sdk), cloudTrail: createCloudTrailClient(sdk), limiter: createKmsRateLimiter({ quotaScale: 0 }) }),
     });
     running = worker.run();
     connection = await Connection.connect({ address: server.address });
