@@ -5,13 +5,12 @@
  * image's files (the Dockerfile's build replayed in a copy of the build context). Containers' host names and
  * fixed ports become loopback and free ports; nothing else is changed.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, closeSync, cpSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { execFile } from 'node:child_process';
 import { COMPOSE_FILE, contextCopies, DOCKERFILE, parseDockerfile, ROOT, type Stage } from '../deploy/deploy-files';
 
 /** Output read back from a process's log file (its end). */
@@ -47,12 +46,15 @@ export interface ComposeService {
 
 /** The normalised compose configuration (docker-compose config, YAML → JSON with python3-yaml, as compose.test.ts reads it). */
 export function composeConfig(env: Record<string, string>): Record<string, ComposeService> {
-  const empty = path.join(mkdtempSync(path.join(tmpdir(), 'compose-env-')), 'empty.env');
+  // An empty env file: neither a developer's .env nor the shell may influence the result.
+  const dir = mkdtempSync(path.join(tmpdir(), 'compose-env-'));
+  const empty = path.join(dir, 'empty.env');
   writeFileSync(empty, '');
   const out = spawnSync('docker-compose', ['-f', COMPOSE_FILE, '--env-file', empty, 'config'], {
     encoding: 'utf8',
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
   });
+  rmSync(dir, { recursive: true, force: true });
   if (out.status !== 0) throw new Error(`docker-compose config failed (Debian: apt-get install docker-compose): ${out.stderr ?? out.error}`);
   const json = execFileSync('python3', ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], {
     input: out.stdout,
