@@ -1,5 +1,14 @@
 import type { WorkerOptions } from '@temporalio/worker';
-import { createActivities, createCloudTrailClient, createKmsClient, createKmsRateLimiter, type ActivityDeps } from './activities';
+import {
+  CLOUDTRAIL_DEFAULT_QUOTAS,
+  KMS_DEFAULT_QUOTAS,
+  createActivities,
+  createCloudTrailClient,
+  createKmsClient,
+  createKmsRateLimiter,
+  type ActivityDeps,
+  type PacedOperation,
+} from './activities';
 import { createConcurrencyGate } from './activities/concurrency-gate';
 import { createDescribeThreads } from './activities/describe-threads';
 import { QuotaShare, type QuotaShareStatus } from './activities/quota-share';
@@ -71,10 +80,34 @@ export function envNumber(name: string, fallback: number, env: NodeJS.ProcessEnv
  *
  * Call `close()` when the worker has stopped.
  */
+/**
+ * `KMS_QUOTA_OVERRIDES`: per-operation paces in requests per second, final (neither scaled nor reduced by the
+ * utilization), for an account with one raised quota, e.g. `GetKeyLastUsage=50,LookupEvents=4`.
+ */
+export function quotaOverridesFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Record<PacedOperation, number>> | undefined {
+  const raw = env.KMS_QUOTA_OVERRIDES?.trim();
+  if (!raw) return undefined;
+  const known = new Set<string>([...Object.keys(KMS_DEFAULT_QUOTAS), ...Object.keys(CLOUDTRAIL_DEFAULT_QUOTAS)]);
+  const overrides: Partial<Record<PacedOperation, number>> = {};
+  for (const part of raw.split(',')) {
+    const [name, value] = part.split('=').map((s) => s.trim());
+    const rate = Number(value);
+    if (!name || !known.has(name) || value === undefined || value === '' || !Number.isFinite(rate) || rate <= 0) {
+      throw new Error(`KMS_QUOTA_OVERRIDES must be <operation>=<requests per second>[,…] with operations from ${[...known].join(', ')}, got "${part}"`);
+    }
+    overrides[name as PacedOperation] = rate;
+  }
+  return overrides;
+}
+
 export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ActivityDeps> = {}) {
   const threads = envNumber('KMS_DESCRIBE_THREADS', 1, env);
   const policy = policyFromEnv(env);
-  const limiter = createKmsRateLimiter({ quotaScale: envNumber('KMS_QUOTA_SCALE', 1, env), utilization: envNumber('KMS_QUOTA_UTILIZATION', 0.97, env) });
+  const limiter = createKmsRateLimiter({
+    quotaScale: envNumber('KMS_QUOTA_SCALE', 1, env),
+    utilization: envNumber('KMS_QUOTA_UTILIZATION', 0.97, env),
+    overrides: quotaOverridesFromEnv(env),
+  });
   const settings = quotaShareFromEnv(env);
   // Unpaced (KMS_QUOTA_SCALE=0): nothing to share.
   const quotaShare =
