@@ -2,7 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { temporalAddress } from '../support/harness';
-import { startEmulatorProcess, stopAllProcesses, SupervisedWorker, type EmulatorProcess } from '../support/processes';
+import {
+  RAISED_LAST_USAGE_ENV,
+  raisedLastUsageQuota,
+  startEmulatorProcess,
+  stopAllProcesses,
+  SupervisedWorker,
+  type EmulatorProcess,
+} from '../support/processes';
 import { AuditLog, ok, proveScheduledOnce, sleep } from './helpers/audit';
 import { printFigures, seconds } from './helpers/figures';
 import { seedStoreVia } from './helpers/seed';
@@ -28,7 +35,14 @@ afterAll(async () => {
 test('emulator SIGKILLed during scheduling and during the wait: nothing lost, every key deleted exactly once', async () => {
   const started = Date.now();
   dir = mkdtempSync(path.join(tmpdir(), 'kms-emulator-restart-'));
-  const options = { statePath: path.join(dir, 'kms-state.jsonl'), dayMs: 2_000, quotaScale: SCALE, connectMs: 200, disconnectMs: 200 };
+  const options = {
+    statePath: path.join(dir, 'kms-state.jsonl'),
+    dayMs: 2_000,
+    quotaScale: SCALE,
+    connectMs: 200,
+    disconnectMs: 200,
+    quotas: raisedLastUsageQuota(SCALE),
+  };
   let emulator: EmulatorProcess = await startEmulatorProcess(options);
   const port = emulator.port;
   const store = await seedStoreVia(emulator.admin, { enabled: 400, disabled: 100, bystanders: 10 });
@@ -38,7 +52,7 @@ test('emulator SIGKILLed during scheduling and during the wait: nothing lost, ev
   const clients = await connectClients(taskQueue);
   closeClients = clients.close;
   // No approval step: the deployment's approval policy, in the worker's environment.
-  const env = { DECOMMISSION_REQUIRE_APPROVAL: 'false', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false' };
+  const env = { DECOMMISSION_REQUIRE_APPROVAL: 'false', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false', ...RAISED_LAST_USAGE_ENV };
   const worker = new SupervisedWorker(
     { temporalAddress: temporalAddress(), taskQueue, kmsEndpoint: emulator.url, quotaScale: SCALE, env },
     'worker-emulator-restart',

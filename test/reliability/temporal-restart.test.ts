@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, startDevServer, type DevServer } from '../../src/devtools/temporal-dev-server';
 import { startEmulator, type RunningEmulator } from '../../src/emulator';
-import { stopAllProcesses, SupervisedWorker } from '../support/processes';
+import { RAISED_LAST_USAGE_ENV, raisedLastUsageQuota, stopAllProcesses, SupervisedWorker } from '../support/processes';
 import { AuditLog, ok, proveScheduledOnce, sleep } from './helpers/audit';
 import { printFigures, seconds } from './helpers/figures';
 import { seedStoreVia } from './helpers/seed';
@@ -39,7 +39,7 @@ test('Temporal stopped during scheduling and killed during the wait: the run res
   server = await startDevServer({ port, dbFilename });
   const address = server.address;
 
-  emulator = await startEmulator({ quotaScale: SCALE, dayMs: 2_000, connectMs: 200, disconnectMs: 200 });
+  emulator = await startEmulator({ quotaScale: SCALE, dayMs: 2_000, connectMs: 200, disconnectMs: 200, quotaOverrides: raisedLastUsageQuota(SCALE) });
   const em = emulator;
   const store = await seedStoreVia(em.admin, { enabled: 400, disabled: 100, bystanders: 10 });
   const keys = new Set(store.keyIds);
@@ -48,7 +48,7 @@ test('Temporal stopped during scheduling and killed during the wait: the run res
   const clients = await connectClients(taskQueue, address);
   closeClients = clients.close;
   // No approval step: the deployment's approval policy, in the worker's environment.
-  const env = { DECOMMISSION_REQUIRE_APPROVAL: 'false', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false' };
+  const env = { DECOMMISSION_REQUIRE_APPROVAL: 'false', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false', ...RAISED_LAST_USAGE_ENV };
   const worker = new SupervisedWorker({ temporalAddress: address, taskQueue, kmsEndpoint: em.url, quotaScale: SCALE, env }, 'worker-temporal-restart');
   await worker.start();
 

@@ -4,7 +4,7 @@ import type { DecommissionClient, DecommissionReport } from '../../src/client';
 import type { DecommissionInput } from '../../src/shared/types';
 import { startEmulator, type RunningEmulator } from '../../src/emulator';
 import { temporalAddress } from '../support/harness';
-import { stopAllProcesses, SupervisedWorker, type WorkerKill } from '../support/processes';
+import { RAISED_LAST_USAGE_ENV, raisedLastUsageQuota, stopAllProcesses, SupervisedWorker, type WorkerKill } from '../support/processes';
 import { AuditLog, ok, okPerKey, proveScheduledOnce, sleep } from './helpers/audit';
 import { printFigures, seconds } from './helpers/figures';
 import { seedStoreVia, type SeededStore } from './helpers/seed';
@@ -28,8 +28,6 @@ const NO_APPROVAL_ENV = { DECOMMISSION_REQUIRE_APPROVAL: 'false', DECOMMISSION_A
 const SCALE_A = 10 / 3;
 /** Faster for run B, whose rollback (CancelKeyDeletion at 5 × scale per second) would otherwise take minutes. */
 const SCALE_B = 10;
-/** GetKeyLastUsage per second in both runs' accounts (a raised quota): 1,000 keys in 2.5 s. */
-const LAST_USAGE_RATE = 400;
 
 interface Run {
   name: string;
@@ -60,7 +58,7 @@ async function prepare(
 ): Promise<Run> {
   // GetKeyLastUsage (5/s × scale) would add a minute of 0.3.0's last-use reads before the scheduling this suite
   // kills workers in; the account here has that one quota raised, and the worker is told so.
-  const emulator = await startEmulator({ quotaScale: scale, connectMs: 200, quotaOverrides: { GetKeyLastUsage: LAST_USAGE_RATE / scale }, ...emulatorOptions });
+  const emulator = await startEmulator({ quotaScale: scale, connectMs: 200, quotaOverrides: raisedLastUsageQuota(scale), ...emulatorOptions });
   emulators.push(emulator);
   const store = await seedStoreVia(emulator.admin, seed);
   const taskQueue = `crash-${name}-${store.storeId}`;
@@ -72,7 +70,7 @@ async function prepare(
       taskQueue,
       kmsEndpoint: emulator.url,
       quotaScale: scale,
-      env: { ...NO_APPROVAL_ENV, KMS_QUOTA_OVERRIDES: `GetKeyLastUsage=${LAST_USAGE_RATE * 0.97}` },
+      env: { ...NO_APPROVAL_ENV, ...RAISED_LAST_USAGE_ENV },
     },
     `worker-${name}`,
   );
