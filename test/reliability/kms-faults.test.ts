@@ -98,7 +98,14 @@ async function runUnderFaults(name: string, faults: FaultSpec[], maybeExecuted?:
   // A key whose ScheduleKeyDeletion executed but whose answer was lost is found pending on the retry: the run
   // cannot tell its own call from someone else's after approval, and the report says so ('after-approval',
   // counted as already pending). Every other key is 'this-run'. The audit log decides which is which.
-  expect(report.counts).toMatchObject({ inventoried: KEYS, scheduled: proof.scheduledOnce, alreadyPending: proof.maskedOnly, deleted: KEYS, remaining: 0 });
+  // The same holds for a key an attempt scheduled just before it failed (a sibling's throttling outlasted its
+  // in-attempt retries) when that attempt's last heartbeat checkpoint had not reached the server: the retry finds
+  // it pending. At most the calls in flight (4) per retried scheduleKeys attempt; the audit proof below still
+  // shows exactly one ScheduleKeyDeletion of this run per key.
+  expect(report.counts).toMatchObject({ inventoried: KEYS, deleted: KEYS, remaining: 0 });
+  expect(report.counts.scheduled + report.counts.alreadyPending).toBe(KEYS);
+  expect(report.counts.alreadyPending).toBeGreaterThanOrEqual(proof.maskedOnly);
+  expect(report.counts.alreadyPending - proof.maskedOnly).toBeLessThanOrEqual(4 * (history.retriedByType.scheduleKeys ?? 0));
   expect(report.keys.filter((k) => k.scheduledBy !== 'this-run' && k.scheduledBy !== 'after-approval')).toEqual([]);
   expect(proof.duplicates).toEqual([]);
   expect(proof.missing).toEqual([]);
