@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer, connect } from 'node:net';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTE_TYPES } from '../shared/search-attributes';
@@ -108,6 +108,8 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     throw new Error(`${(err as Error).message}\n${stderr}`);
   }
   const address = `127.0.0.1:${port}`;
+  // The port opens before the frontend is healthy: a client connecting at once can get "Frontend is not healthy yet".
+  await waitForHealth(cli, address, 30_000);
   if (options.dbFilename) registerSearchAttributes(cli, address);
 
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -119,6 +121,17 @@ export async function startDevServer(options: DevServerOptions = {}): Promise<De
     clearTimeout(timer);
   };
   return { address, uiUrl, dbFilename: options.dbFilename, process: child, stop: () => stop('SIGTERM'), kill: () => stop('SIGKILL') };
+}
+
+/** Waits until `temporal operator cluster health` answers SERVING (a few hundred ms after the port opens). */
+async function waitForHealth(cli: string, address: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const result = spawnSync(cli, ['operator', 'cluster', 'health', '--address', address], { encoding: 'utf8', timeout: 10_000 });
+    if (result.status === 0) return;
+    if (Date.now() > deadline) throw new Error(`Temporal dev server at ${address} not healthy after ${timeoutMs} ms: ${result.stderr || result.stdout}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /** Registers the project's search attributes on a running server; already-registered ones are fine. */
