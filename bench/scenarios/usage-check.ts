@@ -28,6 +28,7 @@ import { CLOUDTRAIL_DEFAULT_QUOTAS, createCloudTrailClient, createKmsClient, cre
 import { createUsageActivities } from '../../src/activities/usage';
 import type { CloudTrailAdminEvent } from '../../src/emulator';
 import {
+  PER_KEY_LOOKUP_MAX_KEYS,
   ATTEMPTED_USE_ERROR_CODES,
   CRYPTOGRAPHIC_OPERATIONS,
   type FindAttemptedUseInput,
@@ -48,11 +49,6 @@ const REAL_LOOKUP_QUOTA = CLOUDTRAIL_DEFAULT_QUOTAS.LookupEvents;
 export const RAISED_LOOKUP_QUOTA = 1_000;
 /** Per-key cases with more keys than this run at the raised quota (600 calls = 5 minutes at 2/s). */
 const REAL_QUOTA_MAX_LOOKUPS = 600;
-/**
- * The workflow passes key ARNs to `auto` only for stores up to this size (PER_KEY_MAX_KEYS in
- * src/workflows/steps/usage.ts, not exported): `auto` runs here the way the workflow calls it.
- */
-const WORKFLOW_PER_KEY_MAX_KEYS = 200;
 const STRATEGIES: readonly LookupStrategy[] = ['per-key', 'account-wide', 'auto'];
 /** Emulated day = a real day: the 35-minute advance must not end the pending key's 7-day waiting period. */
 const DAY_MS = 86_400_000;
@@ -250,7 +246,7 @@ export async function runUsageCheck(ctx: BenchContext): Promise<ScenarioResult[]
           await admin.setQuotaOverrides({ LookupEvents: RAISED_LOOKUP_QUOTA });
           latencyOn = false;
         }
-        const keyArns = strategy === 'per-key' || (strategy === 'auto' && store.keys <= WORKFLOW_PER_KEY_MAX_KEYS) ? store.keyArns : undefined;
+        const keyArns = strategy === 'per-key' || (strategy === 'auto' && store.keys <= PER_KEY_LOOKUP_MAX_KEYS) ? store.keyArns : undefined;
         const input: FindAttemptedUseInput = {
           customKeyStoreId: store.id,
           ...(keyArns ? { keyArns } : {}),
@@ -299,7 +295,7 @@ export async function runUsageCheck(ctx: BenchContext): Promise<ScenarioResult[]
           ];
           rows.push({
             name: `usage-check-${traffic}-${store.keys}-${strategy}`,
-            title: `Attempted-use check: ${int(store.keys)} keys, ${trafficLabel}, ${strategy}${strategy === 'auto' ? ` (ran ${c.strategy}${store.keys > WORKFLOW_PER_KEY_MAX_KEYS ? ', no key ARNs as the workflow calls it' : ''})` : ''}`,
+            title: `Attempted-use check: ${int(store.keys)} keys, ${trafficLabel}, ${strategy}${strategy === 'auto' ? ` (ran ${c.strategy}${store.keys > PER_KEY_LOOKUP_MAX_KEYS ? ', no key ARNs as the workflow calls it' : ''})` : ''}`,
             approach: 'activity',
             operation: 'LookupEvents',
             keys: store.keys,
@@ -318,7 +314,7 @@ export async function runUsageCheck(ctx: BenchContext): Promise<ScenarioResult[]
               traffic,
               strategy,
               ranAs: c.strategy,
-              keyArnsGiven: strategy === 'per-key' || (strategy === 'auto' && store.keys <= WORKFLOW_PER_KEY_MAX_KEYS),
+              keyArnsGiven: strategy === 'per-key' || (strategy === 'auto' && store.keys <= PER_KEY_LOOKUP_MAX_KEYS),
               lookupCalls: c.lookupCalls,
               eventsRead: c.eventsRead,
               describeCalls: c.describeCalls,

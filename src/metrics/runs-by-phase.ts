@@ -2,25 +2,11 @@ import type { Client } from '@temporalio/client';
 import { WORKFLOW_TYPE } from '../shared/messages';
 import { DecommissionPhaseAttribute } from '../shared/search-attributes';
 import { FINAL_PHASES, type Phase } from '../shared/types';
+import { RUNBOOK_ORDER } from '../workflows/phases';
 import type { Sample } from './registry';
 
 /** Phases a running decommission can be in (the search attribute's values before the run closes). */
-export const OPEN_PHASES: readonly Phase[] = (
-  [
-    'VALIDATING',
-    'INVENTORY',
-    'AWAITING_APPROVAL',
-    'CONNECTING',
-    'QUIET_PERIOD',
-    'SCHEDULING',
-    'WAITING',
-    'VERIFYING',
-    'DISCONNECTING',
-    'DELETING',
-    'ROLLING_BACK',
-    'BLOCKED',
-  ] as const satisfies readonly Phase[]
-).filter((p) => !FINAL_PHASES.includes(p));
+export const OPEN_PHASES: readonly Phase[] = RUNBOOK_ORDER.filter((p) => !FINAL_PHASES.includes(p));
 
 /**
  * Running decommissions per phase, counted in Temporal's visibility store (one count query per phase,

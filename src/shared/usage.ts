@@ -65,6 +65,12 @@ export const CRYPTOGRAPHIC_OPERATIONS: readonly string[] = [
  */
 export const ATTEMPTED_USE_ERROR_CODES: readonly string[] = ['DisabledException', 'KMSInvalidStateException'];
 
+/**
+ * Stores up to this size give the watch their key ARNs, so `auto` can fall back to per-key lookups (at most
+ * 2 × keys LookupEvents calls a check); larger stores are always watched account-wide.
+ */
+export const PER_KEY_LOOKUP_MAX_KEYS = 200;
+
 /** One failed cryptographic call on a key of the store, from CloudTrail. */
 export interface AttemptedUse {
   eventId: string;

@@ -1,5 +1,12 @@
 import { sleep } from '@temporalio/workflow';
-import { callerKeyPair, type AttemptedUse, type FindDeletionEvidenceResult, type WatchPeriodInput, type WatchPeriodResult } from '../../shared/usage';
+import {
+  PER_KEY_LOOKUP_MAX_KEYS,
+  callerKeyPair,
+  type AttemptedUse,
+  type FindDeletionEvidenceResult,
+  type WatchPeriodInput,
+  type WatchPeriodResult,
+} from '../../shared/usage';
 import { formatDuration } from '../../shared/duration';
 import { describeFailure } from '../failures';
 import { batch, inventory as inventoryStub } from '../activity-stubs';
@@ -9,8 +16,6 @@ import type { UsageState } from '../run-state';
 
 /** Keys per keyLastUsage activity: GetKeyLastUsage is paced under 5/s, so about 200 s each. */
 const LAST_USAGE_BATCH = 1_000;
-/** Stores up to this size pass their key ARNs to the watch, so it can fall back to per-key lookups. */
-const PER_KEY_MAX_KEYS = 200;
 /** Attempted uses kept for the report; the count goes on. */
 const ATTEMPTED_KEPT = 100;
 /** Event ids remembered to de-duplicate overlapping windows. */
@@ -103,7 +108,7 @@ export function usageWatchInput(run: Run): WatchPeriodInput['usage'] {
     intervalMs: run.cfg.timing.usageCheckIntervalMs as number,
     lagMs: run.cfg.timing.cloudTrailDeliveryLagMs as number,
     acknowledged: w.acknowledged,
-    ...(ledger.length <= PER_KEY_MAX_KEYS ? { keyArns: ledger.map((e) => e.arn) } : {}),
+    ...(ledger.length <= PER_KEY_LOOKUP_MAX_KEYS ? { keyArns: ledger.map((e) => e.arn) } : {}),
   };
 }
 
