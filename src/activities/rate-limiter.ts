@@ -51,6 +51,11 @@ export interface RateLimiterOptions {
   utilization?: number;
   /** Per-operation overrides in requests per second (already final: not scaled). */
   overrides?: Partial<Record<PacedOperation, number>>;
+  /**
+   * Called at every grant with the `performance.now()` the pace counted it at: the instant its rolling-second
+   * cap is about. For metrics and for tests that check the cap itself, free of the caller's scheduling noise.
+   */
+  onGrant?: (operation: PacedOperation, at: number) => void;
 }
 
 export interface KmsRateLimiter {
@@ -107,7 +112,10 @@ class OperationPace {
   private interval: number;
   private catchUp: number;
 
-  constructor(rate: number) {
+  constructor(
+    rate: number,
+    private readonly onGrant: (at: number) => void = () => undefined,
+  ) {
     this.interval = 1000 / rate;
     this.catchUp = Math.max(this.interval, MIN_CATCH_UP_MS);
     this.recent = new Float64Array(Math.max(1, Math.ceil(rate))).fill(-Infinity);
@@ -173,6 +181,7 @@ class OperationPace {
     this.nextSlot = base + this.interval;
     this.recent[this.oldest] = now;
     this.oldest = (this.oldest + 1) % this.recent.length;
+    this.onGrant(now);
   }
 
   private arm(): void {
@@ -220,7 +229,8 @@ export function createKmsRateLimiter(options: RateLimiterOptions = {}): Adjustab
     const rate = options.overrides?.[op] ?? (scale === 0 ? Infinity : quota * utilization);
     rates.set(op, rate);
     baseRates.set(op, rate);
-    if (Number.isFinite(rate)) paces.set(op, new OperationPace(rate));
+    const onGrant = options.onGrant;
+    if (Number.isFinite(rate)) paces.set(op, new OperationPace(rate, onGrant && ((at) => onGrant(op, at))));
   }
 
   return {
