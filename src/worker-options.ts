@@ -14,6 +14,9 @@ import { createDescribeThreads } from './activities/describe-threads';
 import { QuotaShare, type QuotaShareStatus } from './activities/quota-share';
 import { minQuietPeriodFromEnv } from './client/env';
 import { DEFAULT_APPROVAL_POLICY, type ApprovalPolicy } from './shared/policy';
+import { createDecisionVerifier, type DecisionVerifier } from './decisions/signing';
+import type { JWK } from 'jose';
+import { readFileSync } from 'node:fs';
 
 /**
  * Worker options every worker of this project uses (the production worker and the test harness).
@@ -52,7 +55,32 @@ export function policyFromEnv(env: NodeJS.ProcessEnv = process.env): ApprovalPol
     requireApproval: envBoolean('DECOMMISSION_REQUIRE_APPROVAL', DEFAULT_APPROVAL_POLICY.requireApproval, env),
     allowSelfApproval: envBoolean('DECOMMISSION_ALLOW_SELF_APPROVAL', DEFAULT_APPROVAL_POLICY.allowSelfApproval, env),
     ...(minimumQuietPeriodMs !== undefined ? { minimumQuietPeriodMs } : {}),
+    requireSignedDecisions: envBoolean('DECOMMISSION_REQUIRE_SIGNED_DECISIONS', false, env),
+    notifications: Boolean(env.DECOMMISSION_SLACK_WEBHOOK_URL || env.DECOMMISSION_SNS_TOPIC_ARN),
   };
+}
+
+/**
+ * The verifier of the portal API's decision signatures: the public JWKS from `DECISION_VERIFY_JWKS` (inline
+ * JSON) or `DECISION_VERIFY_JWKS_FILE`. Undefined when neither is set; a policy that requires signed
+ * decisions without one is a configuration error, refused at start rather than found by the first approval.
+ */
+export function decisionVerifierFromEnv(env: NodeJS.ProcessEnv = process.env, policy = policyFromEnv(env)): DecisionVerifier | undefined {
+  const inline = env.DECISION_VERIFY_JWKS;
+  const file = env.DECISION_VERIFY_JWKS_FILE;
+  if (!inline && !file) {
+    if (policy.requireSignedDecisions)
+      throw new Error("DECOMMISSION_REQUIRE_SIGNED_DECISIONS=true needs DECISION_VERIFY_JWKS or DECISION_VERIFY_JWKS_FILE (the API's public JWKS)");
+    return undefined;
+  }
+  let jwks: { keys: JWK[] };
+  try {
+    jwks = JSON.parse(inline || readFileSync(file as string, 'utf8')) as { keys: JWK[] };
+  } catch (err) {
+    throw new Error(`${inline ? 'DECISION_VERIFY_JWKS' : 'DECISION_VERIFY_JWKS_FILE'} must be a JSON Web Key Set ({"keys": [...]}): ${(err as Error).message}`);
+  }
+  if (!Array.isArray(jwks.keys) || jwks.keys.length === 0) throw new Error('DECISION_VERIFY_JWKS must hold at least one key ({"keys": [...]})');
+  return createDecisionVerifier(jwks, { clockToleranceSeconds: envNumber('DECISION_CLOCK_TOLERANCE_SECONDS', 60, env) });
 }
 
 /** Numeric env var, with a clear error naming the variable when it is not a number. */
@@ -123,6 +151,7 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
     limiter: quotaShare ? quotaShare.pacing(limiter) : limiter,
     gate: createConcurrencyGate(envNumber('KMS_MAX_IN_FLIGHT', 128, env)),
     policy,
+    verifyDecision: decisionVerifierFromEnv(env, policy),
     ...overrides,
   };
   // Throttles feed the share's backoff; the metrics (if any) still see every call.

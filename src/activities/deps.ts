@@ -1,6 +1,7 @@
 import type { CloudTrailClient } from '@aws-sdk/client-cloudtrail';
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { AwsCallObserver } from '../metrics/worker-metrics';
+import type { DecisionVerifier } from '../decisions/signing';
 import type { ApprovalPolicy } from '../shared/policy';
 import type { ConcurrencyGate } from './concurrency-gate';
 import type { DescribeThreads } from './describe-threads';
@@ -47,6 +48,8 @@ export interface ActivityDeps {
   retryBudgetMs?: number;
   /** The deployment's approval policy (`DEFAULT_APPROVAL_POLICY` when unset), served by `loadPolicy`. */
   policy?: ApprovalPolicy;
+  /** Verifies the portal API's decision signatures (`DECISION_VERIFY_JWKS`); without it every signed decision is refused. */
+  verifyDecision?: DecisionVerifier;
   /** Told of every AWS request `callKms` sends and its outcome (the worker's metrics); absent, nothing is counted. */
   metrics?: AwsCallObserver;
   /** Wall clock, injectable for tests. */

@@ -1,3 +1,4 @@
+import { createDecisionActivities } from './decisions';
 import type { ActivityDeps } from './deps';
 import { createInventoryActivities } from './inventory';
 import { createKeyActivities } from './keys';
@@ -36,6 +37,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createUsageActivities(deps),
     ...createWatchActivities(deps),
     ...createPolicyActivities(deps),
+    ...createDecisionActivities(deps),
     ...createRunStatusActivities(),
   };
 }

@@ -13,6 +13,8 @@ export function createPolicyActivities(deps: ActivityDeps) {
         requireApproval: policy.requireApproval,
         allowSelfApproval: policy.allowSelfApproval,
         ...(policy.minimumQuietPeriodMs !== undefined ? { minimumQuietPeriodMs: policy.minimumQuietPeriodMs } : {}),
+        requireSignedDecisions: policy.requireSignedDecisions ?? false,
+        notifications: policy.notifications ?? false,
       };
     },
   };

@@ -12,6 +12,14 @@ export interface ApprovalPolicy {
    * staging deployments against an emulator lower it; production leaves it.
    */
   minimumQuietPeriodMs?: number;
+  /**
+   * Decisions (start, approve, cancel, resolve) must carry a signature of the portal API, verified by the
+   * worker against `DECISION_VERIFY_JWKS` before the run acts on them: unsigned ones (the raw Temporal CLI)
+   * are refused, and four-eyes compares verified subjects. Absent in runs started before 0.4.0.
+   */
+  requireSignedDecisions?: boolean;
+  /** A notification sink (Slack webhook, SNS topic) is configured: the run notifies its transitions. Absent before 0.4.0. */
+  notifications?: boolean;
 }
 
 /**
