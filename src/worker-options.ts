@@ -11,6 +11,7 @@ import {
 } from './activities';
 import { createConcurrencyGate } from './activities/concurrency-gate';
 import { createDescribeThreads } from './activities/describe-threads';
+import { notifyFromEnv } from './activities/notify-config';
 import { QuotaShare, type QuotaShareStatus } from './activities/quota-share';
 import { minQuietPeriodFromEnv } from './client/env';
 import { DEFAULT_APPROVAL_POLICY, type ApprovalPolicy } from './shared/policy';
@@ -104,7 +105,8 @@ export function envNumber(name: string, fallback: number, env: NodeJS.ProcessEnv
  * - `KMS_QUOTA_SHARE`: `true` (default) or `false`: share the quotas with the other replicas of the task queue
  *   (`quotaShare`, started by the worker once it knows its identity; see {@link quotaShareFromEnv}).
  *
- * and the approval policy ({@link policyFromEnv}). Invalid values throw before anything is built.
+ * the approval policy ({@link policyFromEnv}) and the notification sinks and links (`notifyFromEnv`). Invalid values throw
+ * before anything is built.
  *
  * Call `close()` when the worker has stopped.
  */
@@ -137,6 +139,7 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
     overrides: quotaOverridesFromEnv(env),
   });
   const settings = quotaShareFromEnv(env);
+  const notify = notifyFromEnv(env);
   // Unpaced (KMS_QUOTA_SCALE=0): nothing to share.
   const quotaShare =
     envBoolean('KMS_QUOTA_SHARE', true, env) && limiter.pacedOperations().length > 0
@@ -152,6 +155,7 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
     gate: createConcurrencyGate(envNumber('KMS_MAX_IN_FLIGHT', 128, env)),
     policy,
     verifyDecision: decisionVerifierFromEnv(env, policy),
+    notify: notify.options,
     ...overrides,
   };
   // Throttles feed the share's backoff; the metrics (if any) still see every call.
@@ -164,6 +168,7 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
       await deps.describeThreads?.close();
       deps.kms.destroy();
       deps.cloudTrail?.destroy();
+      notify.close();
     },
   };
 }

@@ -5,6 +5,7 @@ import type { DecisionVerifier } from '../decisions/signing';
 import type { ApprovalPolicy } from '../shared/policy';
 import type { ConcurrencyGate } from './concurrency-gate';
 import type { DescribeThreads } from './describe-threads';
+import type { NotifyActivityOptions } from './notify';
 import type { KmsRateLimiter } from './rate-limiter';
 
 /** Default {@link ActivityDeps.describeConcurrency}. */
@@ -50,6 +51,8 @@ export interface ActivityDeps {
   policy?: ApprovalPolicy;
   /** Verifies the portal API's decision signatures (`DECISION_VERIFY_JWKS`); without it every signed decision is refused. */
   verifyDecision?: DecisionVerifier;
+  /** Where `notify` sends notifications and what they link to (`notifyFromEnv`); without it `notify` sends nothing. */
+  notify?: NotifyActivityOptions;
   /** Told of every AWS request `callKms` sends and its outcome (the worker's metrics); absent, nothing is counted. */
   metrics?: AwsCallObserver;
   /** Wall clock, injectable for tests. */

@@ -2,6 +2,7 @@ import { createDecisionActivities } from './decisions';
 import type { ActivityDeps } from './deps';
 import { createInventoryActivities } from './inventory';
 import { createKeyActivities } from './keys';
+import { createNotifyActivities } from './notify';
 import { createPolicyActivities } from './policy';
 import { createRunStatusActivities } from './run-status';
 import { createStoreActivities } from './store';
@@ -23,6 +24,8 @@ export {
 } from './rate-limiter';
 export { createCloudTrailClient, createKmsClient } from './kms-client';
 export { createAwsGateway, type AwsGateway } from './aws-gateway';
+export { createNotifyActivities, type NotifyActivityOptions } from './notify';
+export { notificationsConfigured, notifyFromEnv } from './notify-config';
 
 /**
  * Builds every activity of the decommission workflow around injected clients (KMS, and CloudTrail for the
@@ -38,6 +41,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createWatchActivities(deps),
     ...createPolicyActivities(deps),
     ...createDecisionActivities(deps),
+    ...createNotifyActivities(deps.notify ?? { sinks: [] }),
     ...createRunStatusActivities(),
   };
 }
