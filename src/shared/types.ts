@@ -1,3 +1,4 @@
+import type { NotificationRecord } from './notifications';
 import type { ApprovalPolicy } from './policy';
 import type { DurationInput } from './duration';
 import type { AttemptedUse, UsageClass } from './usage';
@@ -96,6 +97,12 @@ export interface DecommissionInput {
   /** Watch CloudTrail for attempted use of the keys while they are disabled or pending deletion. Default true. */
   watchUsage?: boolean;
   timing?: DecommissionTiming;
+  /**
+   * Set by the portal API, never by people: a compact JWS by which the API vouches for this decision and the
+   * verified identity of the person who made it (see `decisions.ts`). Deployments that require signed decisions
+   * refuse requests without a valid one.
+   */
+  signature?: string;
 }
 
 /** {@link DecommissionInput} with every default applied and durations in milliseconds. */
@@ -263,12 +270,24 @@ export interface ApproveRequest {
    * that exact count, as the approver's explicit acknowledgement that those keys are still in use.
    */
   acknowledgeRecentlyUsedKeys?: number;
+  /**
+   * Set by the portal API, never by people: a compact JWS by which the API vouches for this decision and the
+   * verified identity of the person who made it (see `decisions.ts`). Deployments that require signed decisions
+   * refuse requests without a valid one.
+   */
+  signature?: string;
 }
 
 /** Arguments of the `cancel` update. */
 export interface CancelRequest {
   by: string;
   reason: string;
+  /**
+   * Set by the portal API, never by people: a compact JWS by which the API vouches for this decision and the
+   * verified identity of the person who made it (see `decisions.ts`). Deployments that require signed decisions
+   * refuse requests without a valid one.
+   */
+  signature?: string;
 }
 
 /** Arguments of the `resolve` update. */
@@ -278,12 +297,22 @@ export interface ResolveRequest {
   /** The `status.blocker.id` this decision answers; a resolve naming any other blocker is refused. */
   blockerId: string;
   comment?: string;
+  /**
+   * Set by the portal API, never by people: a compact JWS by which the API vouches for this decision and the
+   * verified identity of the person who made it (see `decisions.ts`). Deployments that require signed decisions
+   * refuse requests without a valid one.
+   */
+  signature?: string;
 }
 
 /** A decision recorded in the report: who did what, when. */
 export interface AuditRecord {
   what: 'requested' | 'approved' | 'cancelled' | 'resolved' | 'approval-timeout' | 'cancel-ignored';
   by: string;
+  /** `by` is a subject verified from a signature of the portal API (deployments that require signed decisions). */
+  verified?: true;
+  /** The verified person's display name or email, for people to read (`by` is what rules compare). */
+  name?: string;
   at: number;
   detail?: string;
 }
@@ -327,6 +356,10 @@ export interface DecommissionStatus {
   continuedAsNew: number;
   /** Usage evidence gathered so far (absent in runs started before 0.3.0). */
   usage?: UsageSummary;
+  /** The requester as verified from the portal API's signature (deployments that require signed decisions). */
+  requester?: { subject: string; name?: string; verified: true };
+  /** One record per notified transition (0.4.0 on, when a sink is configured): delivered, pending, or failed and why. */
+  notifications?: NotificationRecord[];
 }
 
 /** What the run knows about the use of the store's keys: status, Web UI and report. */

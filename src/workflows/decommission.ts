@@ -7,7 +7,8 @@ import { registerHandlers } from './handlers';
 import { KeyLedger, type LedgerChunk } from './ledger';
 import { PHASES } from './phases';
 import { Run, type Transition } from './run';
-import { initialState, initialUsageState, type CarriedRun, type RunState } from './run-state';
+import { initialPortalState, initialState, initialUsageState, type CarriedRun, type RunState } from './run-state';
+import { PORTAL_PATCH, settleNotifications } from './portal';
 import { finish } from './finish';
 import { awaitingApproval } from './steps/approval';
 import { connecting } from './steps/connection';
@@ -95,6 +96,8 @@ export async function decommissionCustomKeyStore(input: DecommissionInput, carri
   const state = carried ? resumedState(carried) : startState(input);
   // A continued run keeps what it began with: usage evidence only if its state carries it.
   if (!carried && patched(USAGE_EVIDENCE_PATCH)) state.usage = initialUsageState();
+  // Likewise verified identities and notifications: only runs that start on 0.4.0 or later.
+  if (!carried && patched(PORTAL_PATCH)) state.portal = initialPortalState();
   const run = new Run(input, state, KeyLedger.fromChunks(ledgerChunks));
   registerHandlers(run);
   run.publish();
@@ -103,7 +106,10 @@ export async function decommissionCustomKeyStore(input: DecommissionInput, carri
     if (phase === 'BLOCKED') throw ApplicationFailure.nonRetryable('BLOCKED is not a runbook phase', 'InvalidRunState');
     const transition = await run.runStep(STEPS[phase]);
     noteIgnoredTemporalCancel(run, phase);
-    if ('end' in transition) return finish(run, transition.end);
+    if ('end' in transition) {
+      await settleNotifications(run);
+      return finish(run, transition.end);
+    }
     // A cancel accepted in this phase is honoured at the transition, whatever the step chose next.
     const next = run.state.cancel && transition.to !== 'ROLLING_BACK' && transition.to !== 'CANCELLED' ? run.cancelTransition() : transition;
     run.enter(next.to, next.next);

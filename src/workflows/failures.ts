@@ -19,3 +19,8 @@ export function describeFailure(err: unknown): string {
   if (cause instanceof ApplicationFailure) return cause.type && !cause.message.includes(`${cause.type}:`) ? `${cause.type}: ${cause.message}` : cause.message;
   return cause instanceof Error ? cause.message : String(cause);
 }
+
+/** An update validator's (or handler's) refusal: non-retryable, so clients do not present it as something to try again. */
+export function rejected(reason: string): ApplicationFailure {
+  return ApplicationFailure.nonRetryable(reason, 'UpdateRejected');
+}

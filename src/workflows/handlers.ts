@@ -1,6 +1,8 @@
-import { ApplicationFailure, log, setHandler } from '@temporalio/workflow';
+import { log, setHandler } from '@temporalio/workflow';
 import { approveUpdate, cancelUpdate, reportKeysQuery, reportQuery, resolveUpdate, statusQuery, type UpdateAck } from '../shared/messages';
-import { FINAL_PHASES, REPORT_INLINE_KEYS, type ResolveAction } from '../shared/types';
+import { FINAL_PHASES, REPORT_INLINE_KEYS, type ApproveRequest, type CancelRequest, type ResolveAction, type ResolveRequest } from '../shared/types';
+import { rejected } from './failures';
+import { checkSignaturePresent, recordSignedDecision, signaturesRequired, verifySignedDecision, type VerifiedDecision } from './portal';
 import { formatProblems, samePerson, validateApproveRequest, validateCancelRequest, validateResolveRequest } from '../shared/validation';
 import { PHASES } from './phases';
 import { count, iso } from './render';
@@ -8,11 +10,6 @@ import type { Run } from './run';
 import { approvalDeadline } from './steps/approval';
 import { recentlyUsedCount } from './steps/usage';
 import { formatDuration } from '../shared/duration';
-
-/** A validator's refusal: non-retryable, so clients do not present it as something to try again. */
-function rejected(reason: string): ApplicationFailure {
-  return ApplicationFailure.nonRetryable(reason, 'UpdateRejected');
-}
 
 /** Resolutions that delete, or may orphan, key material: someone other than the requester must make them. */
 const DELETION_DECISIONS: readonly ResolveAction[] = ['schedule-new-keys', 'reschedule', 'proceed'];
@@ -64,103 +61,149 @@ export function registerHandlers(run: Run): void {
     return { keys, total: run.ledger.size, nextOffset: next < run.ledger.size ? next : undefined };
   });
 
-  setHandler(
-    approveUpdate,
-    (request): UpdateAck => {
-      const r = validateApproveRequest(request).request as NonNullable<ReturnType<typeof validateApproveRequest>['request']>;
-      const approver = r.approver;
-      const recentlyUsed = recentlyUsedCount(run);
-      const acknowledged = recentlyUsed > 0 ? `acknowledged ${count(recentlyUsed)} recently used key(s)` : undefined;
-      s.approvedBy = approver;
-      s.decisions.push({ what: 'approved', by: approver, at: Date.now(), detail: [acknowledged, r.comment].filter(Boolean).join(': ') || undefined });
-      log.info('decommission approved', { approver });
-      const toSchedule = count(run.ledger.counts().toSchedule);
-      const plan =
-        run.cfg.quietPeriodMs !== undefined && run.usage
-          ? `disabling ${count(run.ledger.toDisable().length)} Enabled key(s) for a quiet period of ${formatDuration(run.cfg.quietPeriodMs)}, then scheduling ${toSchedule} keys for deletion`
-          : `scheduling ${toSchedule} keys for deletion`;
-      return { accepted: true, phase: run.displayPhase(), message: `Approved by ${approver}${acknowledged ? ` (${acknowledged})` : ''}: ${plan}` };
-    },
-    {
-      validator: (request) => {
-        const { request: r, problems } = validateApproveRequest(request);
-        if (!r) throw rejected(`Invalid approve request: ${formatProblems(problems)}`);
-        if (s.approvedBy) throw rejected(`Already approved by ${s.approvedBy}`);
-        if (run.displayPhase() !== 'AWAITING_APPROVAL')
-          throw rejected(`approve is only accepted in phase AWAITING_APPROVAL; this run is in ${run.displayPhase()}`);
-        if (s.cancel) throw rejected(`The run is being cancelled by ${s.cancel.by}`);
-        // Workflow time is the start of this task: with the worker down across the deadline, an approval
-        // delivered in the same activation as the deadline's timer is still refused.
-        const deadline = approvalDeadline(run);
-        if (Date.now() >= deadline)
-          throw rejected(`The approval deadline (${iso(deadline)}) has passed: this run ends CANCELLED without changing anything; start a new decommission`);
-        if (!run.policy.allowSelfApproval && samePerson(r.approver, run.cfg.requestedBy)) {
-          throw rejected(`Four-eyes rule: approver "${r.approver}" requested this decommission; another person must approve`);
-        }
-        const recentlyUsed = recentlyUsedCount(run);
-        if (recentlyUsed > 0 && r.acknowledgeRecentlyUsedKeys !== recentlyUsed) {
-          throw rejected(
-            `acknowledgeRecentlyUsedKeys: must be ${recentlyUsed}, got ${r.acknowledgeRecentlyUsedKeys ?? 'nothing'}: ${count(recentlyUsed)} key(s) of the store were used within the last ${formatDuration(run.cfg.recentUseWindowMs as number)} (status.usage.recentKeys); approving deletes them, so the approval must acknowledge exactly that count`,
-          );
-        }
-        if (recentlyUsed === 0 && r.acknowledgeRecentlyUsedKeys !== undefined && r.acknowledgeRecentlyUsedKeys !== 0) {
-          throw rejected(
-            `acknowledgeRecentlyUsedKeys: must be 0 or absent, got ${r.acknowledgeRecentlyUsedKeys}: no key of the store was used within the window`,
-          );
-        }
-      },
-      description:
-        'Approve the inventoried plan: {approver, comment?, acknowledgeRecentlyUsedKeys?}. Before the approval deadline, by someone other than the requester; acknowledgeRecentlyUsedKeys must equal status.usage.recentlyUsed when it is not 0.',
-    },
-  );
+  /** Approve: everything the validator checks, run again after a signature's verification (the run may have moved on meanwhile). */
+  const checkApprove = (request: ApproveRequest): void => {
+    const { request: r, problems } = validateApproveRequest(request);
+    if (!r) throw rejected(`Invalid approve request: ${formatProblems(problems)}`);
+    if (s.approvedBy) throw rejected(`Already approved by ${s.approvedBy}`);
+    if (run.displayPhase() !== 'AWAITING_APPROVAL') throw rejected(`approve is only accepted in phase AWAITING_APPROVAL; this run is in ${run.displayPhase()}`);
+    if (s.cancel) throw rejected(`The run is being cancelled by ${s.cancel.by}`);
+    // Workflow time is the start of this task: with the worker down across the deadline, an approval
+    // delivered in the same activation as the deadline's timer is still refused.
+    const deadline = approvalDeadline(run);
+    if (Date.now() >= deadline)
+      throw rejected(`The approval deadline (${iso(deadline)}) has passed: this run ends CANCELLED without changing anything; start a new decommission`);
+    if (!run.policy.allowSelfApproval && samePerson(r.approver, run.cfg.requestedBy)) {
+      throw rejected(`Four-eyes rule: approver "${r.approver}" requested this decommission; another person must approve`);
+    }
+    const recentlyUsed = recentlyUsedCount(run);
+    if (recentlyUsed > 0 && r.acknowledgeRecentlyUsedKeys !== recentlyUsed) {
+      throw rejected(
+        `acknowledgeRecentlyUsedKeys: must be ${recentlyUsed}, got ${r.acknowledgeRecentlyUsedKeys ?? 'nothing'}: ${count(recentlyUsed)} key(s) of the store were used within the last ${formatDuration(run.cfg.recentUseWindowMs as number)} (status.usage.recentKeys); approving deletes them, so the approval must acknowledge exactly that count`,
+      );
+    }
+    if (recentlyUsed === 0 && r.acknowledgeRecentlyUsedKeys !== undefined && r.acknowledgeRecentlyUsedKeys !== 0) {
+      throw rejected(`acknowledgeRecentlyUsedKeys: must be 0 or absent, got ${r.acknowledgeRecentlyUsedKeys}: no key of the store was used within the window`);
+    }
+  };
 
-  setHandler(
-    cancelUpdate,
-    (request): UpdateAck => {
-      const r = validateCancelRequest(request).request as { by: string; reason: string };
-      const message = cancelAck(run);
-      run.acceptCancel(r.by, r.reason);
-      return { accepted: true, phase: run.displayPhase(), message };
-    },
-    {
-      validator: (request) => {
-        const { request: r, problems } = validateCancelRequest(request);
-        if (!r) throw rejected(`Invalid cancel request: ${formatProblems(problems)}`);
-        if (FINAL_PHASES.includes(s.phase)) throw rejected(`The run already ended in ${s.phase}`);
-        if (s.cancel) throw rejected(`Already cancelled by ${s.cancel.by}`);
-        const rule = PHASES[s.phase].cancel;
-        if (!rule.accepted) throw rejected(`cancel is refused in phase ${s.phase}: ${rule.reason}`);
-      },
-      description: 'Cancel: {by, reason}. Restores every key this run scheduled; refused once every key is deleted (DISCONNECTING, DELETING).',
-    },
-  );
+  const applyApprove = (request: ApproveRequest, verified?: VerifiedDecision): UpdateAck => {
+    const r = validateApproveRequest(request).request as NonNullable<ReturnType<typeof validateApproveRequest>['request']>;
+    const approver = r.approver;
+    const recentlyUsed = recentlyUsedCount(run);
+    const acknowledged = recentlyUsed > 0 ? `acknowledged ${count(recentlyUsed)} recently used key(s)` : undefined;
+    recordSignedDecision(run, verified);
+    s.approvedBy = approver;
+    s.decisions.push({
+      what: 'approved',
+      by: approver,
+      at: Date.now(),
+      detail: [acknowledged, r.comment].filter(Boolean).join(': ') || undefined,
+      ...verifiedFields(verified),
+    });
+    log.info('decommission approved', { approver });
+    const toSchedule = count(run.ledger.counts().toSchedule);
+    const plan =
+      run.cfg.quietPeriodMs !== undefined && run.usage
+        ? `disabling ${count(run.ledger.toDisable().length)} Enabled key(s) for a quiet period of ${formatDuration(run.cfg.quietPeriodMs)}, then scheduling ${toSchedule} keys for deletion`
+        : `scheduling ${toSchedule} keys for deletion`;
+    return { accepted: true, phase: run.displayPhase(), message: `Approved by ${approver}${acknowledged ? ` (${acknowledged})` : ''}: ${plan}` };
+  };
 
-  setHandler(
-    resolveUpdate,
-    (request): UpdateAck => {
-      const r = validateResolveRequest(request).request as NonNullable<ReturnType<typeof validateResolveRequest>['request']>;
-      run.acceptResolution({ by: r.by, action: r.action, blockerId: r.blockerId, comment: r.comment });
-      return { accepted: true, phase: run.displayPhase(), message: `Resolved ${r.blockerId} with ${r.action}` };
+  setHandler(approveUpdate, (request) => decide(run, 'approve', request, checkApprove, applyApprove), {
+    validator: (request) => {
+      checkApprove(request);
+      checkSignaturePresent(run, 'approve', signatureOf(request));
     },
-    {
-      validator: (request) => {
-        const { request: r, problems } = validateResolveRequest(request);
-        if (!r) throw rejected(`Invalid resolve request: ${formatProblems(problems)}`);
-        const blocker = s.blocker;
-        if (!blocker) throw rejected(`resolve is only accepted while BLOCKED; this run is in ${run.displayPhase()} (blocker ${r.blockerId} is no longer open)`);
-        if (r.blockerId !== blocker.id)
-          throw rejected(`resolve names blocker ${r.blockerId}, but the run is blocked on ${blocker.id}: read status.blocker and decide on that one`);
-        if (run.hasPendingResolution()) throw rejected(`${blocker.id} is already resolved`);
-        if (!blocker.allowedActions.includes(r.action)) {
-          throw rejected(`action "${r.action}" does not resolve ${blocker.kind}; allowed: ${blocker.allowedActions.join(', ')}`);
-        }
-        if (DELETION_DECISIONS.includes(r.action) && !run.policy.allowSelfApproval && samePerson(r.by, run.cfg.requestedBy)) {
-          throw rejected(
-            `Four-eyes rule: "${r.by}" requested this decommission; "${r.action}" deletes or may orphan key material, so another person must decide`,
-          );
-        }
-      },
-      description: 'Resolve a BLOCKED run: {by, action, blockerId, comment?}; the blocker id must be the current one and the action one it allows.',
+    description:
+      'Approve the inventoried plan: {approver, comment?, acknowledgeRecentlyUsedKeys?, signature?}. Before the approval deadline, by someone other than the requester; acknowledgeRecentlyUsedKeys must equal status.usage.recentlyUsed when it is not 0; signed by the portal API where the deployment requires it.',
+  });
+
+  const checkCancel = (request: CancelRequest): void => {
+    const { request: r, problems } = validateCancelRequest(request);
+    if (!r) throw rejected(`Invalid cancel request: ${formatProblems(problems)}`);
+    if (FINAL_PHASES.includes(s.phase)) throw rejected(`The run already ended in ${s.phase}`);
+    if (s.cancel) throw rejected(`Already cancelled by ${s.cancel.by}`);
+    const rule = PHASES[s.phase].cancel;
+    if (!rule.accepted) throw rejected(`cancel is refused in phase ${s.phase}: ${rule.reason}`);
+  };
+
+  const applyCancel = (request: CancelRequest, verified?: VerifiedDecision): UpdateAck => {
+    const r = validateCancelRequest(request).request as { by: string; reason: string };
+    const message = cancelAck(run);
+    recordSignedDecision(run, verified);
+    run.acceptCancel(r.by, r.reason, verifiedFields(verified));
+    return { accepted: true, phase: run.displayPhase(), message };
+  };
+
+  setHandler(cancelUpdate, (request) => decide(run, 'cancel', request, checkCancel, applyCancel), {
+    validator: (request) => {
+      checkCancel(request);
+      checkSignaturePresent(run, 'cancel', signatureOf(request));
     },
-  );
+    description:
+      'Cancel: {by, reason, signature?}. Restores every key this run scheduled; refused once every key is deleted (DISCONNECTING, DELETING); signed by the portal API where the deployment requires it.',
+  });
+
+  const checkResolve = (request: ResolveRequest): void => {
+    const { request: r, problems } = validateResolveRequest(request);
+    if (!r) throw rejected(`Invalid resolve request: ${formatProblems(problems)}`);
+    const blocker = s.blocker;
+    if (!blocker) throw rejected(`resolve is only accepted while BLOCKED; this run is in ${run.displayPhase()} (blocker ${r.blockerId} is no longer open)`);
+    if (r.blockerId !== blocker.id)
+      throw rejected(`resolve names blocker ${r.blockerId}, but the run is blocked on ${blocker.id}: read status.blocker and decide on that one`);
+    if (run.hasPendingResolution()) throw rejected(`${blocker.id} is already resolved`);
+    if (!blocker.allowedActions.includes(r.action)) {
+      throw rejected(`action "${r.action}" does not resolve ${blocker.kind}; allowed: ${blocker.allowedActions.join(', ')}`);
+    }
+    if (DELETION_DECISIONS.includes(r.action) && !run.policy.allowSelfApproval && samePerson(r.by, run.cfg.requestedBy)) {
+      throw rejected(`Four-eyes rule: "${r.by}" requested this decommission; "${r.action}" deletes or may orphan key material, so another person must decide`);
+    }
+  };
+
+  const applyResolve = (request: ResolveRequest, verified?: VerifiedDecision): UpdateAck => {
+    const r = validateResolveRequest(request).request as NonNullable<ReturnType<typeof validateResolveRequest>['request']>;
+    recordSignedDecision(run, verified);
+    run.acceptResolution({ by: r.by, action: r.action, blockerId: r.blockerId, comment: r.comment }, verifiedFields(verified));
+    return { accepted: true, phase: run.displayPhase(), message: `Resolved ${r.blockerId} with ${r.action}` };
+  };
+
+  setHandler(resolveUpdate, (request) => decide(run, 'resolve', request, checkResolve, applyResolve), {
+    validator: (request) => {
+      checkResolve(request);
+      checkSignaturePresent(run, 'resolve', signatureOf(request));
+    },
+    description:
+      'Resolve a BLOCKED run: {by, action, blockerId, comment?, signature?}; the blocker id must be the current one and the action one it allows; signed by the portal API where the deployment requires it.',
+  });
+}
+
+/** The request's signature, if any (the portal API adds it; the Temporal CLI does not). */
+function signatureOf(request: object): string | undefined {
+  const signature = (request as { signature?: unknown }).signature;
+  return typeof signature === 'string' ? signature : undefined;
+}
+
+/** The audit record's fields of a verified decision. */
+function verifiedFields(verified: VerifiedDecision | undefined): { verified?: true; name?: string } {
+  return verified ? { verified: true, ...(verified.name ? { name: verified.name } : {}) } : {};
+}
+
+/**
+ * One decision: applied at once where signatures are not required (synchronously, exactly as before 0.4.0);
+ * otherwise verified first, then checked again — the run may have moved on while the signature was verified
+ * (another approval, a deadline, a cancel) — and only then applied. A refusal at any point changes nothing.
+ */
+function decide<R extends object>(
+  run: Run,
+  kind: 'approve' | 'cancel' | 'resolve',
+  request: R,
+  check: (request: R) => void,
+  apply: (request: R, verified?: VerifiedDecision) => UpdateAck,
+): UpdateAck | Promise<UpdateAck> {
+  if (!signaturesRequired(run)) return apply(request);
+  return verifySignedDecision(run, kind, request).then((verified) => {
+    check(request);
+    return apply(request, verified);
+  });
 }

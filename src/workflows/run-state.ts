@@ -1,3 +1,4 @@
+import type { NotificationRecord } from '../shared/notifications';
 import type { ApprovalPolicy } from '../shared/policy';
 import type { AuditRecord, Blocker, NormalizedInput, Phase, ResolveAction, StoreInfo } from '../shared/types';
 import type { AttemptedUse, UsageClass } from '../shared/usage';
@@ -55,6 +56,23 @@ export interface RunState {
   temporalCancelIgnored?: boolean;
   /** Usage evidence (0.3.0 on); absent in runs that began on older code, which gather none. */
   usage?: UsageState;
+  /** Verified identities and notifications (0.4.0 on); absent in runs that began on older code. */
+  portal?: PortalState;
+}
+
+/** What a run started on 0.4.0 or later keeps about verified decisions and notifications. */
+export interface PortalState {
+  /** The requester's verified identity, when the deployment requires signed decisions. */
+  requester?: { subject: string; name?: string };
+  /** `jti` of every signed decision accepted (bounded by the number of decisions): a signature is used once. */
+  decisionIds: string[];
+  /** One record per notified transition, in order: the dedupe ledger that makes each transition notify once. */
+  notifications: NotificationRecord[];
+}
+
+/** A fresh {@link PortalState}. */
+export function initialPortalState(): PortalState {
+  return { decisionIds: [], notifications: [] };
 }
 
 /** What the run learned and decided about the use of the store's keys. */

@@ -12,11 +12,22 @@ import {
 } from '@temporalio/workflow';
 import { DEFAULT_APPROVAL_POLICY, type ApprovalPolicy } from '../shared/policy';
 import { CustomKeyStoreIdAttribute, DecommissionPhaseAttribute } from '../shared/search-attributes';
-import type { Blocker, DecommissionInput, DecommissionReport, DecommissionStatus, NormalizedInput, Phase, StoreInfo, UsageSummary } from '../shared/types';
+import type {
+  AuditRecord,
+  Blocker,
+  DecommissionInput,
+  DecommissionReport,
+  DecommissionStatus,
+  NormalizedInput,
+  Phase,
+  StoreInfo,
+  UsageSummary,
+} from '../shared/types';
 import { describeFailure, failureType } from './failures';
 import type { KeyLedger } from './ledger';
 import { PHASES } from './phases';
 import { renderCurrentDetails, count } from './render';
+import { notificationsForStatus, notifyTransition, settleNotifications } from './portal';
 import { buildReport } from './report';
 import { RUN_STATE_SCHEMA_VERSION, type CarriedRun, type Resolution, type RunState, type UsageState } from './run-state';
 
@@ -53,6 +64,8 @@ export class Run {
   private nextAction?: NextAction;
   private lastPublishedPhase?: Phase;
   private canDeferred = false;
+  /** Notifications being sent (never awaited by the steps). */
+  private readonly sendingNotifications = new Set<Promise<void>>();
   /** The final report, for the `report` query of a run that closed as Canceled (which carries no result). */
   finalReport?: DecommissionReport;
 
@@ -144,6 +157,8 @@ export class Run {
       scheduling: s.scheduling,
       continuedAsNew: s.continuedAsNew,
       ...(s.usage ? { usage: this.usageSummary() } : {}),
+      ...(s.portal?.requester ? { requester: { ...s.portal.requester, verified: true as const } } : {}),
+      ...(s.portal ? { notifications: notificationsForStatus(this) } : {}),
     };
   }
 
@@ -165,6 +180,20 @@ export class Run {
     this.state.phase = phase;
     this.nextAction = next;
     this.publish();
+    if (phase === 'AWAITING_APPROVAL' || phase === 'COMPLETED' || phase === 'CANCELLED' || phase === 'FAILED') notifyTransition(this, phase);
+  }
+
+  /** Keeps a notification being sent, so continue-as-new and the end of the run can wait for it. */
+  trackNotification(sending: Promise<void>): void {
+    this.sendingNotifications.add(sending);
+    void sending.finally(() => {
+      this.sendingNotifications.delete(sending);
+      this.publish();
+    });
+  }
+
+  notificationsPending(): boolean {
+    return this.sendingNotifications.size > 0;
   }
 
   progress(next?: NextAction): void {
@@ -180,9 +209,9 @@ export class Run {
   // Cancellation
 
   /** Accepted `cancel` update: recorded, and the phase step in progress is told to stop. */
-  acceptCancel(by: string, reason: string): void {
+  acceptCancel(by: string, reason: string, verified: Pick<AuditRecord, 'verified' | 'name'> = {}): void {
     this.state.cancel = { by, reason, at: Date.now() };
-    this.state.decisions.push({ what: 'cancelled', by, at: Date.now(), detail: reason });
+    this.state.decisions.push({ what: 'cancelled', by, at: Date.now(), detail: reason, ...verified });
     this.stepScope?.cancel();
   }
 
@@ -304,6 +333,7 @@ export class Run {
     this.progress({
       what: `Operator decision on ${blocker.id}: resolve with ${blocker.allowedActions.join(' | ')}${PHASES[this.state.phase].cancel.accepted ? ' or cancel' : ''}`,
     });
+    notifyTransition(this, 'BLOCKED');
     try {
       await condition(() => this.resolution !== undefined);
       return this.takeResolution();
@@ -321,13 +351,14 @@ export class Run {
   }
 
   /** Called by the `resolve` handler once its validator accepted the decision. */
-  acceptResolution(resolution: Resolution): void {
+  acceptResolution(resolution: Resolution, verified: Pick<AuditRecord, 'verified' | 'name'> = {}): void {
     this.resolution = resolution;
     this.state.decisions.push({
       what: 'resolved',
       by: resolution.by,
       at: Date.now(),
       detail: `${resolution.action} (${resolution.blockerId})${resolution.comment ? `: ${resolution.comment}` : ''}`,
+      ...verified,
     });
   }
 
@@ -410,8 +441,10 @@ export class Run {
       this.state.notes.push(note);
       return;
     }
-    // Let in-flight update handlers finish so no approve/cancel/resolve is cut off.
+    // Let in-flight update handlers finish so no approve/cancel/resolve is cut off, and notifications being
+    // sent finish, so the next run does not send them again.
     await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    await settleNotifications(this, 31 * 60_000);
     const carried: CarriedRun = { schemaVersion: RUN_STATE_SCHEMA_VERSION, state: { ...this.state, continuedAsNew: this.state.continuedAsNew + 1 } };
     log.info('continuing as new', { historyLength: info.historyLength, keys: this.ledger.size, carriedBytes });
     await continueAsNew(this.rawInput, carried, ...chunks);

@@ -116,7 +116,12 @@ describe('defect 7c: the worker policy decides', () => {
     await selfOk.decommissions.startDecommission(fastInput(store.storeId));
     await waitForPhase(selfOk, store.storeId, 'AWAITING_APPROVAL');
     await selfOk.decommissions.approve(store.storeId, { approver: 'alice' });
-    expect((await selfOk.decommissions.getStatus(store.storeId)).policy).toEqual({ requireApproval: true, allowSelfApproval: true });
+    expect((await selfOk.decommissions.getStatus(store.storeId)).policy).toEqual({
+      requireApproval: true,
+      allowSelfApproval: true,
+      requireSignedDecisions: false,
+      notifications: false,
+    });
     const report = await selfOk.decommissions.getReport(store.storeId, { wait: true });
     expect(report.outcome).toBe('COMPLETED');
     expect(report.decisions.map((d) => `${d.what}:${d.by}`)).toEqual(['requested:alice', 'approved:alice']);
@@ -127,7 +132,12 @@ describe('defect 7c: the worker policy decides', () => {
     await h.decommissions.startDecommission(fastInput(store.storeId));
     await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
     await expect(h.decommissions.approve(store.storeId, { approver: 'alice' })).rejects.toThrow(/Four-eyes/);
-    expect((await h.decommissions.getStatus(store.storeId)).policy).toEqual({ requireApproval: true, allowSelfApproval: false });
+    expect((await h.decommissions.getStatus(store.storeId)).policy).toEqual({
+      requireApproval: true,
+      allowSelfApproval: false,
+      requireSignedDecisions: false,
+      notifications: false,
+    });
     await h.decommissions.cancel(store.storeId, { by: 'alice', reason: 'test cleanup' });
     expect((await h.decommissions.getReport(store.storeId, { wait: true })).outcome).toBe('CANCELLED');
   }, 30_000);

@@ -28,7 +28,7 @@ test('a CloudHSM run completes in runbook order, records the phase-machine marke
   const store = await seedStore(h, { connectionState: 'DISCONNECTED' });
   await h.decommissions.startDecommission(fastInput(store.storeId));
   const awaiting = await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
-  expect(awaiting.policy).toEqual({ requireApproval: true, allowSelfApproval: false });
+  expect(awaiting.policy).toEqual({ requireApproval: true, allowSelfApproval: false, requireSignedDecisions: false, notifications: false });
   await h.decommissions.approve(store.storeId, { approver: 'bob' });
   const report = await h.decommissions.getReport(store.storeId, { wait: true });
   expect(report.outcome).toBe('COMPLETED');

@@ -1,4 +1,5 @@
 import { ApplicationFailure } from '@temporalio/workflow';
+import { settleNotifications } from '../portal';
 import type { Run, Transition } from '../run';
 
 /** COMPLETED: every key deleted, the store disconnected and deleted. */
@@ -33,5 +34,6 @@ export async function cancelled(run: Run): Promise<Transition> {
  */
 export async function failed(run: Run): Promise<Transition> {
   const failure = run.state.failure ?? { type: 'DecommissionFailed', message: run.state.lastError ?? 'failed' };
+  await settleNotifications(run);
   throw ApplicationFailure.create({ type: failure.type, message: failure.message, nonRetryable: true });
 }

@@ -1,12 +1,18 @@
 import { formatDuration } from '../../shared/duration';
 import { DEFAULT_MIN_QUIET_PERIOD_MS, MAX_QUIET_PERIOD_MS } from '../../shared/validation';
 import { quick } from '../activity-stubs';
+import { verifyStartSignature } from '../portal';
 import type { Run, Transition } from '../run';
 
 /** VALIDATING: the deployment's approval policy, and the store as it is now. Changes nothing. */
 export async function validating(run: Run): Promise<Transition> {
   run.progress({ what: 'Load the approval policy and describe the custom key store' });
   run.state.policy ??= await quick.loadPolicy.executeWithOptions({ summary: 'Preflight: load the deployment approval policy' }, []);
+  const refused = await verifyStartSignature(run);
+  if (refused) {
+    run.state.failure = { type: 'UnverifiedDecision', message: `Decommission refused, nothing was changed: ${refused}` };
+    return { to: 'FAILED' };
+  }
   const store = await quick.describeStore.executeWithOptions({ summary: `Preflight: describe custom key store ${run.cfg.customKeyStoreId}` }, [
     { customKeyStoreId: run.cfg.customKeyStoreId },
   ]);
