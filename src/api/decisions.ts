@@ -3,7 +3,8 @@ import { signDecision, type DecisionSigningKey } from '../decisions/signing';
 import { DECISION_SUBJECT_FIELD, withoutSignature, type DecisionKind } from '../shared/decisions';
 import { workflowIdFor, type UpdateAck } from '../shared/messages';
 import type { ApproveRequest, CancelRequest, DecommissionInput, ResolveRequest } from '../shared/types';
-import { ApiError, type Identity, type Role } from './context';
+import { InvalidInputError } from '../client/errors';
+import type { Identity, Role } from './context';
 
 /** A request as the caller sends it: everything but the identity field and the signature, which the API sets. */
 export type StartBody = Omit<DecommissionInput, 'requestedBy' | 'signature'>;
@@ -21,7 +22,7 @@ export interface DecisionServiceOptions {
   client: DecommissionClient;
   /** The API's decision signing key (`DECISION_SIGNING_KEY_FILE`); without it decisions go unsigned. */
   signingKey?: DecisionSigningKey;
-  /** Throws {@link ApiError} 403 naming the missing role (the context's `requireRole`). */
+  /** Throws an ApiError 403 naming the missing role (the context's `requireRole`). */
   requireRole(identity: Identity, role: Role): void;
 }
 
@@ -105,15 +106,16 @@ function runId(storeOrWorkflowId: string): string {
 
 /**
  * Refuses a body that names an identity or carries a signature: the API sets those from the verified token, and
- * silently overwriting them would hide a caller's attempt to act as someone else.
+ * silently overwriting them would hide a caller's attempt to act as someone else. Throws the client library's
+ * {@link InvalidInputError} (400, `problems` naming each field).
  */
 export function refuseApiSetFields(body: object): void {
-  for (const field of API_SET_FIELDS) {
-    if (Object.prototype.hasOwnProperty.call(body, field))
-      throw new ApiError(
-        400,
-        'invalid_request',
-        `${field}: not accepted from the request body; the API sets ${field === 'signature' ? 'the signature' : 'it to your verified identity'}`,
-      );
-  }
+  const problems = API_SET_FIELDS.filter((field) => Object.prototype.hasOwnProperty.call(body, field)).map((field) => ({
+    field,
+    rule:
+      field === 'signature'
+        ? 'is not accepted from the request body: the API signs the decision'
+        : 'is not accepted from the request body: the API sets it to your verified identity',
+  }));
+  if (problems.length > 0) throw new InvalidInputError(problems, 'request');
 }
