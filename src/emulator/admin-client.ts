@@ -23,6 +23,7 @@ import type {
   UsageSimulatorInfo,
   UsageSimulatorSpec,
 } from './types';
+import type { SnsPublishedMessage, SnsTopicInfo } from './sns';
 
 export class EmulatorAdminClient {
   private readonly baseUrl: string;
@@ -209,6 +210,21 @@ export class EmulatorAdminClient {
   /** Every stored CloudTrail event with `seq > sinceSeq`, delivered or not, as its record (no quota, no delay). */
   cloudTrailEvents(sinceSeq = 0): Promise<CloudTrailAdminEvent[]> {
     return this.call('GET', `cloudtrail/events?sinceSeq=${sinceSeq}`);
+  }
+
+  /** Messages delivered to SNS topics, oldest first (FIFO duplicates are counted on the first, not repeated). */
+  snsMessages(topicArn?: string): Promise<SnsPublishedMessage[]> {
+    return this.call('GET', `sns/messages${topicArn === undefined ? '' : `?topicArn=${encodeURIComponent(topicArn)}`}`);
+  }
+
+  /** SNS topics (created, or published to) with their delivered and duplicate counts. */
+  snsTopics(): Promise<SnsTopicInfo[]> {
+    return this.call('GET', 'sns/topics');
+  }
+
+  /** Forgets the delivered SNS messages; topics and their deduplication history stay. */
+  async clearSnsMessages(): Promise<void> {
+    await this.call('DELETE', 'sns/messages');
   }
 
   /** Empties stores, keys, aliases, audit log, deletion events and faults; resets the clock offset. */

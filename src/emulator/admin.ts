@@ -205,6 +205,16 @@ export async function handleAdmin(core: EmulatorCore, req: IncomingMessage, res:
         reply(res, 200, core.cloudTrailEvents(since));
         return;
       }
+      case 'GET /__admin/sns/topics':
+        reply(res, 200, core.sns.topicList());
+        return;
+      case 'GET /__admin/sns/messages':
+        reply(res, 200, core.sns.published(url.searchParams.get('topicArn') ?? undefined));
+        return;
+      case 'DELETE /__admin/sns/messages':
+        core.sns.clearMessages();
+        reply(res, 200, { ok: true });
+        return;
       case 'POST /__admin/reset':
         await core.reset();
         reply(res, 200, { ok: true });

@@ -14,6 +14,7 @@ import { COMPACT_THRESHOLD_BYTES, Persistence } from './persistence';
 import { QuotaManager, validateQuotaOverrides } from './quotas';
 import { Rng } from './random';
 import { applySeed } from './seed';
+import { SnsService } from './sns';
 import { EmulatorState, type StoreRecord } from './state';
 import { type DeliverySettings, renderRecord } from './trail';
 import type {
@@ -56,6 +57,8 @@ export class EmulatorCore {
   readonly identities: IdentityRegistry;
   /** "Applications still using a key" (periodic callers). */
   readonly usage: UsageSimulators;
+  /** SNS topics and the messages published to them (not persisted). */
+  readonly sns: SnsService;
   private readonly persistence: Persistence | undefined;
   private timer: NodeJS.Timeout | undefined;
   private compacting = false;
@@ -68,6 +71,7 @@ export class EmulatorCore {
     this.settings = { trackingStartDate: config.trackingStartDate };
     this.identities = new IdentityRegistry(config.account, config.identities);
     this.usage = new UsageSimulators(this.identities, config.account, config.region);
+    this.sns = new SnsService(config.region, config.account, () => this.clock.now());
     Object.assign(this.state.trail.settings, this.configuredDelivery());
     this.state.trail.seedJitter(config.seed);
     this.faults = new FaultInjector(config.seed === undefined ? undefined : config.seed ^ 0x5eed);
@@ -349,12 +353,13 @@ export class EmulatorCore {
     };
   }
 
-  /** Empties everything: state, audit, deletions, faults, counters, clock offset; old markers stop working. */
+  /** Empties everything: state, audit, deletions, SNS topics and messages, faults, counters, clock offset; old markers stop working. */
   async reset(): Promise<void> {
     await this.usage.stopAll();
     this.identities.resetToPermanent();
     Object.assign(this.state.trail.settings, this.configuredDelivery());
     this.state.clear();
+    this.sns.reset();
     this.clock.reset();
     this.clearFaults();
     this.deletionHoldUntil = undefined;

@@ -17,6 +17,7 @@ import type { EmulatorOptions } from './types';
 export { EmulatorAdminClient } from './admin-client';
 export { OptionError } from './config';
 export { StateFileError } from './persistence';
+export { SNS_DEDUPLICATION_WINDOW_MS, type SnsMessageAttribute, type SnsPublishedMessage, type SnsTopicInfo } from './sns';
 export type {
   AuditEntry,
   AuditQuery,

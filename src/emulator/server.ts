@@ -2,7 +2,7 @@
  * HTTP front end: routes `/__admin/*` to the admin API and everything else to the JSON 1.1 pipeline
  * (auth → quota → faults → operation → audit + CloudTrail → journal → response), routing purely on
  * `x-amz-target`: `TrentService.*` is KMS (SigV4 name `kms`), the CloudTrail_20131101 targets are
- * CloudTrail (SigV4 name `cloudtrail`).
+ * CloudTrail (SigV4 name `cloudtrail`). Form-encoded requests without a target are SNS's query protocol (`sns-http.ts`).
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -14,6 +14,7 @@ import { internalError, KmsError, throttling } from './errors';
 import { type JsonObject, parseBody } from './input';
 import { STALE_READ_OPERATIONS } from './operations';
 import { type CallRecord, cloudTrailThrottling, headerText, recordTrailEvent, routeTarget, sourceIp } from './recording';
+import { handleSns, isSnsRequest } from './sns-http';
 import { flat } from './trail';
 
 const CONTENT_TYPE = 'application/x-amz-json-1.1';
@@ -72,6 +73,10 @@ export class KmsHttpServer {
     const url = req.url ?? '/';
     if (url.startsWith('/__admin/') || url === '/__admin') {
       await handleAdmin(this.core, req, res);
+      return;
+    }
+    if (isSnsRequest(req)) {
+      await handleSns(this.core, this.verifier, req, res);
       return;
     }
     await this.handleKms(req, res);
