@@ -57,7 +57,6 @@ export function policyFromEnv(env: NodeJS.ProcessEnv = process.env): ApprovalPol
     allowSelfApproval: envBoolean('DECOMMISSION_ALLOW_SELF_APPROVAL', DEFAULT_APPROVAL_POLICY.allowSelfApproval, env),
     ...(minimumQuietPeriodMs !== undefined ? { minimumQuietPeriodMs } : {}),
     requireSignedDecisions: envBoolean('DECOMMISSION_REQUIRE_SIGNED_DECISIONS', false, env),
-    notifications: Boolean(env.DECOMMISSION_SLACK_WEBHOOK_URL || env.DECOMMISSION_SNS_TOPIC_ARN),
   };
 }
 

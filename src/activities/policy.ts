@@ -14,7 +14,8 @@ export function createPolicyActivities(deps: ActivityDeps) {
         allowSelfApproval: policy.allowSelfApproval,
         ...(policy.minimumQuietPeriodMs !== undefined ? { minimumQuietPeriodMs: policy.minimumQuietPeriodMs } : {}),
         requireSignedDecisions: policy.requireSignedDecisions ?? false,
-        notifications: policy.notifications ?? false,
+        // Whether the worker has a sink is its configuration too: recorded here, so replays agree on it.
+        notifications: (deps.notify?.sinks.length ?? 0) > 0,
       };
     },
   };

@@ -18,7 +18,10 @@ export interface ApprovalPolicy {
    * are refused, and four-eyes compares verified subjects. Absent in runs started before 0.4.0.
    */
   requireSignedDecisions?: boolean;
-  /** A notification sink (Slack webhook, SNS topic) is configured: the run notifies its transitions. Absent before 0.4.0. */
+  /**
+   * The worker has a notification sink (Slack webhook, SNS topic): the run notifies its transitions. Set by
+   * `loadPolicy` from the worker's sinks, not configured on its own. Absent before 0.4.0.
+   */
   notifications?: boolean;
 }
 

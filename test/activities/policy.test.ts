@@ -34,8 +34,8 @@ test('loadPolicy serves the deployment policy, or the default when the worker se
   expect(DEFAULT_APPROVAL_POLICY.requireApproval).toBe(true);
 });
 
-/** What 0.4.0 adds to every policy: unsigned decisions and no notifications unless configured. */
-const unsigned = { requireSignedDecisions: false, notifications: false };
+/** What 0.4.0 adds to the worker's policy: decisions need no signature unless configured. */
+const unsigned = { requireSignedDecisions: false };
 
 test.each([
   [{}, { requireApproval: true, allowSelfApproval: false, ...unsigned }],
@@ -49,11 +49,7 @@ test.each([
     { DECOMMISSION_REQUIRE_APPROVAL: 'true', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false' },
     { requireApproval: true, allowSelfApproval: false, ...unsigned },
   ],
-  [{ DECOMMISSION_REQUIRE_SIGNED_DECISIONS: 'true' }, { requireApproval: true, allowSelfApproval: false, requireSignedDecisions: true, notifications: false }],
-  [
-    { DECOMMISSION_SNS_TOPIC_ARN: 'arn:aws:sns:us-east-1:111122223333:ops' },
-    { requireApproval: true, allowSelfApproval: false, requireSignedDecisions: false, notifications: true },
-  ],
+  [{ DECOMMISSION_REQUIRE_SIGNED_DECISIONS: 'true' }, { requireApproval: true, allowSelfApproval: false, requireSignedDecisions: true }],
 ])('env %j → %j', (env, policy) => expect(policyFromEnv(env)).toEqual(policy));
 
 test.each([
@@ -103,4 +99,14 @@ test('a worker that must verify signed decisions refuses to start without the pu
   } finally {
     await wired.close();
   }
+});
+
+test('loadPolicy says whether the worker has a notification sink (recorded at the start of each run)', async () => {
+  const withSink = createActivities({
+    kms,
+    limiter: createKmsRateLimiter({ quotaScale: 0 }),
+    notify: { sinks: [{ name: 'slack', send: async () => undefined }] },
+  });
+  await expect(new MockActivityEnvironment().run(withSink.loadPolicy)).resolves.toMatchObject({ notifications: true });
+  await expect(loadPolicy()).resolves.toMatchObject({ notifications: false });
 });

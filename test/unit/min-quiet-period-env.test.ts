@@ -6,7 +6,7 @@ import { minQuietPeriodFromEnv } from '../../src/client/env';
 import { policyFromEnv } from '../../src/worker-options';
 
 test('unset or empty: no minimum in the policy (the validator default of 1 day applies)', () => {
-  expect(policyFromEnv({})).toEqual({ requireApproval: true, allowSelfApproval: false, requireSignedDecisions: false, notifications: false });
+  expect(policyFromEnv({})).toEqual({ requireApproval: true, allowSelfApproval: false, requireSignedDecisions: false });
   expect(policyFromEnv({})).not.toHaveProperty('minimumQuietPeriodMs');
   expect(policyFromEnv({ DECOMMISSION_MIN_QUIET_PERIOD: '' })).not.toHaveProperty('minimumQuietPeriodMs');
   expect(minQuietPeriodFromEnv({})).toBeUndefined();
