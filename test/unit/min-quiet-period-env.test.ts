@@ -19,7 +19,12 @@ test.each([
   ['90d', 90 * 86_400_000],
   ['5000', 5_000],
 ])('DECOMMISSION_MIN_QUIET_PERIOD=%j → minimumQuietPeriodMs %d', (value, ms) => {
-  expect(policyFromEnv({ DECOMMISSION_MIN_QUIET_PERIOD: value })).toEqual({ requireApproval: true, allowSelfApproval: false, minimumQuietPeriodMs: ms });
+  expect(policyFromEnv({ DECOMMISSION_MIN_QUIET_PERIOD: value })).toEqual({
+    requireApproval: true,
+    allowSelfApproval: false,
+    minimumQuietPeriodMs: ms,
+    requireSignedDecisions: false,
+  });
   expect(minQuietPeriodFromEnv({ DECOMMISSION_MIN_QUIET_PERIOD: value })).toBe(ms);
 });
 
