@@ -61,7 +61,7 @@ export interface MintOverrides {
   /** Seconds from now; negative mints an expired token. */
   expiresInSeconds?: number;
   notBeforeInSeconds?: number;
-  /** Extra or replaced claims (e.g. another roles claim). */
+  /** Extra or replaced claims (e.g. another roles claim, or `sub`). */
   claims?: Record<string, unknown>;
 }
 
@@ -88,11 +88,10 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<Ru
   const mint = async (user: DevUserName, overrides: MintOverrides = {}): Promise<string> => {
     const who: DevUser = DEV_USERS[user];
     const now = Math.floor(Date.now() / 1000);
-    const jwt = new SignJWT({ name: who.name, email: who.email, preferred_username: user, roles: [...who.roles], ...overrides.claims })
+    const jwt = new SignJWT({ sub: who.subject, name: who.name, email: who.email, preferred_username: user, roles: [...who.roles], ...overrides.claims })
       .setProtectedHeader({ alg, kid: publicJwk.kid, typ: 'JWT' })
       .setIssuer(overrides.issuer ?? issuer)
       .setAudience(overrides.audience ?? audience)
-      .setSubject(who.subject)
       .setJti(randomUUID())
       .setIssuedAt(now)
       .setExpirationTime(now + (overrides.expiresInSeconds ?? ttl));
