@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { Identity } from '../../src/api/context';
 import type { DecommissionPageData } from '../../src/api/page/data';
 import { renderDecommissionPage } from '../../src/api/page/decommission-view';
+import { CSRF_TOKEN_MAX_AGE_MS, CsrfTokens } from '../../src/api/page/csrf';
 import { FlashCodec } from '../../src/api/page/flash';
 import { approveBody, cancelBody, FormError, resolveBody } from '../../src/api/page/forms';
 import { escapeHtml, html, raw, renderToString } from '../../src/api/page/html';
@@ -150,8 +151,30 @@ describe('approval page', () => {
     expect(offers(status({ cancel: { by: 'dev|carol', reason: 'x', at: NOW } }), bob).cancel.offered).toBe(false);
     // Cancel needs the operator role: an approver-only identity is not offered it.
     expect(offers(status(), { subject: 'dev|x', roles: ['approver'] }).cancel.offered).toBe(false);
-    const out = page(status({ phase: 'COMPLETED', approvedBy: 'dev|bob' }), bob);
+    const out = page(status({ phase: 'COMPLETED', approvedBy: 'dev|bob' }), bob, {
+      report: {
+        outcome: 'COMPLETED',
+        customKeyStoreId: 'cks-1234567890abcdef0',
+        pendingWindowInDays: 7,
+        startedAt: NOW - 60_000,
+        endedAt: NOW,
+        decisions: [
+          { what: 'requested', by: 'dev|dave', at: NOW - 60_000 },
+          { what: 'approved', by: 'dev|bob', name: 'Bob Baker', verified: true, at: NOW - 50_000, detail: 'CAB <77>' },
+        ],
+        counts: status().counts,
+        notes: ['HSM backups may still hold <key material>'],
+        keyCount: 3,
+        keys: [],
+        keysTruncated: false,
+      },
+    });
     expect(out).not.toContain('<form class="decision"');
+    expect(out).toContain('Bob Baker (dev|bob)');
+    expect(out).toContain('CAB &lt;77&gt;');
+    expect(out).toContain('HSM backups may still hold &lt;key material&gt;');
+    // An ended run shows who decided before the plan.
+    expect(out.indexOf('data-testid="history"')).toBeLessThan(out.indexOf('data-testid="plan"'));
   });
 
   test('a blocked run shows its blocker and, to an operator, the Resolve form with exactly its allowed actions', () => {
@@ -220,6 +243,28 @@ describe('flash cookie', () => {
     expect(codec.decode(`${forged}.${mac}`, 'wf-1', NOW)).toBeUndefined();
     expect(codec.decode(`${body}`, 'wf-1', NOW)).toBeUndefined();
     expect(codec.decode(undefined, 'wf-1', NOW)).toBeUndefined();
+  });
+});
+
+describe('anti-CSRF tokens', () => {
+  const tokens = new CsrfTokens(Buffer.alloc(32, 1));
+  const nonce = CsrfTokens.newNonce();
+
+  test('a token passes only with its cookie nonce, for its subject, within its age', () => {
+    const token = tokens.create(nonce, 'dev|bob', NOW);
+    expect(tokens.check(nonce, token, 'dev|bob', NOW + 1000)).toBeUndefined();
+    expect(tokens.check(nonce, token, 'dev|carol', NOW)).toBe('mismatch');
+    expect(tokens.check(CsrfTokens.newNonce(), token, 'dev|bob', NOW)).toBe('mismatch');
+    expect(tokens.check(undefined, token, 'dev|bob', NOW)).toBe('no-cookie');
+    expect(tokens.check(nonce, undefined, 'dev|bob', NOW)).toBe('no-token');
+    expect(tokens.check(nonce, ['a', 'b'], 'dev|bob', NOW)).toBe('no-token');
+    expect(tokens.check(nonce, 'forged', 'dev|bob', NOW)).toBe('malformed');
+    expect(tokens.check(nonce, token, 'dev|bob', NOW + CSRF_TOKEN_MAX_AGE_MS + 1)).toBe('expired');
+    // Another key (another deployment, or a restart without DECOMMISSION_PAGE_SECRET) never accepts it.
+    expect(new CsrfTokens(Buffer.alloc(32, 2)).check(nonce, token, 'dev|bob', NOW)).toBe('mismatch');
+    // A forged issue time fails the MAC before its age is looked at.
+    const [, mac] = token.split('.');
+    expect(tokens.check(nonce, `${NOW + 5000}.${mac}`, 'dev|bob', NOW + 5000)).toBe('mismatch');
   });
 });
 

@@ -42,9 +42,11 @@ function phaseBadge(phase: string): SafeHtml {
 
 function runSections(view: DecommissionView, status: DecommissionStatus): SafeHtml {
   const allowed = offers(status, view.identity);
+  // Before a decision the plan is what a person reads; once the run has ended, who decided what.
+  const ended = FINAL_PHASES.includes(status.phase);
   return html`
     ${summary(view, status)} ${status.blocker && blockerSection(view, status.blocker, allowed.resolve)} ${decisionForms(view, status, allowed)}
-    ${planSection(view, status)} ${usageSection(view, status)} ${historySection(view, status)}
+    ${ended && historySection(view, status)} ${planSection(view, status)} ${usageSection(view, status)} ${!ended && historySection(view, status)}
   `;
 }
 
@@ -110,6 +112,21 @@ function summary(view: DecommissionView, status: DecommissionStatus): SafeHtml {
         html`<tr>
           <th>Last error</th>
           <td>${status.lastError}</td>
+        </tr>`
+      }
+      ${
+        data.report?.reason &&
+        html`<tr>
+          <th>Why it ended</th>
+          <td>${data.report.reason}</td>
+        </tr>`
+      }
+      ${
+        data.report &&
+        data.report.notes.length > 0 &&
+        html`<tr>
+          <th>Notes</th>
+          <td data-testid="notes">${data.report.notes.map((note) => html`<div>${note}</div>`)}</td>
         </tr>`
       }
       <tr>

@@ -1,5 +1,3 @@
-import fastifyCookie from '@fastify/cookie';
-import fastifyCsrfProtection from '@fastify/csrf-protection';
 import fastifyFormbody from '@fastify/formbody';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -9,6 +7,8 @@ import type { UpdateAck } from '../../shared/messages';
 import type { Phase } from '../../shared/types';
 import { RUNBOOK_ORDER } from '../../workflows/phases';
 import { ApiError, type ApiContext, type Identity } from '../context';
+import { readCookie, setCookie } from './cookies';
+import { CSRF_COOKIE, CsrfTokens } from './csrf';
 import { loadDecommissionPage } from './data';
 import { renderDecommissionPage } from './decommission-view';
 import { renderErrorPage } from './error-view';
@@ -31,9 +31,6 @@ export interface ApprovalPagesOptions {
   secret?: string;
 }
 
-/** Every page cookie lives under the pages' path. */
-const COOKIE_PATH = '/decommissions';
-const CSRF_COOKIE = 'kms_decommission_csrf';
 /** Most rows the list page shows. */
 const LIST_LIMIT = 100;
 const MIN_SECRET_LENGTH = 32;
@@ -65,23 +62,30 @@ export async function approvalPages(app: FastifyInstance, options: ApprovalPages
     return identity;
   };
 
-  if (!app.hasDecorator('parseCookie')) await app.register(fastifyCookie);
+  const csrf = new CsrfTokens(derivedKey(secret, 'csrf'));
   if (!app.hasContentTypeParser('application/x-www-form-urlencoded')) await app.register(fastifyFormbody);
-  await app.register(fastifyCsrfProtection, {
-    cookieKey: CSRF_COOKIE,
-    cookieOpts: { path: COOKIE_PATH, sameSite: 'strict', httpOnly: true, secure: 'auto' },
-    // The token is bound to the verified subject: one person's token is useless in another's request.
-    getUserInfo: (request) => identities.get(request)?.subject ?? '',
-    // Only the form field: the pages have no script that could set a header.
-    getToken: (request) => {
-      const token = (request.body as FormBody | undefined)?._csrf;
-      return typeof token === 'string' ? token : undefined;
-    },
-    csrfOpts: { hmacKey: derivedKey(secret, 'csrf').toString('base64'), userInfo: true },
-  });
 
   async function authenticate(request: FastifyRequest): Promise<void> {
     identities.set(request, await ctx.authenticate(request));
+  }
+
+  /** After `authenticate` (the token is bound to the subject) and after the body is parsed (the token is a form field). */
+  async function checkCsrf(request: FastifyRequest): Promise<void> {
+    const refusal = csrf.check(readCookie(request, CSRF_COOKIE), (request.body as FormBody | undefined)?._csrf, identityOf(request).subject);
+    if (refusal) {
+      request.log.warn({ refusal }, 'approval page: form refused (anti-CSRF token)');
+      throw new CsrfRefusedError();
+    }
+  }
+
+  /** A token for the page's forms, giving the browser its nonce cookie first if it has none. */
+  function csrfTokenFor(request: FastifyRequest, reply: FastifyReply, identity: Identity): string {
+    let nonce = readCookie(request, CSRF_COOKIE);
+    if (!nonce || !/^[A-Za-z0-9_-]{43}$/.test(nonce)) {
+      nonce = CsrfTokens.newNonce();
+      setCookie(request, reply, CSRF_COOKIE, nonce, { sameSite: 'Strict' });
+    }
+    return csrf.create(nonce, identity.subject);
   }
 
   app.addHook('onSend', async (_request, reply, payload) => {
@@ -122,9 +126,10 @@ export async function approvalPages(app: FastifyInstance, options: ApprovalPages
     const identity = identityOf(request);
     const keyOffset = /^\d{1,9}$/.test(request.query.keys ?? '') ? Number(request.query.keys) : 0;
     const data = await loadDecommissionPage(ctx.client, request.params.id, keyOffset);
-    const flash = flashes.decode(request.cookies[FLASH_COOKIE], data.workflowId);
-    if (request.cookies[FLASH_COOKIE] !== undefined) reply.clearCookie(FLASH_COOKIE, { path: COOKIE_PATH });
-    const csrfToken = reply.generateCsrf({ userInfo: identity.subject });
+    const flashCookie = readCookie(request, FLASH_COOKIE);
+    const flash = flashes.decode(flashCookie, data.workflowId);
+    if (flashCookie !== undefined) setCookie(request, reply, FLASH_COOKIE, '', { sameSite: 'Lax', maxAge: 0 });
+    const csrfToken = csrfTokenFor(request, reply, identity);
     return sendHtml(reply, renderDecommissionPage({ data, identity, csrfToken, flash, webUiUrl: ctx.links.webUi(data.workflowId), now: Date.now() }));
   });
 
@@ -137,17 +142,11 @@ export async function approvalPages(app: FastifyInstance, options: ApprovalPages
     app.post<IdParams & { Body: FormBody }>(
       `/decommissions/:id/${kind}`,
       // Identity first (401), then the token bound to it (403): a forged form changes nothing.
-      { preHandler: [authenticate, app.csrfProtection] },
+      { preHandler: [authenticate, checkCsrf] },
       async (request, reply) => {
         const workflowId = DecommissionClient.workflowId(request.params.id);
         const flash = await decisionFlash(kind, () => decide(identityOf(request), workflowId, request.body ?? {}));
-        reply.setCookie(FLASH_COOKIE, flashes.encode(workflowId, flash), {
-          path: COOKIE_PATH,
-          httpOnly: true,
-          sameSite: 'lax',
-          secure: 'auto',
-          maxAge: FLASH_MAX_AGE_SECONDS,
-        });
+        setCookie(request, reply, FLASH_COOKIE, flashes.encode(workflowId, flash), { sameSite: 'Lax', maxAge: FLASH_MAX_AGE_SECONDS });
         return reply.redirect(pagePath(workflowId), 303);
       },
     );
@@ -177,8 +176,7 @@ function errorPage(error: FastifyError | Error, identity: Identity | undefined, 
   if (error instanceof ApiError)
     return render(error.statusCode, error.statusCode === 401 ? 'Not signed in' : error.statusCode === 403 ? 'Not allowed' : 'Refused', error.message);
   if (error instanceof DecommissionNotFoundError) return render(404, 'Not found', error.message);
-  const code = (error as FastifyError).code;
-  if (code === 'FST_CSRF_MISSING_SECRET' || code === 'FST_CSRF_INVALID_TOKEN')
+  if (error instanceof CsrfRefusedError)
     return render(
       403,
       'Form expired or forged',
@@ -191,6 +189,14 @@ function errorPage(error: FastifyError | Error, identity: Identity | undefined, 
     'Something went wrong',
     'The server could not answer; the error is logged. Reload the decommission to see where it is (a decision sent just now may or may not have reached it).',
   );
+}
+
+/** A form without a valid anti-CSRF token for this person and browser. */
+class CsrfRefusedError extends Error {
+  constructor() {
+    super('anti-CSRF token missing or wrong');
+    this.name = 'CsrfRefusedError';
+  }
 }
 
 function sendHtml(reply: FastifyReply, page: SafeHtml): FastifyReply {
