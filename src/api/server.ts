@@ -130,9 +130,16 @@ export function openApiDocument(): ReturnType<typeof generateOpenApi> {
 /** Where the document is checked in. */
 export const OPENAPI_FILE = path.resolve(__dirname, '..', '..', 'docs', 'openapi.json');
 
-/** The checked-in document's exact text: 2-space JSON and a final newline. */
+/** The document as JSON text (2-space; the `--openapi` writer formats it with the repository's Prettier settings). */
 export function openApiText(): string {
   return `${JSON.stringify(openApiDocument(), null, 2)}\n`;
+}
+
+/** Writes `docs/openapi.json`, formatted as `npm run format` would (Prettier is a development tool: loaded only here). */
+async function writeOpenApiFile(): Promise<void> {
+  const prettier = await import('prettier');
+  const options = (await prettier.resolveConfig(OPENAPI_FILE)) ?? {};
+  await writeFile(OPENAPI_FILE, await prettier.format(openApiText(), { ...options, filepath: OPENAPI_FILE }));
 }
 
 /** Reads the API's private decision-signing JWK (`DECISION_SIGNING_KEY_FILE`); the message never includes the key. */
@@ -148,7 +155,7 @@ export async function loadSigningKey(file: string): Promise<DecisionSigningKey> 
 
 async function main(argv: string[]): Promise<void> {
   if (argv.includes('--openapi')) {
-    await writeFile(OPENAPI_FILE, openApiText());
+    await writeOpenApiFile();
     console.log(`wrote ${path.relative(process.cwd(), OPENAPI_FILE)}`);
     return;
   }
