@@ -262,6 +262,17 @@ if (!availability.available && availability.mustFail) {
       expect(dialogs).toEqual([]);
     });
 
+    test('an unknown decommission is a 404 page, for a view and for a form', async () => {
+      const { page } = await as('carol');
+      const missing = 'kms-decommission-cks-00000000000000000';
+      const view = await page.goto(pagePath(missing));
+      expect(view?.status()).toBe(404);
+      expect(await page.getByTestId('error-message').innerText()).toContain(missing);
+      await page.goto(pagePath(runA));
+      const post = await page.request.post(`${pagePath(missing)}/cancel`, { form: { _csrf: await csrfToken(page), reason: 'x' }, maxRedirects: 0 });
+      expect(post.status()).toBe(404);
+    });
+
     test('the approver approves: a wrong acknowledgement is refused with the workflow reason, the right one is accepted and the phase moves on', async () => {
       const { page } = await as('bob');
       await page.goto(pagePath(runA));
@@ -274,11 +285,18 @@ if (!availability.available && availability.mustFail) {
 
       await page.locator('#approve-ack').fill('1');
       await page.locator('#approve-comment').fill('CAB-77 approved');
+      const staleToken = await csrfToken(page);
       await page.getByRole('button', { name: 'Approve' }).click();
       await page.waitForURL(`**${pagePath(runA)}`);
       expect(await page.getByTestId('flash').innerText()).toMatch(/^Approved by dev\|bob/);
       expect(await page.getByTestId('approve-form').count()).toBe(0);
       expect(await page.getByTestId('approval').innerText()).toBe('approved by dev|bob');
+
+      // Twice (a double click, a second tab, a replayed form): the workflow refuses the second approval.
+      const again = await page.request.post(`${pagePath(runA)}/approve`, { form: { _csrf: staleToken, acknowledgeRecentlyUsedKeys: '1' }, maxRedirects: 0 });
+      expect(again.status()).toBe(303);
+      await page.goto(pagePath(runA));
+      expect(await page.getByTestId('flash').innerText()).toBe('approve refused by the workflow: Already approved by dev|bob');
       const phase = await phaseShown(page, runA, ['CONNECTING', 'SCHEDULING', 'WAITING', 'VERIFYING', 'DISCONNECTING', 'DELETING', 'COMPLETED']);
       expect(phase).not.toBe('AWAITING_APPROVAL');
       const status = await h.decommissions.getStatus(storeA.storeId);
@@ -308,10 +326,42 @@ if (!availability.available && availability.mustFail) {
       expect(await alice.getByTestId('resolve-form').count()).toBe(0);
 
       await page.locator('#resolve-comment').fill('expected: created by the migration');
+      const token = await csrfToken(page);
       await page.getByRole('button', { name: 'Resolve' }).click();
       await page.waitForURL(`**${pagePath(runB)}`);
       expect(await page.getByTestId('flash').innerText()).toBe('Resolved NEW_KEYS-1 with schedule-new-keys');
       await phaseShown(page, runB, ['WAITING', 'VERIFYING', 'DISCONNECTING', 'DELETING', 'COMPLETED']);
+
+      // Late: the same form again answers a blocker that is no longer open, and the workflow says so.
+      await page.request.post(`${pagePath(runB)}/resolve`, { form: { _csrf: token, blockerId: 'NEW_KEYS-1', action: 'schedule-new-keys' }, maxRedirects: 0 });
+      await page.goto(pagePath(runB));
+      expect(await page.getByTestId('flash').innerText()).toMatch(/^resolve refused by the workflow: .*NEW_KEYS-1/);
+    });
+
+    test('an operator cancels: without a reason nothing is sent, with one the run ends CANCELLED; a late cancel is refused', async () => {
+      const storeC = await seedStore(h, { enabled: 2, disabled: 0 });
+      const runC = (await ctx.decide.start(identity('alice'), { customKeyStoreId: storeC.storeId, pendingWindowInDays: 7 })).workflowId;
+      started.push(runC);
+      await waitForPhase(h, storeC.storeId, 'AWAITING_APPROVAL');
+      const { page } = await as('carol');
+      await page.goto(pagePath(runC));
+      const token = await csrfToken(page);
+      // The browser will not submit an empty required field; a hand-made POST can.
+      await page.request.post(`${pagePath(runC)}/cancel`, { form: { _csrf: token, reason: '   ' }, maxRedirects: 0 });
+      await page.goto(pagePath(runC));
+      expect(await page.getByTestId('flash').innerText()).toMatch(/^cancel not sent: .*reason/);
+      expect((await h.decommissions.getStatus(storeC.storeId)).cancel).toBeUndefined();
+
+      await page.locator('#cancel-reason').fill('wrong store: CHG-9 was withdrawn');
+      await page.getByRole('button', { name: 'Cancel decommission' }).click();
+      await page.waitForURL(`**${pagePath(runC)}`);
+      expect(await page.getByTestId('flash').innerText()).toMatch(/^Cancelling/);
+      await phaseShown(page, runC, ['CANCELLED']);
+      expect(await page.getByTestId('history').innerText()).toContain('wrong store: CHG-9 was withdrawn');
+
+      await page.request.post(`${pagePath(runC)}/cancel`, { form: { _csrf: token, reason: 'again' }, maxRedirects: 0 });
+      await page.goto(pagePath(runC));
+      expect(await page.getByTestId('flash').innerText()).toMatch(/^cancel refused by the workflow: /);
     });
 
     test('a completed run shows its decision history and no forms', async () => {

@@ -213,6 +213,12 @@ describe('approval page', () => {
     expect(out).toContain('href="/decommissions/kms-decommission-cks-1234567890abcdef0?keys=100" rel="next"');
   });
 
+  test('an offset past the last key links back to the first page', () => {
+    const out = page(status(), bob, { keys: { keys: [], total: 3, offset: 500, limit: 50 } });
+    expect(out).toContain('No keys past key 3.');
+    expect(out).not.toContain('data-testid="keys"');
+  });
+
   test('the list page escapes store IDs and links each run', () => {
     const out = renderToString(
       renderListPage({

@@ -259,6 +259,8 @@ function planSection(view: DecommissionView, status: DecommissionStatus): SafeHt
 
 function keyTable(view: DecommissionView, page: KeyPage): SafeHtml {
   if (page.total === 0) return html`<p class="note">No keys inventoried yet.</p>`;
+  if (page.keys.length === 0)
+    return html`<p class="note" data-testid="key-pager">No keys past key ${count(page.total)}. <a href="${pagePath(view.data.workflowId)}">First page</a></p>`;
   const last = page.offset + page.keys.length;
   const previous = page.offset > 0 ? Math.max(0, page.offset - page.limit) : undefined;
   return html`<table data-testid="keys">
