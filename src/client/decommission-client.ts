@@ -256,6 +256,17 @@ export class DecommissionClient {
     return report;
   }
 
+  /**
+   * One page of the per-key report (running or ended runs): what a portal pages through for a plan of
+   * thousands of keys. At most the inline limit per page.
+   *
+   * @example
+   * const { keys, total, nextOffset } = await client.getReportKeys('cks-1234567890abcdef0', { offset: 0, limit: 50 });
+   */
+  async getReportKeys(storeOrWorkflowId: string, page: { offset?: number; limit?: number } = {}): Promise<ReportKeysPage> {
+    return this.call(storeOrWorkflowId, () => this.handle(storeOrWorkflowId).query(reportKeysQuery, page));
+  }
+
   private async allReportKeys(storeOrWorkflowId: string): Promise<ReportKey[]> {
     const keys: ReportKey[] = [];
     let offset: number | undefined = 0;

@@ -360,6 +360,12 @@ export interface DecommissionStatus {
   requester?: { subject: string; name?: string; verified: true };
   /** One record per notified transition (0.4.0 on, when a sink is configured): delivered, pending, or failed and why. */
   notifications?: NotificationRecord[];
+  /** KMS waiting period of every key this run schedules (0.4.0 on). */
+  pendingWindowInDays?: number;
+  /** When the approval window closes, epoch ms (0.4.0 on). */
+  approvalDeadline?: number;
+  /** The decisions so far, oldest first (0.4.0 on; at most the latest 50): who requested, approved, cancelled, resolved. */
+  decisions?: AuditRecord[];
 }
 
 /** What the run knows about the use of the store's keys: status, Web UI and report. */

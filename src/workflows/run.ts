@@ -49,6 +49,9 @@ export interface NextAction {
 /** A blocker as a phase raises it; the run adds `id` and `since`. */
 export type BlockerSpec = Blocker extends infer B ? (B extends Blocker ? Omit<B, 'id' | 'since'> : never) : never;
 
+/** Most decisions the status carries (the report has them all). */
+const STATUS_DECISIONS = 50;
+
 /** Largest ledger carried across continue-as-new (the server rejects inputs over 2 MB; this leaves room for the rest). */
 const MAX_CARRIED_BYTES = 1_200_000;
 
@@ -158,7 +161,14 @@ export class Run {
       continuedAsNew: s.continuedAsNew,
       ...(s.usage ? { usage: this.usageSummary() } : {}),
       ...(s.portal?.requester ? { requester: { ...s.portal.requester, verified: true as const } } : {}),
-      ...(s.portal ? { notifications: notificationsForStatus(this) } : {}),
+      ...(s.portal
+        ? {
+            notifications: notificationsForStatus(this),
+            pendingWindowInDays: this.cfg.pendingWindowInDays,
+            approvalDeadline: s.startedAt + this.cfg.approvalTimeoutMs,
+            decisions: s.decisions.slice(-STATUS_DECISIONS),
+          }
+        : {}),
     };
   }
 
