@@ -2,7 +2,7 @@ import type { WorkflowExecutionStatusName } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/common';
 import { DecommissionClient } from '../../client/decommission-client';
 import { DecommissionNotFoundError } from '../../client/errors';
-import { reportKeysQuery, reportQuery } from '../../shared/messages';
+import { reportQuery } from '../../shared/messages';
 import type { DecommissionInput, DecommissionReport, DecommissionStatus, ReportKey } from '../../shared/types';
 
 /** Keys per page of the plan's key list. */
@@ -46,7 +46,7 @@ export async function loadDecommissionPage(client: DecommissionClient, storeOrWo
   const offset = Math.max(0, Math.floor(keyOffset));
   const [status, keys, request, report] = await Promise.all([
     client.getStatus(workflowId).catch(() => undefined),
-    handle.query(reportKeysQuery, { offset, limit: KEY_PAGE_SIZE }).catch(() => ({ keys: [], total: 0, nextOffset: undefined })),
+    client.getReportKeys(workflowId, { offset, limit: KEY_PAGE_SIZE }).catch(() => ({ keys: [], total: 0, nextOffset: undefined })),
     startRequest(client, workflowId, description.runId),
     ended ? handle.query(reportQuery).catch(() => undefined) : Promise.resolve(undefined),
   ]);

@@ -1,4 +1,12 @@
-import { FINAL_PHASES, type AuditRecord, type Blocker, type DecommissionStatus, type ReportKey, type StoreInfo } from '../../shared/types';
+import {
+  FINAL_PHASES,
+  type AuditRecord,
+  type Blocker,
+  type DecommissionInput,
+  type DecommissionStatus,
+  type ReportKey,
+  type StoreInfo,
+} from '../../shared/types';
 import { USAGE_CLASSES } from '../../shared/usage';
 import type { Identity } from '../context';
 import type { DecommissionPageData, KeyPage } from './data';
@@ -80,7 +88,7 @@ function summary(view: DecommissionView, status: DecommissionStatus): SafeHtml {
       </tr>
       <tr>
         <th>Waiting period</th>
-        <td>${request?.pendingWindowInDays !== undefined ? `${request.pendingWindowInDays} days` : request ? '30 days' : '—'}</td>
+        <td>${waitingDays(status, request) !== undefined ? `${waitingDays(status, request)} days` : '—'}</td>
       </tr>
       <tr>
         <th>Approval</th>
@@ -151,6 +159,11 @@ function storeText(id: string, store?: StoreInfo): SafeHtml {
     }`;
 }
 
+/** The KMS waiting period: from the status (0.4.0 runs), else from the request as started (its default is 30 days). */
+function waitingDays(status: DecommissionStatus, request: Partial<DecommissionInput> | undefined): number | undefined {
+  return status.pendingWindowInDays ?? request?.pendingWindowInDays ?? (request ? 30 : undefined);
+}
+
 function approvalText(view: DecommissionView, status: DecommissionStatus): SafeHtml | string {
   if (status.approvedBy) return `approved by ${status.approvedBy}`;
   const timeout = duration(view.data.request?.approvalTimeout);
@@ -204,7 +217,7 @@ function decisionForms(view: DecommissionView, status: DecommissionStatus, allow
         ${csrfField(view)}
         <p class="note">
           Schedules the deletion of ${count(status.counts.toSchedule)} key(s) of <code>${status.customKeyStoreId}</code>${
-            view.data.request?.pendingWindowInDays !== undefined && ` with a ${view.data.request.pendingWindowInDays}-day waiting period`
+            waitingDays(status, view.data.request) !== undefined && ` with a ${waitingDays(status, view.data.request)}-day waiting period`
           }.
         </p>
         ${
@@ -367,14 +380,15 @@ function usageSection(view: DecommissionView, status: DecommissionStatus): SafeH
 
 /**
  * Decisions so far. Once the run has ended its report holds the full record; while it runs the status holds
- * the request, the approval and a cancel (resolves show in the Web UI's history).
+ * them (runs started on 0.4.0 on; older ones show the request, the approval and a cancel).
  */
 function historySection(view: DecommissionView, status: DecommissionStatus): SafeHtml {
-  const records: AuditRecord[] = view.data.report?.decisions ?? [
-    { what: 'requested', by: status.requestedBy, at: status.startedAt, ...(status.requester?.name ? { name: status.requester.name } : {}) },
-    ...(status.approvedBy ? [{ what: 'approved' as const, by: status.approvedBy, at: Number.NaN }] : []),
-    ...(status.cancel ? [{ what: 'cancelled' as const, by: status.cancel.by, at: status.cancel.at, detail: status.cancel.reason }] : []),
-  ];
+  const records: AuditRecord[] = view.data.report?.decisions ??
+    status.decisions ?? [
+      { what: 'requested', by: status.requestedBy, at: status.startedAt, ...(status.requester?.name ? { name: status.requester.name } : {}) },
+      ...(status.approvedBy ? [{ what: 'approved' as const, by: status.approvedBy, at: Number.NaN }] : []),
+      ...(status.cancel ? [{ what: 'cancelled' as const, by: status.cancel.by, at: status.cancel.at, detail: status.cancel.reason }] : []),
+    ];
   return html`<section data-testid="history">
     <h2>Decision history</h2>
     <table>
