@@ -72,11 +72,11 @@ function validationProblem(v: AjvError, context: string | undefined): InputProbl
 }
 
 function isTemporalUnavailable(err: unknown): boolean {
-  const e = err as { name?: string; code?: number; message?: string };
-  // gRPC UNAVAILABLE (14) / DEADLINE_EXCEEDED (4), or the SDK's connection errors.
-  return (
-    e?.name === 'ServiceError' || e?.name === 'TransportError' || e?.code === 14 || e?.code === 4 || /UNAVAILABLE|Failed to connect/i.test(e?.message ?? '')
-  );
+  // gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4), on the error or on the cause the SDK's ServiceError wraps;
+  // any other gRPC status (INVALID_ARGUMENT, …) is a server error to log, not an outage.
+  const codeOf = (e: unknown): unknown => (e && typeof e === 'object' ? (e as { code?: unknown }).code : undefined);
+  const codes = [codeOf(err), codeOf((err as { cause?: unknown })?.cause)];
+  return codes.includes(14) || codes.includes(4) || (err instanceof Error && err.name === 'TransportError');
 }
 
 /** Fastify's error handler: answers {@link ErrorBody}; logs server errors (never the request's headers, so never a token). */

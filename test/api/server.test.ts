@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import { apiConfigFromEnv } from '../../src/api/config';
+import { toErrorResponse } from '../../src/api/errors';
 import { buildApiServer, createApiContext } from '../../src/api/server';
 import type { DecommissionClient } from '../../src/client/decommission-client';
 import { startDevIssuer, type RunningDevIssuer } from '../../src/devtools/dev-issuer';
@@ -105,4 +106,12 @@ test('the log never holds a token: accepted, refused, through the proxy header, 
   } finally {
     await app.close();
   }
+});
+
+test('Temporal unreachable is a 503; any other Temporal error a 500 (logged, not an outage)', () => {
+  const serviceError = (code: number) =>
+    Object.assign(new Error('Failed to start Workflow'), { name: 'ServiceError', cause: Object.assign(new Error('grpc'), { code }) });
+  expect(toErrorResponse(serviceError(14)).statusCode).toBe(503);
+  expect(toErrorResponse(serviceError(4)).body.error).toBe('temporal_unavailable');
+  expect(toErrorResponse(serviceError(3))).toEqual({ statusCode: 500, body: { error: 'internal', message: 'internal error (logged by the API)' } });
 });
