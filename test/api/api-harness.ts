@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { JWK } from 'jose';
 import type { AuthConfig } from '../../src/api/auth';
 import { buildApiServer, createApiContext } from '../../src/api/server';
-import { generateDecisionKeyPair, importDecisionSigningKey } from '../../src/decisions/signing';
+import { createDecisionVerifier, generateDecisionKeyPair, importDecisionSigningKey } from '../../src/decisions/signing';
 import { startDevIssuer, type DevUserName, type RunningDevIssuer } from '../../src/devtools/dev-issuer';
 import { startHarness, type Harness, type HarnessOptions } from '../support/harness';
 
@@ -34,13 +34,27 @@ export interface ApiHarnessOptions {
   auth?: Partial<AuthConfig>;
   /** Sign decisions (default true). */
   sign?: boolean;
+  /** The worker requires signed decisions (DECOMMISSION_REQUIRE_SIGNED_DECISIONS) and trusts the API's key. */
+  requireSignedDecisions?: boolean;
 }
 
 /** Starts the worker harness, a development issuer, and the API listening on a free port. */
 export async function startApiHarness(options: ApiHarnessOptions = {}): Promise<ApiHarness> {
-  const h = await startHarness(options.harness);
-  const issuer = await startDevIssuer();
   const { privateJwk, publicJwks } = await generateDecisionKeyPair();
+  const harness = options.harness ?? {};
+  const h = await startHarness(
+    options.requireSignedDecisions
+      ? {
+          ...harness,
+          deps: {
+            ...harness.deps,
+            policy: { requireApproval: true, allowSelfApproval: false, ...harness.deps?.policy, requireSignedDecisions: true },
+            verifyDecision: createDecisionVerifier(publicJwks),
+          },
+        }
+      : harness,
+  );
+  const issuer = await startDevIssuer();
   const ctx = createApiContext(h.decommissions, {
     auth: { issuer: issuer.issuer, audience: [issuer.audience], ...options.auth },
     signingKey: options.sign === false ? undefined : await importDecisionSigningKey(privateJwk),

@@ -198,3 +198,34 @@ test('bad input: 400 naming each field and rule, in the contract’s words; unkn
   expect((await api.call('bob', 'GET', '/v1/decommissions/not%20an%20id')).status).toBe(400);
   expect((await api.call('bob', 'GET', '/v1/nothing-here')).body.error).toBe('not_found');
 });
+
+describe('a deployment that requires signed decisions (DECOMMISSION_REQUIRE_SIGNED_DECISIONS, trusting the API’s key)', () => {
+  let signed: ApiHarness;
+  beforeAll(async () => {
+    signed = await startApiHarness({ harness: { emulator: { dayMs: DAY_MS } }, requireSignedDecisions: true });
+  });
+  afterAll(async () => {
+    await signed?.close();
+  });
+
+  test('the API’s signed decisions are accepted end to end; an unsigned approve is not; four-eyes compares the verified subjects', async () => {
+    const store = await seedStoreVia(signed.h.emulator.admin, { enabled: 2 });
+    expect((await signed.call('dave', 'POST', '/v1/decommissions', { customKeyStoreId: store.storeId, pendingWindowInDays: 7, timing })).status).toBe(201);
+    await eventually(
+      async () => (await signed.call('carol', 'GET', `/v1/decommissions/${store.storeId}`)).body.phase,
+      (phase) => phase === 'AWAITING_APPROVAL',
+      60_000,
+      'the signed start to reach AWAITING_APPROVAL',
+    );
+    // The same approval without the API's signature (the client library, as the raw Temporal CLI would send it).
+    await expect(signed.h.decommissions.approve(store.storeId, { approver: DEV_USERS.bob.subject })).rejects.toThrow(/signed/);
+    const self = await signed.call('dave', 'POST', `/v1/decommissions/${store.storeId}/approve`, {});
+    expect([self.status, self.body.error]).toEqual([409, 'rejected']);
+    expect(self.body.message).toMatch(/Four-eyes/);
+    const approved = await signed.call('bob', 'POST', `/v1/decommissions/${store.storeId}/approve`, { comment: 'signed' });
+    expect(approved.status).toBe(200);
+    const report = await signed.h.decommissions.getReport(store.storeId, { wait: true });
+    expect(report.outcome).toBe('COMPLETED');
+    expect(report.decisions.map((d) => `${d.what}:${d.by}`)).toEqual([`requested:${DEV_USERS.dave.subject}`, `approved:${DEV_USERS.bob.subject}`]);
+  }, 90_000);
+});
