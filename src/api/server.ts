@@ -85,6 +85,7 @@ export async function buildApiServer(ctx: ApiContext, options: ApiServerOptions 
 function registerRoute(app: FastifyInstance, ctx: ApiContext, route: ApiRoute): void {
   const identities = new WeakMap<FastifyRequest, Identity>();
   const { operationId: _o, summary: _s, description: _d, tags: _t, alternativeContent: _a, ...fastifySchema } = route.schema;
+  const role = route.access === 'public' || route.access === 'authenticated' ? undefined : route.access;
   app.route({
     method: route.method,
     url: route.url,
@@ -96,15 +97,15 @@ function registerRoute(app: FastifyInstance, ctx: ApiContext, route: ApiRoute): 
         : async (request: FastifyRequest) => {
             identities.set(request, await ctx.authenticate(request));
           },
-    // After parsing, before validation: the role, then fields only the API may set.
-    preValidation:
-      route.access === 'public' || route.access === 'authenticated'
-        ? undefined
-        : async (request: FastifyRequest) => {
-            const identity = identities.get(request);
-            if (identity && route.access !== 'public' && route.access !== 'authenticated') ctx.requireRole(identity, route.access);
-            if (route.decision && request.body && typeof request.body === 'object') refuseApiSetFields(request.body);
-          },
+    // After parsing, before validation: the role, then the fields only the API may set.
+    preValidation: role
+      ? async (request: FastifyRequest) => {
+          const identity = identities.get(request);
+          if (!identity) throw new Error('no verified identity on this request: the authenticate hook did not run');
+          ctx.requireRole(identity, role);
+          if (route.decision && request.body && typeof request.body === 'object') refuseApiSetFields(request.body);
+        }
+      : undefined,
     // Validation failures reach the handler, which words them with the contract's own rules where it can.
     attachValidation: true,
     handler: (request: FastifyRequest, reply: FastifyReply) => {
