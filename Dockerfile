@@ -10,7 +10,7 @@ COPY tsconfig.json ./
 COPY src ./src
 COPY scripts ./scripts
 RUN npm run build
-# What the production image ships: the worker, the operator CLI and the prebuilt workflow bundle. Not the KMS
+# What the production image ships: the worker, the portal API, the operator CLI and the prebuilt workflow bundle. Not the KMS
 # emulator, the dev-server helpers (devtools) or the demo scripts (those are in the "emulator" target only);
 # bench/ and test/ never reach the build context (.dockerignore).
 RUN mkdir -p /app/image/dist \
@@ -31,9 +31,8 @@ CMD ["node", "dist/src/emulator/main.js", "--host", "0.0.0.0"]
 FROM node:24-bookworm-slim AS runtime
 # NODE_ENV=production makes the worker load dist/workflow-bundle.js instead of bundling at start-up.
 ENV NODE_ENV=production
-# Measured (npm run bench -- --scenarios rss): 100 concurrent decommissions peak at 271 MiB RSS with these
-# flags and one DescribeKey thread (403 MiB without them, before that thread existed); V8 otherwise lets
-# short-lived SDK garbage pile up. The benchmark runs its worker with these flags. Override NODE_OPTIONS to change.
+# V8 otherwise lets short-lived SDK garbage pile up: these flags bound the heap (the README's "Temporal cost and
+# worker memory" has the measured peak). The benchmark runs its worker with the same flags. Override NODE_OPTIONS to change.
 ENV NODE_OPTIONS="--max-old-space-size=256 --max-semi-space-size=4"
 WORKDIR /app
 COPY package.json package-lock.json ./

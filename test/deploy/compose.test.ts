@@ -4,7 +4,7 @@
  * runs for real against the jest dev server with the real Temporal CLI.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTE_TYPES } from '../../src/shared/search-attributes';
@@ -67,6 +67,7 @@ const TESTED_SERVER_VERSION = (/^want=(\S+)$/m.exec(readFileSync(path.join(ROOT,
 
 const CORE_SERVICES = ['postgresql', 'temporal', 'temporal-admin-tools', 'temporal-schema', 'temporal-ui', 'worker'];
 const LOCAL_SERVICES = ['kms-emulator', 'kms-seed'];
+const PORTAL_SERVICES = ['api'];
 
 if (!compose.available && compose.mustFail) {
   test('docker-compose is needed in CI to validate docker-compose.yml', () => {
@@ -81,11 +82,12 @@ if (!compose.available && compose.mustFail) {
         const out = runCompose([...args, 'config', '-q']);
         expect({ args, status: out.status, stderr: out.stderr }).toEqual({ args, status: 0, stderr: '' });
       }
-      expect(services(['--profile', 'local'])).toEqual([...CORE_SERVICES, ...LOCAL_SERVICES].sort());
+      expect(services(['--profile', 'local'])).toEqual([...CORE_SERVICES, ...LOCAL_SERVICES, ...PORTAL_SERVICES].sort());
       // docker-compose 1.29's `config` lists profiled services too, so check the profiles themselves.
       const s = config().services;
       for (const name of CORE_SERVICES) expect({ name, profiles: s[name].profiles }).toEqual({ name, profiles: undefined });
       for (const name of LOCAL_SERVICES) expect({ name, profiles: s[name].profiles }).toEqual({ name, profiles: ['local'] });
+      for (const name of PORTAL_SERVICES) expect({ name, profiles: s[name].profiles }).toEqual({ name, profiles: ['portal'] });
     });
 
     test('has no default for secrets: it refuses to start without a database password or a region', () => {
@@ -198,6 +200,22 @@ if (!compose.available && compose.mustFail) {
         expect(s[name].build?.target).toBe('emulator');
         expect(EMULATOR_ENTRY_POINTS).toContain(s[name].command?.[1]);
       }
+    });
+
+    test('the portal profile runs the API from the worker image, configured only by environment, with no secret and on loopback', () => {
+      const api = config(['--profile', 'portal']).services.api;
+      expect(api.build?.context).toBe(ROOT);
+      expect(api.image).toBe(config().services.worker.image);
+      expect(api.command).toEqual(['node', 'dist/src/api/server.js']);
+      expect(existsSync(path.join(ROOT, 'src', 'api', 'server.ts'))).toBe(true);
+      // Passed through from the environment only: the identity provider, the private signing key's file, the page secret.
+      for (const name of ['API_ISSUER', 'API_AUDIENCE', 'DECISION_SIGNING_KEY_FILE', 'DECOMMISSION_PAGE_SECRET'])
+        expect({ name, value: api.environment?.[name] }).toEqual({ name, value: null });
+      expect(api.ports?.every((p) => String(p).startsWith('127.0.0.1:'))).toBe(true);
+      // The worker takes the decision-verification and notification settings from the environment too.
+      const worker = config().services.worker.environment ?? {};
+      for (const name of ['DECOMMISSION_REQUIRE_SIGNED_DECISIONS', 'DECISION_VERIFY_JWKS', 'DECOMMISSION_SLACK_WEBHOOK_URL', 'DECOMMISSION_SNS_TOPIC_ARN'])
+        expect({ name, value: worker[name] }).toEqual({ name, value: null });
     });
   });
 }
