@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { formatDuration, parseDuration } from './duration';
-import { RESOLVE_ACTIONS, type NormalizedInput } from './types';
+import { RESOLVE_ACTIONS, type ApproveRequest, type CancelRequest, type DecommissionInput, type NormalizedInput, type ResolveRequest } from './types';
 
 const DAY_MS = 86_400_000;
 const MAX_NAME_LENGTH = 256;
@@ -22,13 +22,17 @@ const STORE_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 const BLOCKER_ID_PATTERN = /^[A-Z_]+-\d{1,6}$/;
 // eslint-disable-next-line no-control-regex
 const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]*$/;
+/** {@link NO_CONTROL_CHARACTERS} before trimming: tab, line feed, vertical tab, form feed and carriage return may be trimmed away. */
+// eslint-disable-next-line no-control-regex
+const NO_CONTROL_CHARACTERS_BUT_WHITESPACE = /^[^\u0000-\u0008\u000e-\u001f\u007f]*$/;
 /** A compact JWS (RFC 7515 §7.1): header, payload and signature, each base64url, separated by dots. */
 const COMPACT_JWS_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /**
- * The shape of a duration string, for the JSON Schema: `parseDuration` has the last word (it also knows
- * the units); this pattern only lets a portal reject obvious nonsense before sending it.
+ * The shape of a duration string: `parseDuration` has the last word (it also knows the units); this pattern
+ * lets a portal reject nonsense before sending it, and checks the shape in linear time before
+ * `parseDuration`'s own pattern, which backtracks quadratically on long runs of spaces that do not match.
  */
-const DURATION_STRING_SHAPE = /^\s*\d+(\.\d+)?\s*[A-Za-z]*\s*$/;
+const DURATION_STRING_SHAPE = /^\s*\d+(\.\d+)?(\s*[A-Za-z]+)?\s*$/;
 
 const TIMING_DEFAULTS_MS = {
   storePollInterval: 30_000,
@@ -106,15 +110,22 @@ function strictObject<Shape extends z.ZodRawShape>(shape: Shape, notAnObject: Ru
   });
 }
 
-/** A person's name or identity: required, trimmed, 1–256 printable characters. */
+/**
+ * A person's name or identity: required, trimmed, 1–256 printable characters. The rules apply to the trimmed
+ * name, which JSON Schema cannot express: its schema states the part that holds before trimming (not empty;
+ * no control characters other than whitespace, which trimming may remove), so it is looser, never stricter.
+ */
 function personName(description: string) {
   return z
     .string({ error: (issue) => (issue.input === undefined || issue.input === null ? 'is required' : `must be a string, got ${describeValue(issue.input)}`) })
     .trim()
     .min(1, { error: 'must not be empty' })
-    .max(MAX_NAME_LENGTH, { error: (issue) => `must be at most ${MAX_NAME_LENGTH} characters, got ${String(issue.input).length}` })
-    .regex(NO_CONTROL_CHARACTERS, { error: 'must not contain control characters' })
-    .meta({ description });
+    .refine((name) => name.length <= MAX_NAME_LENGTH, { error: (issue) => `must be at most ${MAX_NAME_LENGTH} characters, got ${String(issue.input).length}` })
+    .refine((name) => NO_CONTROL_CHARACTERS.test(name), { error: 'must not contain control characters' })
+    .meta({
+      description: `${description} 1–${MAX_NAME_LENGTH} characters once trimmed, no control characters.`,
+      pattern: NO_CONTROL_CHARACTERS_BUT_WHITESPACE.source,
+    });
 }
 
 /** Optional free text: null counts as absent, surrounding whitespace is dropped, and blank text is absent. */
@@ -128,10 +139,13 @@ function optionalText(max: number, description: string) {
     .optional();
 }
 
-/** A whole number in [min, max]; every way of missing it breaks the same rule. */
+/**
+ * A whole number in [min, max]; every way of missing it breaks the same rule. `Number.isInteger` rather than
+ * zod's `int()`, which would also cap the value at 2^53 - 1: the rule is "whole", as it always was.
+ */
 function wholeNumber(min: number, max: number | undefined, rule: Rule) {
-  const number = z.number(always(rule)).int(always(rule)).min(min, always(rule));
-  return max === undefined ? number : number.max(max, always(rule));
+  const atLeast = z.number(always(rule)).min(min, always(rule));
+  return (max === undefined ? atLeast : atLeast.max(max, always(rule))).refine(Number.isInteger, always(rule)).meta({ type: 'integer' });
 }
 
 interface DurationRules {
@@ -375,7 +389,7 @@ export const approveRequestSchema = strictObject(
 export const cancelRequestSchema = strictObject(
   {
     by: personName('Who cancels. Through the portal API: the verified identity.'),
-    reason: personName('Why, for the record (1–256 characters).'),
+    reason: personName('Why, for the record.'),
     signature: signatureSchema,
   },
   (value) => `must be a JSON object like {"by":"bob","reason":"wrong store"}, got ${describeValue(value)}`,
@@ -445,15 +459,17 @@ export const REQUEST_EXAMPLES: Readonly<Record<RequestSchemaName, Record<string,
  * milliseconds or strings; the defaults shown are what the workflow applies). Without `$schema`, so each can
  * be embedded as it is in an OpenAPI document's `components.schemas`.
  *
- * Looser than the zod schemas where JSON Schema cannot say it (names are trimmed before their checks; the
- * duration units; the bounds of a duration given as a string; `watchUsage: false` with a `quietPeriod`):
- * a request the JSON Schema accepts can still be refused by the validator, never the other way round.
+ * Looser than the zod schemas where JSON Schema cannot say it (the rules of a name hold once it is trimmed;
+ * the duration units; the bounds of a duration given as a string; `watchUsage: false` with a `quietPeriod`):
+ * a request the JSON Schema accepts can still be refused by the validator, not the other way round (apart
+ * from a fractional number of milliseconds within half a millisecond of a bound, which the validator rounds).
  */
 export function requestJsonSchemas(options: RequestJsonSchemaOptions = {}): Record<RequestSchemaName, JsonSchema> {
   const { target = 'draft-2020-12', ...limits } = options;
   const generate = (name: RequestSchemaName, schema: z.ZodType): JsonSchema => {
     const { $schema: _dialect, ...json } = z.toJSONSchema(schema, { io: 'input', target, unrepresentable: 'throw' }) as JsonSchema;
-    return { ...json, examples: [REQUEST_EXAMPLES[name]] };
+    // OpenAPI 3.0's Schema Object has one `example`; JSON Schema (and OpenAPI 3.1) has `examples`.
+    return target === 'openapi-3.0' ? { ...json, example: REQUEST_EXAMPLES[name] } : { ...json, examples: [REQUEST_EXAMPLES[name]] };
   };
   return {
     DecommissionInput: generate('DecommissionInput', limits.minQuietPeriodMs === undefined ? decommissionInputSchema : decommissionInputSchemaFor(limits)),
@@ -481,3 +497,25 @@ export function knownFieldsAt(schema: z.core.$ZodType, path: readonly PropertyKe
   for (const key of path) current = typeof key === 'string' ? objectIn(current)?.shape[key] : undefined;
   return Object.keys(objectIn(current)?.shape ?? {});
 }
+
+/** `true` iff A and B are the same type (not merely assignable one way). */
+type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** What a schema accepts, with `null` read as absent (the validators accept `null` for some optional fields). */
+type NullAsAbsent<T> = T extends object ? { [K in keyof T]: NullAsAbsent<Exclude<T[K], null>> } : T;
+type Holds<Condition extends true> = Condition;
+
+/**
+ * Compile-time proof that the documented request types of `types.ts` and these schemas agree field by field
+ * (name, optionality and type), in what a caller sends and in what the validators return: a field added to
+ * one and not the other fails `tsc`.
+ */
+export type RequestTypesAgreeWithSchemas = [
+  Holds<Same<NullAsAbsent<z.input<typeof decommissionInputSchema>>, NullAsAbsent<DecommissionInput>>>,
+  Holds<Same<z.output<typeof decommissionInputSchema>, NormalizedInput>>,
+  Holds<Same<NullAsAbsent<z.input<typeof approveRequestSchema>>, ApproveRequest>>,
+  Holds<Same<z.output<typeof approveRequestSchema>, ApproveRequest>>,
+  Holds<Same<NullAsAbsent<z.input<typeof cancelRequestSchema>>, CancelRequest>>,
+  Holds<Same<z.output<typeof cancelRequestSchema>, CancelRequest>>,
+  Holds<Same<NullAsAbsent<z.input<typeof resolveRequestSchema>>, ResolveRequest>>,
+  Holds<Same<z.output<typeof resolveRequestSchema>, ResolveRequest>>,
+];

@@ -253,7 +253,7 @@ test('raw Temporal CLI updates: every malformed or ill-timed approve, cancel and
       name: 'approve: unknown field',
       update: 'approve',
       input: '{"approver":"bob","ticket":"CHG-1"}',
-      expect: /Invalid approve request: ticket: is not a known field \(allowed: approver, comment, acknowledgeRecentlyUsedKeys\)/,
+      expect: /Invalid approve request: ticket: is not a known field \(allowed: approver, comment, acknowledgeRecentlyUsedKeys, signature\)/,
     },
     {
       name: 'approve: a bare string',

@@ -1,4 +1,5 @@
 import { parseDuration, formatDuration } from '../../src/shared/duration';
+import { generateKeyPair, SignJWT } from 'jose';
 import { validateApproveRequest, validateCancelRequest, validateDecommissionInput, validateResolveRequest } from '../../src/shared/validation';
 
 const valid = { customKeyStoreId: 'cks-1234567890abcdef0', requestedBy: 'alice' };
@@ -235,5 +236,81 @@ describe('durations', () => {
     expect(formatDuration(90_061_000)).toBe('1d 1h');
     expect(formatDuration(45_000)).toBe('45s');
     expect(formatDuration(350)).toBe('350ms');
+  });
+});
+
+describe('signature', () => {
+  // What the portal API adds to a request: a compact JWS (here a real one, signed like the API's).
+  let jws: string;
+  beforeAll(async () => {
+    const { privateKey } = await generateKeyPair('EdDSA');
+    jws = await new SignJWT({ kind: 'approve', request: { approver: 'bob' } }).setProtectedHeader({ alg: 'EdDSA', kid: 'decisions-1' }).sign(privateKey);
+  });
+  const requests: [string, (raw: unknown) => { problems: { field: string; rule: string }[] }, Record<string, unknown>][] = [
+    ['start', (raw) => validateDecommissionInput(raw), valid],
+    ['approve', validateApproveRequest, { approver: 'bob' }],
+    ['cancel', validateCancelRequest, { by: 'bob', reason: 'wrong store' }],
+    ['resolve', validateResolveRequest, { by: 'bob', action: 'retry', blockerId: 'STEP_FAILED-1' }],
+  ];
+
+  test.each(requests)('%s: a signed request is accepted and keeps its signature for the verification', (_kind, validate, request) => {
+    const result = validate({ ...request, signature: jws }) as { problems: unknown[]; request?: { signature?: string } };
+    expect(result.problems).toEqual([]);
+    if (result.request) expect(result.request.signature).toBe(jws);
+  });
+
+  test('start: the normalized input carries no signature (it is verified from the request as sent)', () => {
+    expect(validateDecommissionInput({ ...valid, signature: jws }).input).not.toHaveProperty('signature');
+  });
+
+  const bad: [string, unknown, string][] = [
+    ['empty', '', 'must not be empty'],
+    ['two parts', 'eyJh.eyJr', 'must be a compact JWS: three base64url parts separated by dots, got a string of 9 characters'],
+    ['four parts', 'a.b.c.d', 'must be a compact JWS'],
+    ['an empty payload (detached)', 'a..c', 'must be a compact JWS'],
+    ['standard base64', 'ab+/.cd.ef', 'must be a compact JWS'],
+    ['padding', 'ab.cd.ef==', 'must be a compact JWS'],
+    ['surrounding space', ' a.b.c', 'must be a compact JWS'],
+    ['too long', `${'a'.repeat(8_190)}.b.c`, 'must be at most 8192 characters, got 8194'],
+    ['a number', 42, 'must be a compact JWS string, got number 42'],
+    ['null', null, 'must be a compact JWS string, got null'],
+    ['an object', { jws: 'a.b.c' }, 'must be a compact JWS string, got an object'],
+  ];
+  test.each(requests)('%s: a malformed signature is refused naming `signature`, without echoing it', (_kind, validate, request) => {
+    for (const [, signature, rule] of bad) {
+      const { problems } = validate({ ...request, signature });
+      expect(problems).toEqual([{ field: 'signature', rule: expect.stringContaining(rule) }]);
+      if (typeof signature === 'string' && signature.length > 0) expect(problems[0].rule).not.toContain(signature);
+    }
+  });
+
+  test('listed among the allowed fields', () => {
+    expect(validateCancelRequest({ by: 'bob', reason: 'x', note: 1 }).problems).toEqual([
+      { field: 'note', rule: 'is not a known field (allowed: by, reason, signature)' },
+    ]);
+  });
+});
+
+describe('one rule per field, fast on hostile input', () => {
+  test('a field that breaks several rules is named once, with the first rule it broke', () => {
+    expect(validateApproveRequest({ approver: `${'a'.repeat(300)}\u0001` }).problems).toEqual([
+      { field: 'approver', rule: 'must be at most 256 characters, got 301' },
+    ]);
+    expect(validateDecommissionInput({ ...valid, pendingWindowInDays: -1.5 }).problems).toEqual([
+      { field: 'pendingWindowInDays', rule: 'must be an integer from 7 to 30 (KMS waiting period in days), got number -1.5' },
+    ]);
+  });
+
+  test('whole numbers beyond 2^53 are whole (the rule is Number.isInteger, as before)', () => {
+    expect(validateApproveRequest({ approver: 'bob', acknowledgeRecentlyUsedKeys: 2 ** 60 }).problems).toEqual([]);
+  });
+
+  // A duration string that almost matches is refused in linear time: the workflow validates the input inside a
+  // workflow task, which must not spend seconds on one request.
+  test('a long almost-duration is refused at once', () => {
+    const started = performance.now();
+    const { problems } = validateDecommissionInput({ ...valid, approvalTimeout: `1${' '.repeat(200_000)}!` });
+    expect(problems).toEqual([{ field: 'approvalTimeout', rule: expect.stringContaining('got a string of 200002 characters') }]);
+    expect(performance.now() - started).toBeLessThan(2_000);
   });
 });
