@@ -1,3 +1,5 @@
+import type { ResetGuarded } from '../shared/reset-guard';
+import { refuseResetRun } from './reset-guard';
 import { activityInfo, heartbeat, sleep } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import type { KeyCheck, KeyChecks, KeyState, RollbackOutcome, ScheduleOutcome } from '../shared/types';
@@ -6,7 +8,7 @@ import { DEFAULT_DESCRIBE_CONCURRENCY, type ActivityDeps } from './deps';
 import { mapWithConcurrency } from './kms-call';
 import { deliveredCancellation, errorName, toActivityFailure } from './kms-errors';
 
-export interface ScheduleKeysInput {
+export interface ScheduleKeysInput extends ResetGuarded {
   customKeyStoreId: string;
   keyIds: string[];
   pendingWindowInDays: number;
@@ -226,6 +228,7 @@ export function createKeyActivities(deps: ActivityDeps) {
      * and never sends a second ScheduleKeyDeletion for a key it already scheduled.
      */
     async scheduleKeys(input: ScheduleKeysInput): Promise<ScheduleKeysResult> {
+      refuseResetRun(input);
       const done = new Map<string, ScheduleOutcome | 'NOT_IN_STORE'>(
         (activityInfo().heartbeatDetails as [string, ScheduleOutcome | 'NOT_IN_STORE'][] | undefined) ?? [],
       );

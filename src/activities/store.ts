@@ -1,3 +1,5 @@
+import type { ResetGuarded } from '../shared/reset-guard';
+import { refuseResetRun } from './reset-guard';
 import type { CustomKeyStoresListEntry } from '@aws-sdk/client-kms';
 import { activityInfo, heartbeat, log, sleep } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
@@ -6,7 +8,7 @@ import { createAwsGateway, type AwsCallOptions, type AwsGateway } from './aws-ga
 import type { ActivityDeps } from './deps';
 import { errorName, toActivityFailure } from './kms-errors';
 
-export interface StoreRef {
+export interface StoreRef extends ResetGuarded {
   customKeyStoreId: string;
 }
 
@@ -242,6 +244,7 @@ export function createStoreActivities(deps: ActivityDeps) {
 
     /** Disconnects (unless already DISCONNECTED) and waits for DISCONNECTED. */
     async disconnectStore(input: StoreWaitInput): Promise<StoreInfo> {
+      refuseResetRun(input);
       try {
         let store = await readStore(aws, input.customKeyStoreId);
         if (store.connectionState === 'DISCONNECTED') return store;
@@ -258,6 +261,7 @@ export function createStoreActivities(deps: ActivityDeps) {
      * HasCMKs and InvalidState are returned (not thrown) so the workflow can go back a step.
      */
     async deleteStore(input: StoreRef): Promise<{ result: 'DELETED' | 'ALREADY_GONE' | 'HAS_KEYS' | 'INVALID_STATE'; message?: string }> {
+      refuseResetRun(input);
       let sends = activityInfo().attempt > 1 ? 1 : 0;
       try {
         await aws.deleteCustomKeyStore(input.customKeyStoreId, { onSend: () => sends++ });

@@ -1,3 +1,4 @@
+import { refuseResetRun } from './reset-guard';
 import type { Event } from '@aws-sdk/client-cloudtrail';
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
@@ -193,6 +194,7 @@ export function createUsageActivities(deps: ActivityDeps) {
      * answer was lost shows as Disabled on the retry's read, and the checkpoint says it was sent.
      */
     async disableKeys(input: DisableKeysInput): Promise<DisableKeysResult> {
+      refuseResetRun(input);
       const restored = activityInfo().heartbeatDetails as DisableCheckpoint | undefined;
       const done = new Map<string, DisableOutcome>(restored?.v === 1 ? restored.done : []);
       const sent = new Set<string>(restored?.v === 1 ? restored.sent : []);

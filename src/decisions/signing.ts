@@ -37,7 +37,14 @@ export async function importDecisionSigningKey(privateJwk: JWK): Promise<Decisio
 
 /** Signs a decision: a compact JWS the workflow verifies before it acts on the request. */
 export async function signDecision(signingKey: DecisionSigningKey, claims: DecisionClaims, ttlSeconds = DECISION_TTL_SECONDS): Promise<string> {
-  return new SignJWT({ kind: claims.kind, workflowId: claims.workflowId, request: claims.request, ...(claims.name ? { name: claims.name } : {}) })
+  if (claims.kind !== 'start' && !claims.run) throw new Error(`a ${claims.kind} decision is signed for one run: its run (status.firstRunId) is required`);
+  return new SignJWT({
+    kind: claims.kind,
+    workflowId: claims.workflowId,
+    ...(claims.run ? { run: claims.run } : {}),
+    request: claims.request,
+    ...(claims.name ? { name: claims.name } : {}),
+  })
     .setProtectedHeader({ alg: DECISION_ALG, kid: signingKey.kid, typ: 'kms-decommission-decision+jwt' })
     .setIssuer(DECISION_ISSUER)
     .setAudience(DECISION_AUDIENCE)
@@ -76,14 +83,26 @@ export function createDecisionVerifier(jwks: { keys: JWK[] }, options: { clockTo
     }
     const claims = payload as JWTPayload & Partial<DecisionClaims>;
     if (claims.kind !== input.kind) return { valid: false, reason: `signature is for a ${String(claims.kind)} decision, not ${input.kind}` };
-    if (claims.workflowId !== input.workflowId) return { valid: false, reason: `signature is for run ${String(claims.workflowId)}, not ${input.workflowId}` };
+    if (claims.workflowId !== input.workflowId)
+      return { valid: false, reason: `signature is for workflow ${String(claims.workflowId)}, not ${input.workflowId}` };
+    if (input.kind !== 'start' && (input.run === undefined || claims.run !== input.run))
+      return {
+        valid: false,
+        reason: `signature is for another decommission of this store (run ${String(claims.run ?? 'none')}), not this one (run ${String(input.run)}): read its status and decide again`,
+      };
     if (typeof claims.sub !== 'string' || claims.sub === '') return { valid: false, reason: 'signature names no subject' };
     if (typeof claims.jti !== 'string') return { valid: false, reason: 'signature has no jti' };
     if (canonicalJson(claims.request) !== canonicalJson(input.request))
       return { valid: false, reason: 'the signed request differs from the request received (a field was added, removed or changed after signing)' };
     const field = DECISION_SUBJECT_FIELD[input.kind];
     if (input.request[field] !== claims.sub) return { valid: false, reason: `${field} must be the signature's verified subject "${claims.sub}"` };
-    return { valid: true, subject: claims.sub, ...(typeof claims.name === 'string' ? { name: claims.name } : {}), jti: claims.jti };
+    return {
+      valid: true,
+      subject: claims.sub,
+      ...(typeof claims.name === 'string' ? { name: claims.name } : {}),
+      jti: claims.jti,
+      ...(typeof claims.iat === 'number' ? { issuedAt: claims.iat * 1000 } : {}),
+    };
   };
 }
 

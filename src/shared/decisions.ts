@@ -26,6 +26,12 @@ export interface DecisionClaims {
   kind: DecisionKind;
   /** The run the decision is about (`kms-decommission-<store id>`). */
   workflowId: string;
+  /**
+   * Approve, cancel, resolve: the run chain (its first run ID, `status.firstRunId`) the decision is about. A store's
+   * workflow ID is reused by every decommission of it: without this, a decision signed for one run would be
+   * accepted by the next run of the same store.
+   */
+  run?: string;
   /** The verified subject (the identity provider's `sub`) of the person deciding. */
   sub: string;
   /** For people to read: the display name or email the identity provider gave. */
@@ -38,6 +44,8 @@ export interface DecisionClaims {
 export interface VerifyDecisionInput {
   kind: DecisionKind;
   workflowId: string;
+  /** The receiving run's chain (its first run ID): required of every decision but the start. */
+  run?: string;
   /** The request as the workflow received it, without `signature`. */
   request: Record<string, unknown>;
   signature: string;
@@ -46,7 +54,7 @@ export interface VerifyDecisionInput {
 }
 
 /** What the `verifyDecision` activity answers. Never throws for a bad signature: the reason is the answer. */
-export type VerifyDecisionResult = { valid: true; subject: string; name?: string; jti: string } | { valid: false; reason: string };
+export type VerifyDecisionResult = { valid: true; subject: string; name?: string; jti: string; issuedAt?: number } | { valid: false; reason: string };
 
 /** The request field that names the person deciding: it must be the signature's verified subject. */
 export const DECISION_SUBJECT_FIELD: Readonly<Record<DecisionKind, string>> = { start: 'requestedBy', approve: 'approver', cancel: 'by', resolve: 'by' };

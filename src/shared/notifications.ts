@@ -47,9 +47,12 @@ export interface NotificationRecord {
 }
 
 /**
- * The dedupe key of a transition: `${workflowId}/${transition}`, or `${workflowId}/BLOCKED/${blockerId}` for a
- * blocker, since one run can be blocked several times and each blocker needs its own notification.
+ * The dedupe key of a transition: `${workflowId}/${run}/${transition}`, or `${workflowId}/${run}/BLOCKED/${blockerId}`
+ * for a blocker, since one run can be blocked several times and each blocker needs its own notification. `run` is
+ * the run chain (its first run ID): every decommission of a store has the same workflow ID, and a FIFO topic (or
+ * a consumer) dropping repeated keys must not drop the next decommission's messages.
  */
-export function notificationKey(workflowId: string, transition: NotifiedTransition, blockerId?: string): string {
-  return transition === 'BLOCKED' && blockerId !== undefined ? `${workflowId}/BLOCKED/${blockerId}` : `${workflowId}/${transition}`;
+export function notificationKey(workflowId: string, run: string, transition: NotifiedTransition, blockerId?: string): string {
+  const base = `${workflowId}/${run}`;
+  return transition === 'BLOCKED' && blockerId !== undefined ? `${base}/BLOCKED/${blockerId}` : `${base}/${transition}`;
 }

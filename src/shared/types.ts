@@ -360,6 +360,11 @@ export interface DecommissionStatus {
   requester?: { subject: string; name?: string; verified: true };
   /** One record per notified transition (0.4.0 on, when a sink is configured): delivered, pending, or failed and why. */
   notifications?: NotificationRecord[];
+  /**
+   * This decommission's run chain: its first run ID, the same across continue-as-new (0.4.0 on). Decisions signed
+   * by the portal API name it, so a decision about one decommission of a store is never applied to the next.
+   */
+  firstRunId?: string;
   /** KMS waiting period of every key this run schedules (0.4.0 on). */
   pendingWindowInDays?: number;
   /** When the approval window closes, epoch ms (0.4.0 on). */

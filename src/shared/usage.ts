@@ -1,3 +1,4 @@
+import type { ResetGuarded } from './reset-guard';
 /**
  * Usage evidence: what the run learns about whether anything still needs the store's keys, before and
  * while they are deleted. Pure types and functions, shared by the workflow (sandbox), the activities,
@@ -175,7 +176,7 @@ export interface KeyLastUsageInput {
 }
 
 /** Input of the `disableKeys` activity (the quiet period). */
-export interface DisableKeysInput {
+export interface DisableKeysInput extends ResetGuarded {
   customKeyStoreId: string;
   keyIds: string[];
 }

@@ -16,13 +16,27 @@ function startedBy010(resume: unknown): boolean {
 }
 
 /**
+ * Whether continuation state comes from this chain's own continue-as-new. Temporal also sets
+ * `continuedFromExecutionRunId` on cron runs and on retries of a workflow started with a retry policy, and both
+ * get the arguments of the original start: a forged start with a cron schedule or a retry policy would
+ * otherwise hand its own "carried state" to its second run. State written by 0.4.0 or later also names the run
+ * that wrote it, which must be the run this one continues from.
+ */
+function fromOwnContinueAsNew(resume: unknown): boolean {
+  const info = workflowInfo();
+  if (!info.continuedFromExecutionRunId || info.cronSchedule || info.attempt > 1) return false;
+  const writtenBy = typeof resume === 'object' && resume !== null ? (resume as { writtenByRunId?: unknown }).writtenByRunId : undefined;
+  return writtenBy === undefined || writtenBy === info.continuedFromExecutionRunId;
+}
+
+/**
  * The `decommissionCustomKeyStore` workflow type. Routes each run to the code that started it; new
  * runs always take the phase machine.
  */
 export async function decommissionCustomKeyStore(input: DecommissionInput, resume?: unknown, ...rest: unknown[]): Promise<DecommissionReport> {
   // Continuation state is trusted only from the run's own continue-as-new: passed by hand to a raw
   // `temporal workflow start`, it would skip validation, the one-run-per-store check and approval.
-  if (resume !== undefined && resume !== null && !workflowInfo().continuedFromExecutionRunId) {
+  if (resume !== undefined && resume !== null && !fromOwnContinueAsNew(resume)) {
     throw ApplicationFailure.create({
       type: 'InvalidDecommissionInput',
       message:

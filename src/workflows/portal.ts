@@ -2,6 +2,7 @@ import { CancellationScope, condition, log, proxyActivities, workflowInfo } from
 import type { DecommissionActivities } from '../activities';
 import { withoutSignature, type DecisionKind, type VerifyDecisionResult } from '../shared/decisions';
 import { notificationKey, type NotificationInput, type NotificationRecord, type NotifiedTransition } from '../shared/notifications';
+import type { ResetGuarded } from '../shared/reset-guard';
 import { describeFailure, rejected } from './failures';
 import { count } from './render';
 import type { Run } from './run';
@@ -11,6 +12,9 @@ import type { Run } from './run';
  * began earlier has no marker and no portal state: it replays, and goes on after a deploy, exactly as before.
  */
 export const PORTAL_PATCH = 'decommission-portal-v4';
+
+/** The failure type of a run whose start signature was refused. */
+export const UNVERIFIED_DECISION = 'UnverifiedDecision';
 
 /** Most notification records the status shows (a run blocked many times keeps them all in its state). */
 const STATUS_NOTIFICATIONS = 20;
@@ -70,7 +74,7 @@ export interface VerifiedDecision {
  */
 export async function verifySignedDecision(run: Run, kind: DecisionKind, request: object & { signature?: string }): Promise<VerifiedDecision | undefined> {
   if (!signaturesRequired(run)) return undefined;
-  const result = await verifyDecision(kind, request, Date.now());
+  const result = await verifyDecision(kind, request, Date.now(), workflowInfo().firstExecutionRunId);
   if (!result.valid) throw rejected(`The ${kind} decision's signature was refused: ${result.reason}. Nothing was changed.`);
   if (run.state.portal?.decisionIds.includes(result.jti)) throw rejected(`This signed ${kind} was already used once (jti ${result.jti}): sign a new decision`);
   return result;
@@ -81,13 +85,14 @@ export function recordSignedDecision(run: Run, verified: VerifiedDecision | unde
   if (verified) run.state.portal?.decisionIds.push(verified.jti);
 }
 
-function verifyDecision(kind: DecisionKind, request: object & { signature?: string }, receivedAt: number): Promise<VerifyDecisionResult> {
+function verifyDecision(kind: DecisionKind, request: object & { signature?: string }, receivedAt: number, run?: string): Promise<VerifyDecisionResult> {
   // Not cancellable: a decision being verified is answered even if the step in progress is cancelled.
   return CancellationScope.nonCancellable(() =>
     verifyStub.verifyDecision.executeWithOptions({ summary: `Verify the signature of the ${kind} decision` }, [
       {
         kind,
         workflowId: workflowInfo().workflowId,
+        ...(run !== undefined ? { run } : {}),
         request: withoutSignature(request) as Record<string, unknown>,
         signature: request.signature ?? '',
         receivedAt,
@@ -106,7 +111,8 @@ export async function verifyStartSignature(run: Run): Promise<string | undefined
   if (signature !== undefined && typeof signature !== 'string') return 'signature: must be a compact JWS string';
   if (!signature)
     return 'this deployment requires signed decisions: start the decommission through the portal API, which signs the request for your verified identity (an unsigned start, e.g. from the Temporal CLI, is refused)';
-  const result = await verifyDecision('start', run.rawInput, run.state.startedAt);
+  // Expiry is judged when the server received the start, not when a (possibly backed-up) worker first ran it.
+  const result = await verifyDecision('start', run.rawInput, workflowInfo().runStartTime.getTime());
   if (!result.valid) return `the request's signature was refused: ${result.reason}`;
   const portal = run.state.portal as NonNullable<typeof run.state.portal>;
   portal.requester = { subject: result.subject, ...(result.name ? { name: result.name } : {}) };
@@ -114,6 +120,17 @@ export async function verifyStartSignature(run: Run): Promise<string | undefined
   const requested = run.state.decisions.find((d) => d.what === 'requested');
   if (requested) Object.assign(requested, { verified: true as const, ...(result.name ? { name: result.name } : {}) });
   return undefined;
+}
+
+// -------------------------------------------------------------------------------------------------
+// Reset
+
+/**
+ * What the activities that delete, disable or tear down check (`src/shared/reset-guard.ts`): the run's original
+ * run ID. Only the input of commands this run issues anew carries it, and activity inputs are not part of replay.
+ */
+export function resetGuard(): ResetGuarded {
+  return { originalRunId: workflowInfo().originalExecutionRunId };
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -128,9 +145,13 @@ export async function verifyStartSignature(run: Run): Promise<string | undefined
 export function notifyTransition(run: Run, transition: NotifiedTransition): void {
   const portal = run.state.portal;
   if (!portal || run.state.policy?.notifications !== true) return;
+  // A start refused for its signature was never a verified request: notifying it would let anyone with namespace
+  // access post a message in the channel that reads like one (requester, ticket) at will.
+  if (transition === 'FAILED' && run.state.failure?.type === UNVERIFIED_DECISION) return;
   const { workflowId } = workflowInfo();
   const blocker = transition === 'BLOCKED' ? run.state.blocker : undefined;
-  const key = notificationKey(workflowId, transition, blocker?.id);
+  // A store's workflow ID is reused by each decommission of it: the run chain makes the key unique per run.
+  const key = notificationKey(workflowId, workflowInfo().firstExecutionRunId, transition, blocker?.id);
   if (portal.notifications.some((r) => r.key === key)) return;
   const record: NotificationRecord = { key, transition, at: Date.now(), status: 'pending' };
   portal.notifications.push(record);

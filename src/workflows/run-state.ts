@@ -124,6 +124,11 @@ export function initialUsageState(): UsageState {
 export interface CarriedRun {
   schemaVersion: typeof RUN_STATE_SCHEMA_VERSION;
   state: RunState;
+  /**
+   * The run that continued as new (0.4.0 on): the next run accepts this state only if it continues from exactly
+   * that run. A server-generated run ID cannot be known when someone forges a start, so forged state never matches.
+   */
+  writtenByRunId?: string;
 }
 
 /** A decision that answers a blocker, taken from the `resolve` update. */

@@ -163,6 +163,7 @@ export class Run {
       ...(s.portal?.requester ? { requester: { ...s.portal.requester, verified: true as const } } : {}),
       ...(s.portal
         ? {
+            firstRunId: workflowInfo().firstExecutionRunId,
             notifications: notificationsForStatus(this),
             pendingWindowInDays: this.cfg.pendingWindowInDays,
             approvalDeadline: s.startedAt + this.cfg.approvalTimeoutMs,
@@ -451,11 +452,15 @@ export class Run {
       this.state.notes.push(note);
       return;
     }
-    // Let in-flight update handlers finish so no approve/cancel/resolve is cut off, and notifications being
-    // sent finish, so the next run does not send them again.
-    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    // Notifications being sent finish first (the next run must not send them again), then in-flight update
+    // handlers, last: a decision that arrived while the notifications were waited for is not cut off.
     await settleNotifications(this, 31 * 60_000);
-    const carried: CarriedRun = { schemaVersion: RUN_STATE_SCHEMA_VERSION, state: { ...this.state, continuedAsNew: this.state.continuedAsNew + 1 } };
+    await CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+    const carried: CarriedRun = {
+      schemaVersion: RUN_STATE_SCHEMA_VERSION,
+      state: { ...this.state, continuedAsNew: this.state.continuedAsNew + 1 },
+      writtenByRunId: info.runId,
+    };
     log.info('continuing as new', { historyLength: info.historyLength, keys: this.ledger.size, carriedBytes });
     await continueAsNew(this.rawInput, carried, ...chunks);
   }

@@ -54,7 +54,7 @@ const FIFO = (): string => topic('decommissions.fifo');
 function blockedInput(overrides: Partial<NotificationInput> = {}): NotificationInput {
   const workflowId = `kms-decommission-${uniqueStoreId()}`;
   return {
-    key: notificationKey(workflowId, 'BLOCKED', 'blk-7'),
+    key: notificationKey(workflowId, 'run-0001', 'BLOCKED', 'blk-7'),
     workflowId,
     customKeyStoreId: workflowId.slice('kms-decommission-'.length),
     transition: 'BLOCKED',

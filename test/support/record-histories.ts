@@ -22,6 +22,17 @@ import { startDevServer } from '../../src/devtools/temporal-dev-server';
 import { workflowIdFor } from '../../src/shared/messages';
 import { eventually, startHarness, workflowBundle, type Harness, type HarnessOptions } from './harness';
 import { assertNotRecorded, exportHistory, recordHistory, writeHistory } from './histories';
+import {
+  createDecisionVerifier,
+  generateDecisionKeyPair,
+  importDecisionSigningKey,
+  signDecision,
+  type DecisionSigningKey,
+  type DecisionVerifier,
+} from '../../src/decisions/signing';
+import { withoutSignature, type DecisionKind } from '../../src/shared/decisions';
+import { slackWebhookSink } from '../../src/activities/notify-sinks';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver';
 import { createKeyOutOfBand, fastInput, keyState, mutatingCalls, seedStore, successfulCalls, waitForPhase, type SeededStore } from './scenario';
 
 interface HistoryEvent {
@@ -54,7 +65,8 @@ async function checkHistory(json: string, workflowId: string, closes: keyof type
 }
 
 interface Scenario {
-  harness?: HarnessOptions;
+  /** A function when the options need something started first (the portal's keys, a webhook receiver). */
+  harness?: HarnessOptions | (() => HarnessOptions);
   /** How the run closes in Temporal (a cancelled decommission closes as Canceled). */
   closes: keyof typeof CLOSED;
   timeoutMs?: number;
@@ -147,6 +159,51 @@ async function cancelIn(h: Harness, storeId: string, phase: string, reason: stri
   expect(ack).toMatchObject({ accepted: true, phase });
   return ack;
 }
+
+/** 0.4.0: the portal API's signing key (the workers trust its public half) and a Slack-compatible webhook. */
+let portalKey: DecisionSigningKey;
+let trustPortal: DecisionVerifier;
+let webhook: WebhookReceiver;
+beforeAll(async () => {
+  const pair = await generateDecisionKeyPair('portal-api');
+  portalKey = await importDecisionSigningKey(pair.privateJwk);
+  trustPortal = createDecisionVerifier(pair.publicJwks);
+  webhook = await startWebhookReceiver();
+});
+afterAll(() => webhook?.close());
+
+/** A deployment that requires signed decisions and notifies a webhook. */
+const portalDeployment = (): HarnessOptions => ({
+  emulator: { dayMs: 1_500 },
+  deps: {
+    policy: { requireApproval: true, allowSelfApproval: false, requireSignedDecisions: true },
+    verifyDecision: trustPortal,
+    notify: { sinks: [slackWebhookSink(webhook.url)], links: { portalUrl: 'https://portal.example.com', temporalUiUrl: 'http://localhost:8233' } },
+  },
+});
+
+/** What the portal API sends: the identity field is the verified subject, the request signed without its signature. */
+async function signedBy<R extends object>(h: Harness, kind: DecisionKind, storeId: string, sub: string, request: R): Promise<R & { signature: string }> {
+  // Every decision but the start names the decommission it is about, as the API reads it from the status.
+  const run = kind === 'start' ? undefined : (await h.decommissions.getStatus(storeId)).firstRunId;
+  const claims = {
+    kind,
+    workflowId: workflowIdFor(storeId),
+    ...(run ? { run } : {}),
+    sub,
+    name: `${sub}@example.com`,
+    request: withoutSignature(request) as Record<string, unknown>,
+  };
+  return { ...request, signature: await signDecision(portalKey, claims) };
+}
+
+/** The webhook messages of one run, by dedupe key. */
+const notified = (storeId: string) =>
+  webhook
+    .accepted()
+    .map((r) => r.body)
+    .filter((b) => b.includes(workflowIdFor(storeId)))
+    .map((b) => (b.match(/kms-decommission-cks-[0-9a-z]+\/[0-9a-f-]{36}\/([A-Z_]+(?:\/[A-Z_]+-\d+)?)/) ?? ['', ''])[1]);
 
 const SCENARIOS: Record<string, Scenario> = {
   // 501 keys (SCHEDULE_BATCH = 500: two scheduleKeys), a DISCONNECTED CloudHSM store connected first,
@@ -626,6 +683,89 @@ const SCENARIOS: Record<string, Scenario> = {
       expect(activities(events, 'findDeletionEvidence')).toBeGreaterThanOrEqual(1);
     },
   },
+
+  // 0.4.0: a deployment that requires signed decisions and notifies. A signed start; an unsigned approval
+  // (refused by the validator: nothing recorded) and one whose request was changed after signing (refused
+  // after verification); the signed approval; a key created in the store while it waits → BLOCKED; a signed
+  // resolve by a third person. One webhook message per transition.
+  'signed-decisions-notified-completed': {
+    harness: portalDeployment,
+    closes: 'COMPLETED',
+    timeoutMs: 90_000,
+    async run(h) {
+      const store = await small(h);
+      await h.decommissions.startDecommission(
+        await signedBy(
+          h,
+          'start',
+          store.storeId,
+          'alice',
+          fastInput(store.storeId, {
+            pendingWindowInDays: 7,
+            ticket: 'CHG-4004',
+            timing: { storePollInterval: 100, driftCheckInterval: 1_500, verifyInterval: 200, verifyPatience: 20_000 },
+          }),
+        ),
+      );
+      const awaiting = await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
+      expect(awaiting.requester).toEqual({ subject: 'alice', name: 'alice@example.com', verified: true });
+      await expect(h.decommissions.approve(store.storeId, { approver: 'bob' })).rejects.toThrow(/requires signed decisions/);
+      const tampered = { ...(await signedBy(h, 'approve', store.storeId, 'bob', { approver: 'bob' })), comment: 'added later' };
+      await expect(h.decommissions.approve(store.storeId, tampered)).rejects.toThrow(/signed request differs/);
+      await h.decommissions.approve(store.storeId, await signedBy(h, 'approve', store.storeId, 'bob', { approver: 'bob', comment: 'CAB approved' }));
+      await waitForPhase(h, store.storeId, 'WAITING');
+      await createKeyOutOfBand(h, store.storeId);
+      const blocked = await waitForPhase(h, store.storeId, 'BLOCKED', 60_000);
+      const blockerId = blocked.blocker?.id as string;
+      await h.decommissions.resolve(
+        store.storeId,
+        await signedBy(h, 'resolve', store.storeId, 'carol', { by: 'carol', action: 'schedule-new-keys' as const, blockerId }),
+      );
+      const report = await h.decommissions.getReport(store.storeId, { wait: true });
+      expect(report.outcome).toBe('COMPLETED');
+      expect(report.decisions.map((d) => `${d.what}:${d.by}:${d.verified ?? false}`)).toEqual([
+        'requested:alice:true',
+        'approved:bob:true',
+        'resolved:carol:true',
+      ]);
+      expect(notified(store.storeId)).toEqual(['AWAITING_APPROVAL', `BLOCKED/${blockerId}`, 'COMPLETED']);
+      return store.storeId;
+    },
+    expectHistory(events) {
+      // start, the tampered approval, the approval, the resolution (the unsigned one never reached the history).
+      expect(activities(events, 'verifyDecision')).toBe(4);
+      expect(activities(events, 'notify')).toBe(3);
+    },
+  },
+
+  // 0.4.0: signed decisions, cancelled during WAITING by a signed cancel; the rollback; CANCELLED notified.
+  'signed-cancel-waiting-notified': {
+    harness: portalDeployment,
+    closes: 'CANCELED',
+    timeoutMs: 90_000,
+    async run(h) {
+      const store = await small(h);
+      await h.decommissions.startDecommission(await signedBy(h, 'start', store.storeId, 'alice', quiet(store.storeId, { pendingWindowInDays: 30 })));
+      await waitForPhase(h, store.storeId, 'AWAITING_APPROVAL');
+      await h.decommissions.approve(store.storeId, await signedBy(h, 'approve', store.storeId, 'bob', { approver: 'bob' }));
+      await waitForPhase(h, store.storeId, 'WAITING');
+      await expect(h.decommissions.cancel(store.storeId, { by: 'carol', reason: 'unsigned' })).rejects.toThrow(/requires signed decisions/);
+      const ack = await h.decommissions.cancel(
+        store.storeId,
+        await signedBy(h, 'cancel', store.storeId, 'carol', { by: 'carol', reason: 'application owner objected' }),
+      );
+      expect(ack).toMatchObject({ accepted: true, phase: 'WAITING' });
+      const report = await h.decommissions.getReport(store.storeId, { wait: true });
+      await expectRolledBack(h, store, report, 2);
+      expect(notified(store.storeId)).toEqual(['AWAITING_APPROVAL', 'CANCELLED']);
+      return store.storeId;
+    },
+    expectHistory(events) {
+      expect(activities(events, 'verifyDecision')).toBe(3);
+      expect(activities(events, 'notify')).toBe(2);
+      expect(activities(events, 'rollbackKeys')).toBe(1);
+    },
+  },
 };
 
 for (const [name, scenario] of Object.entries(SCENARIOS)) {
@@ -633,7 +773,7 @@ for (const [name, scenario] of Object.entries(SCENARIOS)) {
     `records ${name}`,
     async () => {
       if (recording) assertNotRecorded(name); // before minutes of running
-      const h = await startHarness(scenario.harness);
+      const h = await startHarness(typeof scenario.harness === 'function' ? scenario.harness() : scenario.harness);
       let storeId: string;
       try {
         storeId = await scenario.run(h);

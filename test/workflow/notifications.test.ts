@@ -25,13 +25,13 @@ afterAll(async () => {
   await receiver?.close();
 });
 
-/** The dedupe keys of the messages the channel would show for one run, in order. */
+/** The dedupe keys of the messages the channel would show for one run, in order, without the workflow and run IDs. */
 function acceptedKeys(workflowId: string): string[] {
   return receiver
     .accepted()
     .map((r) => r.body)
     .filter((b) => b.includes(workflowId))
-    .map((b) => (b.match(new RegExp(`${workflowId}/[A-Z_]+(?:/[A-Z_]+-\\d+)?`)) ?? [''])[0]);
+    .map((b) => (b.match(new RegExp(`${workflowId}/[0-9a-f-]{36}/([A-Z_]+(?:/[A-Z_]+-\\d+)?)`)) ?? ['', ''])[1] as string);
 }
 
 test('each transition is notified once, through sink failures; a sink that is down does not hold the run up', async () => {
@@ -49,7 +49,7 @@ test('each transition is notified once, through sink failures; a sink that is do
   // The approval is accepted and the run moves on while its notification is still being retried.
   await h.decommissions.approve(store.storeId, { approver: 'bob' });
   const movedOn = await waitForPhase(h, store.storeId, ['SCHEDULING', 'WAITING']);
-  expect(movedOn.notifications?.[0]).toEqual(expect.objectContaining({ key: `${workflowId}/AWAITING_APPROVAL`, status: 'pending' }));
+  expect(movedOn.notifications?.[0]).toEqual(expect.objectContaining({ key: `${workflowId}/${movedOn.firstRunId}/AWAITING_APPROVAL`, status: 'pending' }));
 
   await waitForPhase(h, store.storeId, 'WAITING');
   await createKeyOutOfBand(h, store.storeId);
@@ -59,10 +59,10 @@ test('each transition is notified once, through sink failures; a sink that is do
   const report = await h.decommissions.getReport(store.storeId, { wait: true });
   expect(report.outcome).toBe('COMPLETED');
 
-  expect(acceptedKeys(workflowId)).toEqual([`${workflowId}/AWAITING_APPROVAL`, `${workflowId}/BLOCKED/${blockerId}`, `${workflowId}/COMPLETED`]);
+  expect(acceptedKeys(workflowId)).toEqual(['AWAITING_APPROVAL', `BLOCKED/${blockerId}`, 'COMPLETED']);
   // The two failures went to the first attempts (AWAITING_APPROVAL's, then whichever came next); each retried once.
   const ours = receiver.requests.filter((r) => r.body.includes(workflowId));
-  expect(ours[0]?.body).toContain(`${workflowId}/AWAITING_APPROVAL`);
+  expect(ours[0]?.body).toMatch(/\/AWAITING_APPROVAL/);
   expect(ours.map((r) => r.answer).sort()).toEqual([200, 200, 200, 500, 500]);
   const status = await h.decommissions.getStatus(store.storeId);
   expect(status.notifications?.map((n) => [n.transition, n.status, n.delivered])).toEqual([
@@ -70,7 +70,7 @@ test('each transition is notified once, through sink failures; a sink that is do
     ['BLOCKED', 'delivered', ['slack']],
     ['COMPLETED', 'delivered', ['slack']],
   ]);
-  const blockedMessage = receiver.accepted().find((r) => r.body.includes(`${workflowId}/BLOCKED/`))?.body ?? '';
+  const blockedMessage = receiver.accepted().find((r) => r.body.includes(workflowId) && r.body.includes('/BLOCKED/'))?.body ?? '';
   expect(blockedMessage).toContain(blockerId);
   expect(blockedMessage).toContain(`${links.portalUrl}/decommissions/${workflowId}`);
   expect(blockedMessage).toContain(`${links.temporalUiUrl}/namespaces/default/workflows/${workflowId}`);
@@ -86,8 +86,8 @@ test('a cancel notifies CANCELLED once, before the run closes', async () => {
   const report = await h.decommissions.getReport(store.storeId, { wait: true });
   expect(report.outcome).toBe('CANCELLED');
   // Already delivered when the run closed: the end of the run waits for it.
-  expect(acceptedKeys(workflowId)).toEqual([`${workflowId}/AWAITING_APPROVAL`, `${workflowId}/CANCELLED`]);
-  const cancelled = receiver.accepted().find((r) => r.body.includes(`${workflowId}/CANCELLED`))?.body ?? '';
+  expect(acceptedKeys(workflowId)).toEqual(['AWAITING_APPROVAL', 'CANCELLED']);
+  const cancelled = receiver.accepted().find((r) => r.body.includes(workflowId) && r.body.includes('/CANCELLED'))?.body ?? '';
   expect(cancelled).toContain('wrong store');
 }, 60_000);
 
@@ -130,5 +130,5 @@ test('a worker restart replays the run and sends nothing twice', async () => {
     expect(report.outcome).toBe('COMPLETED');
   });
   await connection.close();
-  expect(acceptedKeys(workflowId)).toEqual([`${workflowId}/AWAITING_APPROVAL`, `${workflowId}/COMPLETED`]);
+  expect(acceptedKeys(workflowId)).toEqual(['AWAITING_APPROVAL', 'COMPLETED']);
 }, 120_000);

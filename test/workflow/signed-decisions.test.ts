@@ -35,20 +35,32 @@ afterAll(async () => {
 });
 
 /** What the portal API does: the identity field is the subject, and the request without signature is signed. */
+interface SignOptions {
+  key?: DecisionSigningKey;
+  ttlSeconds?: number;
+  /** The decommission the decision names (default: the store's current one, as the API reads it from the status). */
+  run?: string;
+  /** The workflow the decision names (default: the store's). */
+  workflowId?: string;
+}
+
 async function signed<R extends object>(
   kind: DecisionKind,
   storeId: string,
   sub: string,
   request: R,
-  key = apiKey,
-  ttlSeconds?: number,
+  options: SignOptions = {},
 ): Promise<R & { signature: string }> {
-  const signature = await signDecision(
-    key,
-    { kind, workflowId: workflowIdFor(storeId), sub, name: `${sub}@example.com`, request: withoutSignature(request) as Record<string, unknown> },
-    ttlSeconds,
-  );
-  return { ...request, signature };
+  const run = kind === 'start' ? undefined : (options.run ?? (await h.decommissions.getStatus(storeId)).firstRunId);
+  const claims = {
+    kind,
+    workflowId: options.workflowId ?? workflowIdFor(storeId),
+    ...(run ? { run } : {}),
+    sub,
+    name: `${sub}@example.com`,
+    request: withoutSignature(request) as Record<string, unknown>,
+  };
+  return { ...request, signature: await signDecision(options.key ?? apiKey, claims, options.ttlSeconds) };
 }
 
 async function signedStart(storeId: string, extra: Partial<DecommissionInput> = {}): Promise<DecommissionInput> {
@@ -100,10 +112,19 @@ test('approve: only a valid signature of someone other than the verified request
       /signed request differs/,
     ],
     ['comment added after signing', { ...(await signed('approve', store.storeId, 'bob', { approver: 'bob' })), comment: 'lgtm' }, /signed request differs/],
-    ['signed for another run', await signed('approve', other.storeId, 'bob', { approver: 'bob' }), /signature is for run kms-decommission-cks-/],
+    [
+      'signed for another store',
+      await signed('approve', store.storeId, 'bob', { approver: 'bob' }, { workflowId: workflowIdFor(other.storeId) }),
+      /signature is for workflow kms-decommission-cks-/,
+    ],
+    [
+      'signed for an earlier decommission of this store',
+      await signed('approve', store.storeId, 'bob', { approver: 'bob' }, { run: 'an-earlier-run' }),
+      /signature is for another decommission of this store \(run an-earlier-run\)/,
+    ],
     ['a cancel signature on an approve', await signed('cancel', store.storeId, 'bob', { approver: 'bob' }), /signature is for a cancel decision, not approve/],
-    ['an untrusted key', await signed('approve', store.storeId, 'bob', { approver: 'bob' }, strangerKey), /bad signature/],
-    ['expired', await signed('approve', store.storeId, 'bob', { approver: 'bob' }, apiKey, -120), /expired/],
+    ['an untrusted key', await signed('approve', store.storeId, 'bob', { approver: 'bob' }, { key: strangerKey }), /bad signature/],
+    ['expired', await signed('approve', store.storeId, 'bob', { approver: 'bob' }, { ttlSeconds: -120 }), /expired/],
     ['garbage', { approver: 'bob', signature: 'a.b.c' }, /signature not accepted/],
   ];
   for (const [what, request, reason] of refusals) {

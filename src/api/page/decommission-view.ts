@@ -203,7 +203,9 @@ function blockerSection(view: DecommissionView, blocker: Blocker, offer: Offer):
 }
 
 function csrfField(view: DecommissionView): SafeHtml {
-  return html`<input type="hidden" name="_csrf" value="${view.csrfToken}" />`;
+  // The decommission this page shows travels with every form: a decision is never applied to a later one.
+  const run = view.data.status?.firstRunId;
+  return html`<input type="hidden" name="_csrf" value="${view.csrfToken}" />${run !== undefined && html`<input type="hidden" name="run" value="${run}" />`}`;
 }
 
 function decisionForms(view: DecommissionView, status: DecommissionStatus, allowed: ReturnType<typeof offers>): SafeHtml | undefined {

@@ -1,5 +1,5 @@
 import type { ResolveAction } from '../../shared/types';
-import type { ApproveBody, CancelBody, ResolveBody } from '../decisions';
+import type { ApproveBody, CancelBody, DecisionOptions, ResolveBody } from '../decisions';
 
 /** A form field that cannot become a request (e.g. a count that is not a number): the page shows it, nothing is sent. */
 export class FormError extends Error {
@@ -22,6 +22,12 @@ function text(body: FormBody, field: string): string | undefined {
   if (typeof value !== 'string') throw new FormError(`${field}: sent more than once`);
   const trimmed = value.trim();
   return trimmed === '' ? undefined : trimmed;
+}
+
+/** The decommission the form was rendered for (hidden `run`): a decision is never applied to another one. */
+export function formRun(body: FormBody): DecisionOptions {
+  const run = text(body, 'run');
+  return run !== undefined ? { expectedRun: run } : {};
 }
 
 /** The approve form: `comment`, and `acknowledgeRecentlyUsedKeys` when the page asked for it. */

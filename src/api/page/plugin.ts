@@ -14,7 +14,7 @@ import { renderDecommissionPage } from './decommission-view';
 import { renderErrorPage } from './error-view';
 import { FLASH_COOKIE, FLASH_MAX_AGE_SECONDS, FlashCodec, type Flash } from './flash';
 import { pagePath } from './format';
-import { approveBody, cancelBody, FormError, resolveBody, type FormBody } from './forms';
+import { approveBody, cancelBody, formRun, FormError, resolveBody, type FormBody } from './forms';
 import { renderToString, type SafeHtml } from './html';
 import { CONTENT_SECURITY_POLICY } from './layout';
 import { renderListPage } from './list-view';
@@ -134,9 +134,9 @@ export async function approvalPages(app: FastifyInstance, options: ApprovalPages
   });
 
   const decisions: Record<PageDecision, (identity: Identity, id: string, body: FormBody) => Promise<UpdateAck>> = {
-    approve: (identity, id, body) => ctx.decide.approve(identity, id, approveBody(body)),
-    cancel: (identity, id, body) => ctx.decide.cancel(identity, id, cancelBody(body)),
-    resolve: (identity, id, body) => ctx.decide.resolve(identity, id, resolveBody(body)),
+    approve: (identity, id, body) => ctx.decide.approve(identity, id, approveBody(body), formRun(body)),
+    cancel: (identity, id, body) => ctx.decide.cancel(identity, id, cancelBody(body), formRun(body)),
+    resolve: (identity, id, body) => ctx.decide.resolve(identity, id, resolveBody(body), formRun(body)),
   };
   for (const [kind, decide] of Object.entries(decisions) as [PageDecision, (typeof decisions)[PageDecision]][]) {
     app.post<IdParams & { Body: FormBody }>(

@@ -1,7 +1,7 @@
 import { formatDuration } from '../../shared/duration';
 import { DEFAULT_MIN_QUIET_PERIOD_MS, MAX_QUIET_PERIOD_MS } from '../../shared/validation';
 import { quick } from '../activity-stubs';
-import { verifyStartSignature } from '../portal';
+import { UNVERIFIED_DECISION, verifyStartSignature } from '../portal';
 import type { Run, Transition } from '../run';
 
 /** VALIDATING: the deployment's approval policy, and the store as it is now. Changes nothing. */
@@ -10,7 +10,7 @@ export async function validating(run: Run): Promise<Transition> {
   run.state.policy ??= await quick.loadPolicy.executeWithOptions({ summary: 'Preflight: load the deployment approval policy' }, []);
   const refused = await verifyStartSignature(run);
   if (refused) {
-    run.state.failure = { type: 'UnverifiedDecision', message: `Decommission refused, nothing was changed: ${refused}` };
+    run.state.failure = { type: UNVERIFIED_DECISION, message: `Decommission refused, nothing was changed: ${refused}` };
     return { to: 'FAILED' };
   }
   const store = await quick.describeStore.executeWithOptions({ summary: `Preflight: describe custom key store ${run.cfg.customKeyStoreId}` }, [

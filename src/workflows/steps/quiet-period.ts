@@ -1,3 +1,4 @@
+import { resetGuard } from '../portal';
 import { CancellationScope, ContinueAsNew } from '@temporalio/workflow';
 import type { DisableKeysResult } from '../../shared/usage';
 import { mutating } from '../activity-stubs';
@@ -45,7 +46,7 @@ export async function quietPeriod(run: Run): Promise<Transition> {
     try {
       result = await mutating.disableKeys.executeWithOptions(
         { summary: `Quiet period: DisableKey ${count(keyIds.length)} key(s) (their state before is recorded)` },
-        [{ customKeyStoreId: run.cfg.customKeyStoreId, keyIds }],
+        [{ customKeyStoreId: run.cfg.customKeyStoreId, keyIds, ...resetGuard() }],
       );
       run.state.lastError = undefined;
     } catch (err) {

@@ -1,3 +1,4 @@
+import { resetGuard } from '../portal';
 import { CancellationScope } from '@temporalio/workflow';
 import type { ScheduleKeysResult } from '../../activities';
 import { mutating } from '../activity-stubs';
@@ -31,7 +32,7 @@ export async function scheduling(run: Run): Promise<Transition> {
     try {
       result = await run.attempt('schedule', () =>
         mutating.scheduleKeys.executeWithOptions({ summary: `Schedule deletion: ${range} (${run.cfg.pendingWindowInDays}-day window)` }, [
-          { customKeyStoreId: run.cfg.customKeyStoreId, keyIds, pendingWindowInDays: run.cfg.pendingWindowInDays },
+          { customKeyStoreId: run.cfg.customKeyStoreId, keyIds, pendingWindowInDays: run.cfg.pendingWindowInDays, ...resetGuard() },
         ]),
       );
     } catch (err) {

@@ -1,3 +1,4 @@
+import { resetGuard } from '../portal';
 import type { StoreInfo } from '../../shared/types';
 import { quick, storeWaitStub } from '../activity-stubs';
 import { describeFailure, failureType } from '../failures';
@@ -40,7 +41,7 @@ export async function disconnecting(run: Run): Promise<Transition> {
   run.progress({ what: 'Disconnect the store (every key is confirmed deleted)' });
   const store = await teardownCall(run, 'disconnect', () =>
     storeWaitStub(poll, STORE_WAIT_TIMEOUT_MS).disconnectStore.executeWithOptions({ summary: 'Disconnect store and wait for DISCONNECTED' }, [
-      { customKeyStoreId: run.cfg.customKeyStoreId, pollIntervalMs: poll, timeoutMs: STORE_WAIT_TIMEOUT_MS },
+      { customKeyStoreId: run.cfg.customKeyStoreId, pollIntervalMs: poll, timeoutMs: STORE_WAIT_TIMEOUT_MS, ...resetGuard() },
     ]),
   );
   if (store === 'STORE_DELETED') return { to: 'COMPLETED' };
@@ -52,7 +53,9 @@ export async function disconnecting(run: Run): Promise<Transition> {
 export async function deleting(run: Run): Promise<Transition> {
   run.progress({ what: 'DeleteCustomKeyStore' });
   const outcome = await teardownCall(run, 'delete', () =>
-    quick.deleteStore.executeWithOptions({ summary: `Delete custom key store ${run.cfg.customKeyStoreId}` }, [{ customKeyStoreId: run.cfg.customKeyStoreId }]),
+    quick.deleteStore.executeWithOptions({ summary: `Delete custom key store ${run.cfg.customKeyStoreId}` }, [
+      { customKeyStoreId: run.cfg.customKeyStoreId, ...resetGuard() },
+    ]),
   );
   if (outcome === 'STORE_DELETED' || outcome.result === 'DELETED') return { to: 'COMPLETED' };
   if (outcome.result === 'ALREADY_GONE') {
