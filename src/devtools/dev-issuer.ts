@@ -117,7 +117,7 @@ export async function startDevIssuer(options: DevIssuerOptions = {}): Promise<Ru
     if (req.method === 'GET' && url.pathname === '/jwks.json') return send(res, 200, { keys: [publicJwk] });
     if (req.method === 'POST' && url.pathname === '/token') {
       const user = await requestedUser(req);
-      if (!user || !(user in DEV_USERS))
+      if (!user || !Object.hasOwn(DEV_USERS, user))
         return send(res, 400, { error: 'invalid_request', error_description: `user must be one of ${Object.keys(DEV_USERS).join(', ')}` });
       return send(res, 200, { access_token: await mint(user as DevUserName), token_type: 'Bearer', expires_in: ttl });
     }

@@ -303,13 +303,25 @@ if (!availability.available && availability.mustFail) {
       expect(status.approvedBy).toBe(DEV_USERS.bob.subject);
     });
 
-    test('a blocked run: the operator sees the blocker and the Resolve form with its allowed actions, and resolves it', async () => {
+    test('a blocked run: an operator who may approve sees the blocker and the Resolve form with its allowed actions, and resolves it; an operator who may not sees no form', async () => {
       await ctx.decide.approve(identity('bob'), runB, { comment: 'CAB-78' });
       await waitForPhase(h, storeB.storeId, 'WAITING');
       const intruder = await createKeyOutOfBand(h, storeB.storeId);
       await waitForPhase(h, storeB.storeId, 'BLOCKED');
 
-      const { page } = await as('carol');
+      // Carol (operator only): schedule-new-keys deletes keys nobody approved, an approval in all but name, so
+      // it needs the approver role too: no Resolve form for her, and a hand-made POST is refused (403).
+      const carol = (await as('carol')).page;
+      await carol.goto(pagePath(runB));
+      expect(await carol.getByTestId('resolve-form').count()).toBe(0);
+      const carolPost = await carol.request.post(`${pagePath(runB)}/resolve`, {
+        form: { _csrf: await csrfToken(carol), blockerId: 'NEW_KEYS-1', action: 'schedule-new-keys' },
+        maxRedirects: 0,
+      });
+      expect(carolPost.status()).toBe(403);
+      expect((await h.decommissions.getStatus(storeB.storeId)).phase).toBe('BLOCKED');
+
+      const { page } = await as('bob');
       await page.goto(pagePath(runB));
       const blocker = await page.getByTestId('blocker').innerText();
       expect(blocker).toContain('NEW_KEYS-1');

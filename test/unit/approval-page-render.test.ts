@@ -177,7 +177,7 @@ describe('approval page', () => {
     expect(out.indexOf('data-testid="history"')).toBeLessThan(out.indexOf('data-testid="plan"'));
   });
 
-  test('a blocked run shows its blocker and, to an operator, the Resolve form with exactly its allowed actions', () => {
+  test('a blocked run shows its blocker and, to an operator who may approve, the Resolve form with exactly its allowed actions', () => {
     const st = status({
       phase: 'BLOCKED',
       previousPhase: 'WAITING',
@@ -192,15 +192,18 @@ describe('approval page', () => {
         keyCount: 2,
       },
     });
-    const out = page(st, carol);
+    const out = page(st, bob);
     expect(out).toContain('data-testid="resolve-form"');
     expect(out).toContain('<input type="hidden" name="blockerId" value="NEW_KEYS-1" />');
     expect(out.match(/<option value="[^"]*">/g)).toEqual(['<option value="schedule-new-keys">']);
     expect(out).toContain('2 key(s) &lt;new&gt; appeared');
     expect(out).toContain('data-testid="cancel-form"');
     expect(page(st, alice)).toContain('resolve needs the role &quot;operator&quot;');
+    // An operator who may not approve: schedule-new-keys deletes keys, so no form for her (the service refuses too).
+    expect(page(st, carol)).not.toContain('data-testid="resolve-form"');
+    expect(page(st, carol)).toContain('needs the role &quot;approver&quot; too');
     // Blocked in DISCONNECTING: cancel is refused as in that phase, resolve is still offered.
-    const late = offers({ ...st, previousPhase: 'DISCONNECTING' }, carol);
+    const late = offers({ ...st, previousPhase: 'DISCONNECTING' }, bob);
     expect(late.cancel.offered).toBe(false);
     expect(late.resolve.offered).toBe(true);
   });

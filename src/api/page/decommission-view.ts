@@ -14,7 +14,7 @@ import type { Flash } from './flash';
 import { count, duration, instant, pagePath } from './format';
 import { html, type SafeHtml } from './html';
 import { layout } from './layout';
-import { offers, type Offer } from './permissions';
+import { offers, resolveActionsFor, type Offer } from './permissions';
 
 /** What the decommission page renders. */
 export interface DecommissionView {
@@ -191,7 +191,7 @@ function blockerSection(view: DecommissionView, blocker: Blocker, offer: Offer):
             <input type="hidden" name="blockerId" value="${blocker.id}" />
             <label for="resolve-action">Action</label>
             <select id="resolve-action" name="action" required>
-              ${blocker.allowedActions.map((a) => html`<option value="${a}">${a}</option>`)}
+              ${resolveActionsFor(blocker.allowedActions, view.identity).map((a) => html`<option value="${a}">${a}</option>`)}
             </select>
             <label for="resolve-comment">Comment</label>
             <textarea id="resolve-comment" name="comment" maxlength="1000"></textarea>

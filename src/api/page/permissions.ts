@@ -3,7 +3,8 @@ import type { DecommissionStatus } from '../../shared/types';
 import { samePerson } from '../../shared/validation';
 import { PHASES } from '../../workflows/phases';
 import type { Identity } from '../context';
-import { DECISION_ROLE } from '../decisions';
+import { DECISION_ROLE, DELETION_RESOLUTIONS } from '../decisions';
+import type { ResolveAction } from '../../shared/types';
 
 /** A decision the page can offer: the three a person makes on a running decommission. */
 export type PageDecision = Extract<DecisionKind, 'approve' | 'cancel' | 'resolve'>;
@@ -52,5 +53,17 @@ function cancelOffer(status: DecommissionStatus, identity: Identity): Offer {
 
 function resolveOffer(status: DecommissionStatus, identity: Identity): Offer {
   if (!status.blocker) return { offered: false, why: 'resolve is only accepted while BLOCKED' };
-  return missingRole(identity, 'resolve') ?? { offered: true };
+  const role = missingRole(identity, 'resolve');
+  if (role) return role;
+  if (resolveActionsFor(status.blocker.allowedActions, identity).length === 0)
+    return {
+      offered: false,
+      why: `${status.blocker.allowedActions.join(', ')} deletes or may orphan key material: it needs the role "approver" too; you have ${rolesText(identity)}`,
+    };
+  return { offered: true };
+}
+
+/** The blocker's actions this person may choose: those that delete or may orphan key material need the approver role too. */
+export function resolveActionsFor(actions: readonly ResolveAction[], identity: Identity): ResolveAction[] {
+  return actions.filter((a) => !DELETION_RESOLUTIONS.includes(a) || identity.roles.includes('approver'));
 }
