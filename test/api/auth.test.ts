@@ -204,6 +204,21 @@ describe('a waiting run is untouched by every refused approve', () => {
     expect(response.body.error).toBe('missing_role');
   });
 
+  test('a resolution that deletes or may orphan key material needs the approver role, not only the operator’s', async () => {
+    for (const action of ['proceed', 'schedule-new-keys', 'reschedule']) {
+      const response = await api.call('carol', 'POST', `/v1/decommissions/${store.storeId}/resolve`, { action, blockerId: 'STORE_NOT_CONNECTED-1' });
+      expect([action, response.status, response.body.error]).toEqual([action, 403, 'missing_role']);
+      expect(response.body.message).toMatch(/needs the approver role/);
+    }
+    // Other resolutions are the operator's: carol reaches the workflow, which has no blocker to resolve.
+    const reconnect = await api.call('carol', 'POST', `/v1/decommissions/${store.storeId}/resolve`, {
+      action: 'reconnect',
+      blockerId: 'STORE_NOT_CONNECTED-1',
+    });
+    expect([reconnect.status, reconnect.body.error]).toEqual([409, 'rejected']);
+    expect((await api.h.decommissions.getStatus(store.storeId)).phase).toBe('AWAITING_APPROVAL');
+  });
+
   test('reads need a valid token too', async () => {
     for (const path of ['/v1/decommissions', `/v1/decommissions/${store.storeId}`, `/v1/decommissions/${store.storeId}/report`]) {
       const response = await api.call({ token: await api.issuer.mint('bob', { audience: 'some-other-api' }) }, 'GET', path);

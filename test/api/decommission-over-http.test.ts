@@ -136,7 +136,16 @@ test('alice requests, bob approves, over HTTP: COMPLETED, with verified subjects
   expect(decisions.map((d) => d.kind)).toEqual(['start', 'approve']);
   for (const { kind, request } of decisions) {
     expect(typeof request.signature).toBe('string');
-    const verdict = await verify({ kind, workflowId, request: withoutSignature(request), signature: request.signature as string, receivedAt: Date.now() });
+    // Decisions about a running decommission are signed for it: its first run ID (the start's run).
+    const received = {
+      kind,
+      workflowId,
+      ...(kind === 'start' ? {} : { run: started.body.runId }),
+      request: withoutSignature(request),
+      signature: request.signature as string,
+      receivedAt: Date.now(),
+    };
+    const verdict = await verify(received);
     expect(verdict).toMatchObject({ valid: true, subject: kind === 'start' ? DEV_USERS.alice.subject : DEV_USERS.bob.subject });
   }
   expect(decisions[0].request).toMatchObject({ requestedBy: DEV_USERS.alice.subject, ticket: 'CHG-4242' });

@@ -58,7 +58,7 @@ export const decisionRoutes: ApiRoute[] = [
   update(
     'resolve',
     'operator',
-    'Resolve the current blocker with one of its allowed actions',
+    'Resolve the current blocker with one of its allowed actions (schedule-new-keys, reschedule and proceed delete or may orphan key material: they need the approver role too)',
     resolveBodySchema,
     (body) => explain(body, 'by', (filled) => validateResolveRequest(filled).problems),
     (ctx, who, id, body) => ctx.decide.resolve(who, id, body as ResolveBody),
