@@ -756,7 +756,7 @@ const SCENARIOS: Record<string, Scenario> = {
       );
       expect(ack).toMatchObject({ accepted: true, phase: 'WAITING' });
       const report = await h.decommissions.getReport(store.storeId, { wait: true });
-      await expectRolledBack(h, store, report, 2);
+      await expectRolledBack(h, store, report, 3);
       expect(notified(store.storeId)).toEqual(['AWAITING_APPROVAL', 'CANCELLED']);
       return store.storeId;
     },
