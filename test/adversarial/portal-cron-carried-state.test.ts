@@ -35,8 +35,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-test('a forged carried state on a cron workflow is refused by every cron run: nothing is scheduled for deletion', async () => {
-  const store = await seedStore(h, { enabled: 2, disabled: 0, bystanders: 0, aliases: false });
+/** A forged continuation: the ledger of the store's keys, in SCHEDULING, approved, with no portal state. */
+function forged(store: { storeId: string; keyIds: string[] }) {
   const input = fastInput(store.storeId, { requestedBy: 'mallory' });
   const cfg = validateDecommissionInput(input, { minQuietPeriodMs: 1 }).input!;
   // No `portal` state: the run then requires no signature whatever the deployment's policy says.
@@ -50,24 +50,36 @@ test('a forged carried state on a cron workflow is refused by every cron run: no
     arnPrefix: 'arn:aws:kms:us-east-1:111122223333:key/',
     rows: store.keyIds.map((id) => [id, '', 'Enabled', '2', 0, '', 0, 0, '', '', '']),
   } as LedgerChunk;
+  return [input, { schemaVersion: RUN_STATE_SCHEMA_VERSION, state }, chunk];
+}
+
+/** The runs of a workflow ID that closed Failed, refusing the continuation state (newest first). */
+async function refusedRuns(workflowId: string): Promise<number> {
+  let n = 0;
+  for await (const run of h.temporal.workflow.list({ query: `WorkflowId = '${workflowId}' AND ExecutionStatus = 'Failed'` })) if (run.runId) n++;
+  return n;
+}
+
+test('a forged carried state on a cron workflow is refused by every cron run: nothing is scheduled for deletion', async () => {
+  const store = await seedStore(h, { enabled: 2, disabled: 0, bystanders: 0, aliases: false });
   const workflowId = workflowIdFor(store.storeId); // the store's own ID: resumedState() checks it
   const handle = await h.temporal.workflow.start(WORKFLOW_TYPE_FOR_TESTS, {
     taskQueue: h.taskQueue,
     workflowId,
-    cronSchedule: '* * * * *',
-    args: [input, { schemaVersion: RUN_STATE_SCHEMA_VERSION, state }, chunk],
+    cronSchedule: '@every 2s',
+    args: forged(store),
   });
   try {
-    // Two cron runs at most 2 minutes apart: give the second one time to act.
-    const scheduled = await eventually(
-      () => successfulCalls(h, 'ScheduleKeyDeletion', store.keyIds),
-      (calls) => calls.length > 0,
-      150_000,
-      'a cron run to schedule a key',
-    ).catch(() => []);
-    const states = await Promise.all(store.keyIds.map((id) => keyState(h, id)));
-    expect({ scheduled: scheduled.map((e) => e.keyId), states }).toEqual({ scheduled: [], states: store.keyIds.map(() => 'Enabled') });
+    // The second cron run is the one Temporal starts "continued from" the first, with the forged arguments.
+    await eventually(
+      () => refusedRuns(workflowId),
+      (n) => n >= 3,
+      30_000,
+      'three cron runs refused',
+    );
+    expect(await successfulCalls(h, 'ScheduleKeyDeletion', store.keyIds)).toEqual([]);
+    expect(await Promise.all(store.keyIds.map((id) => keyState(h, id)))).toEqual(store.keyIds.map(() => 'Enabled'));
   } finally {
     await handle.terminate('adversarial test cleanup').catch(() => undefined);
   }
-}, 200_000);
+}, 60_000);
