@@ -2,7 +2,7 @@ import { createDecisionVerifier } from '../../src/decisions/signing';
 import { DEV_USERS } from '../../src/devtools/dev-issuer';
 import { withoutSignature, type DecisionKind } from '../../src/shared/decisions';
 import { workflowIdFor } from '../../src/shared/messages';
-import { eventually } from '../support/harness';
+import { eventually, uniqueStoreId } from '../support/harness';
 import { fastInput, mutatingCalls, seedStoreVia, successfulCalls } from '../support/scenario';
 import { startApiHarness, type ApiHarness } from './api-harness';
 
@@ -203,7 +203,9 @@ test('bad input: 400 naming each field and rule, in the contract’s words; unkn
   expect(resolve.status).toBe(400);
   expect(resolve.body.problems.map((p: { field: string }) => p.field).sort()).toEqual(['action', 'blockerId']);
 
-  expect((await api.call('bob', 'POST', '/v1/decommissions/cks-00000000000000000/approve', {})).status).toBe(404);
+  // A store no test ever decommissioned: the shared dev server keeps other tests' runs (and a closed run whose
+  // test worker is gone cannot even answer a query).
+  expect((await api.call('bob', 'POST', `/v1/decommissions/${uniqueStoreId()}/approve`, {})).status).toBe(404);
   expect((await api.call('bob', 'GET', '/v1/decommissions/not%20an%20id')).status).toBe(400);
   expect((await api.call('bob', 'GET', '/v1/nothing-here')).body.error).toBe('not_found');
 });

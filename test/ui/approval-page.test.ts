@@ -15,7 +15,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { ApiContext, Identity } from '../../src/api/context';
 import { buildApiServer, createApiContext } from '../../src/api/server';
 import { DEV_USERS, startDevIssuer, type DevUserName, type RunningDevIssuer } from '../../src/devtools/dev-issuer';
-import { eventually, startHarness, type Harness } from '../support/harness';
+import { eventually, startHarness, uniqueStoreId, type Harness } from '../support/harness';
 import { createKeyOutOfBand, seedStore, waitForPhase, type SeededStore } from '../support/scenario';
 import { browserAvailability, launchChromium } from './chromium';
 
@@ -264,7 +264,7 @@ if (!availability.available && availability.mustFail) {
 
     test('an unknown decommission is a 404 page, for a view and for a form', async () => {
       const { page } = await as('carol');
-      const missing = 'kms-decommission-cks-00000000000000000';
+      const missing = `kms-decommission-${uniqueStoreId()}`;
       const view = await page.goto(pagePath(missing));
       expect(view?.status()).toBe(404);
       expect(await page.getByTestId('error-message').innerText()).toContain(missing);
