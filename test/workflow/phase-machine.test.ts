@@ -1,6 +1,7 @@
 import { DisconnectCustomKeyStoreCommand } from '@aws-sdk/client-kms';
 import { PHASE_MACHINE_PATCH } from '../../src/workflows/entry';
 import { USAGE_EVIDENCE_PATCH } from '../../src/workflows/decommission';
+import { PORTAL_PATCH } from '../../src/workflows/portal';
 import { workflowIdFor } from '../../src/shared/messages';
 import { startHarness, eventually, type Harness } from '../support/harness';
 import { fastInput, keyState, mutatingCalls, seedStore, successfulCalls, waitForPhase } from '../support/scenario';
@@ -39,7 +40,7 @@ test('a CloudHSM run completes in runbook order, records the phase-machine marke
   const patches = events
     .flatMap((e) => e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads ?? [])
     .map((p) => JSON.parse(Buffer.from(p.data as Uint8Array).toString('utf8')).id);
-  expect(patches).toEqual([PHASE_MACHINE_PATCH, USAGE_EVIDENCE_PATCH]);
+  expect(patches).toEqual([PHASE_MACHINE_PATCH, USAGE_EVIDENCE_PATCH, PORTAL_PATCH]);
   expect(events.filter((e) => e.workflowTaskFailedEventAttributes)).toEqual([]);
   const description = await h.temporal.workflow.getHandle(workflowIdFor(store.storeId)).describe();
   expect(description.status.name).toBe('COMPLETED');
