@@ -11,6 +11,7 @@ const root = path.resolve(__dirname, '..', '..');
 const SERVICE_OF_PACKAGE: Record<string, string> = {
   '@aws-sdk/client-kms': 'kms',
   '@aws-sdk/client-cloudtrail': 'cloudtrail',
+  '@aws-sdk/client-sns': 'sns',
 };
 
 /**
@@ -49,7 +50,7 @@ function actionsInPolicy(): string[] {
     .sort();
 }
 
-test('the IAM policy allows exactly the KMS and CloudTrail actions the activities call', () => {
+test('the IAM policy allows exactly the KMS, CloudTrail and SNS actions the activities call', () => {
   const called = actionsCalledByActivities();
   expect(called.length).toBeGreaterThanOrEqual(10);
   expect(called).toContain('cloudtrail:LookupEvents');
@@ -72,4 +73,12 @@ test('key-changing actions are limited to custom-key-store keys', () => {
   expect(mutating?.Condition?.StringEquals?.['kms:KeyOrigin']).toEqual(['AWS_CLOUDHSM', 'EXTERNAL_KEY_STORE']);
   // The quiet period's DisableKey and the usage reads are confined the same way.
   expect(mutating?.Action).toEqual(expect.arrayContaining(['kms:DisableKey', 'kms:GetKeyLastUsage']));
+});
+
+test('SNS Publish is granted on the one notification topic, nothing wider', () => {
+  const policy = JSON.parse(readFileSync(path.join(root, 'iam', 'worker-policy.json'), 'utf8')) as {
+    Statement: { Action: string[]; Resource: string }[];
+  };
+  const sns = policy.Statement.filter((s) => s.Action.some((a) => a.startsWith('sns:')));
+  expect(sns).toEqual([expect.objectContaining({ Action: ['sns:Publish'], Resource: 'arn:aws:sns:${AWS_REGION}:${AWS_ACCOUNT_ID}:${NOTIFICATION_TOPIC}' })]);
 });
