@@ -21,6 +21,13 @@ import { connectClients, historyStats, waitForPhaseAttr } from './helpers/tempor
  * wall time down: a killed activity is only retried once its 20 s heartbeat timeout expires.
  */
 
+/**
+ * `RELIABILITY_WORKER_CRASH=full`: all eight kills (README "Reliability" has their figures). By default four, one
+ * in each kind of place a kill matters most — a scheduling batch, the waiting-period timer, a scheduling batch of
+ * the run that is then cancelled, its rollback batch — so the default suite stays within its time budget.
+ */
+const FULL = process.env.RELIABILITY_WORKER_CRASH === 'full';
+
 /** The deployment's approval policy for these runs (worker environment): no approval step. */
 const NO_APPROVAL_ENV = { DECOMMISSION_REQUIRE_APPROVAL: 'false', DECOMMISSION_ALLOW_SELF_APPROVAL: 'false' };
 
@@ -122,29 +129,35 @@ function crashRunInput(run: Run, pendingWindowInDays: number): DecommissionInput
 async function driveRunA(run: Run): Promise<DecommissionReport> {
   const keys = storeKeySet(run);
   // Slow DescribeKey down so the inventory lasts long enough (~3 s) to be interrupted mid-scan.
-  await run.emulator.admin.setFaults([{ operation: 'DescribeKey', latencyMs: 80 }]);
+  if (FULL) await run.emulator.admin.setFaults([{ operation: 'DescribeKey', latencyMs: 80 }]);
   await run.decommissions.startDecommission(crashRunInput(run, 7));
 
-  await run.audit.waitForCount('300 inventory DescribeKey calls', 300, (e) => e.operation === 'DescribeKey');
-  await crash(run, 'INVENTORY', 'A: mid inventory scan');
+  if (FULL) {
+    await run.audit.waitForCount('300 inventory DescribeKey calls', 300, (e) => e.operation === 'DescribeKey');
+    await crash(run, 'INVENTORY', 'A: mid inventory scan');
+  }
 
   await waitForPhaseAttr(run.temporal, run.store.storeId, ['SCHEDULING', 'WAITING']);
   await run.emulator.admin.clearFaults();
 
   const first = await run.audit.waitForCount('150 keys scheduled', 150, ok('ScheduleKeyDeletion', keys));
   await crash(run, 'SCHEDULING', `A: scheduling, after ${first} keys`);
-  const resumed = run.audit.count(ok('ScheduleKeyDeletion', keys));
-  const second = await run.audit.waitForCount('200 more keys scheduled', resumed + 200, ok('ScheduleKeyDeletion', keys));
-  await crash(run, 'SCHEDULING', `A: scheduling, after ${second} keys`);
+  if (FULL) {
+    const resumed = run.audit.count(ok('ScheduleKeyDeletion', keys));
+    const second = await run.audit.waitForCount('200 more keys scheduled', resumed + 200, ok('ScheduleKeyDeletion', keys));
+    await crash(run, 'SCHEDULING', `A: scheduling, after ${second} keys`);
+  }
 
   await waitForPhaseAttr(run.temporal, run.store.storeId, ['WAITING'], 180_000);
   await sleep(1_000);
   await crash(run, 'WAITING', 'A: on the waiting-period timer');
 
-  await waitForPhaseAttr(run.temporal, run.store.storeId, ['DISCONNECTING'], 180_000);
-  await run.audit.waitFor('DisconnectCustomKeyStore', (entries) => entries.find((e) => e.operation === 'DisconnectCustomKeyStore' && e.outcome === 'OK'));
-  await sleep(500);
-  await crash(run, 'DISCONNECTING', 'A: disconnecting the store for deletion');
+  if (FULL) {
+    await waitForPhaseAttr(run.temporal, run.store.storeId, ['DISCONNECTING'], 180_000);
+    await run.audit.waitFor('DisconnectCustomKeyStore', (entries) => entries.find((e) => e.operation === 'DisconnectCustomKeyStore' && e.outcome === 'OK'));
+    await sleep(500);
+    await crash(run, 'DISCONNECTING', 'A: disconnecting the store for deletion');
+  }
 
   const report = await run.decommissions.getReport(run.store.storeId, { wait: true });
   run.endedAt = Date.now();
@@ -162,9 +175,11 @@ async function driveRunB(run: Run): Promise<DecommissionReport> {
 
   const first = await run.audit.waitForCount('200 keys cancelled', 200, ok('CancelKeyDeletion', keys));
   await crash(run, 'ROLLING_BACK', `B: rollback, after ${first} keys`);
-  const resumed = run.audit.count(ok('CancelKeyDeletion', keys));
-  const second = await run.audit.waitForCount('250 more keys cancelled', resumed + 250, ok('CancelKeyDeletion', keys));
-  await crash(run, 'ROLLING_BACK', `B: rollback, after ${second} keys`);
+  if (FULL) {
+    const resumed = run.audit.count(ok('CancelKeyDeletion', keys));
+    const second = await run.audit.waitForCount('250 more keys cancelled', resumed + 250, ok('CancelKeyDeletion', keys));
+    await crash(run, 'ROLLING_BACK', `B: rollback, after ${second} keys`);
+  }
 
   const report = await run.decommissions.getReport(run.store.storeId, { wait: true });
   run.endedAt = Date.now();
@@ -175,7 +190,7 @@ function killFigures(run: Run) {
   return run.kills.map((k) => ({ label: k.label, phase: k.phase, restartS: seconds(k.restartMs), resumeS: seconds(k.resumeMs ?? NaN) }));
 }
 
-test('SIGKILLed workers, 8 times across two 1,000-key runs: every key scheduled exactly once, the rollback cancels exactly what was scheduled', async () => {
+test(`SIGKILLed workers, ${FULL ? 8 : 4} times across two 1,000-key runs: every key scheduled exactly once, the rollback cancels exactly what was scheduled`, async () => {
   const started = Date.now();
   const [a, b] = await Promise.all([
     prepare('A', SCALE_A, { dayMs: 1_000, disconnectMs: 5_000 }, { enabled: 700, disabled: 300, bystanders: 40, aliases: true }),
@@ -230,7 +245,7 @@ test('SIGKILLed workers, 8 times across two 1,000-key runs: every key scheduled 
   printFigures('worker-crash/total', { kills: a.kills.length + b.kills.length, wallS: seconds(wallMs) });
 
   // ---- Run A: COMPLETED, each key scheduled once, none missed, all deleted, disconnect after the last deletion.
-  expect(a.kills.map((k) => k.phase)).toEqual(['INVENTORY', 'SCHEDULING', 'SCHEDULING', 'WAITING', 'DISCONNECTING']);
+  expect(a.kills.map((k) => k.phase)).toEqual(FULL ? ['INVENTORY', 'SCHEDULING', 'SCHEDULING', 'WAITING', 'DISCONNECTING'] : ['SCHEDULING', 'WAITING']);
   expect(reportA.outcome).toBe('COMPLETED');
   expect(reportA.decisions.map((d) => d.what)).toEqual(['requested']); // no operator had to step in
   expect(reportA.counts).toMatchObject({ inventoried: 1_000, deleted: 1_000, remaining: 0 });
@@ -250,7 +265,7 @@ test('SIGKILLed workers, 8 times across two 1,000-key runs: every key scheduled 
   expect(a.audit.entries.filter((e) => e.mutating && e.keyId !== undefined && a.store.bystanders.includes(e.keyId))).toEqual([]);
 
   // ---- Run B: CANCELLED, each key scheduled once, rollback cancelled exactly the keys this run scheduled.
-  expect(b.kills.map((k) => k.phase)).toEqual(['SCHEDULING', 'ROLLING_BACK', 'ROLLING_BACK']);
+  expect(b.kills.map((k) => k.phase)).toEqual(FULL ? ['SCHEDULING', 'ROLLING_BACK', 'ROLLING_BACK'] : ['SCHEDULING', 'ROLLING_BACK']);
   expect(reportB.outcome).toBe('CANCELLED');
   expect(proofB.duplicates).toEqual([]);
   expect(proofB.missing).toEqual([]);
