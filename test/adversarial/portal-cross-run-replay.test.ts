@@ -1,5 +1,6 @@
-import { generateDecisionKeyPair, importDecisionSigningKey, signDecision, createDecisionVerifier, type DecisionSigningKey } from '../../src/decisions/signing';
-import { withoutSignature, type DecisionKind } from '../../src/shared/decisions';
+import { generateDecisionKeyPair, importDecisionSigningKey, createDecisionVerifier, type DecisionSigningKey } from '../../src/decisions/signing';
+import type { DecisionKind } from '../../src/shared/decisions';
+import { signedAsPortal } from '../support/signing';
 import { workflowIdFor } from '../../src/shared/messages';
 import type { DecommissionInput } from '../../src/shared/types';
 import { startHarness, type Harness } from '../support/harness';
@@ -35,19 +36,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Exactly what the portal API does (src/api/decisions.ts): identity field = subject, the request without signature signed. */
-async function signed<R extends object>(kind: DecisionKind, storeId: string, sub: string, request: R): Promise<R & { signature: string }> {
-  // As the API does: every decision but the start names the store's current decommission (status.firstRunId).
-  const run = kind === 'start' ? undefined : (await h.decommissions.getStatus(storeId)).firstRunId;
-  const signature = await signDecision(apiKey, {
-    kind,
-    workflowId: workflowIdFor(storeId),
-    ...(run ? { run } : {}),
-    sub,
-    name: `${sub}@example.com`,
-    request: withoutSignature(request) as Record<string, unknown>,
-  });
-  return { ...request, signature };
+function signed<R extends object>(kind: DecisionKind, storeId: string, sub: string, request: R): Promise<R & { signature: string }> {
+  return signedAsPortal(h, apiKey, kind, storeId, sub, request);
 }
 
 async function signedStart(storeId: string, extra: Partial<DecommissionInput> = {}): Promise<DecommissionInput> {

@@ -1,7 +1,8 @@
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
-import { generateDecisionKeyPair, importDecisionSigningKey, signDecision, createDecisionVerifier, type DecisionSigningKey } from '../../src/decisions/signing';
-import { withoutSignature, type DecisionKind } from '../../src/shared/decisions';
+import { generateDecisionKeyPair, importDecisionSigningKey, createDecisionVerifier, type DecisionSigningKey } from '../../src/decisions/signing';
+import type { DecisionKind } from '../../src/shared/decisions';
+import { signedAsPortal } from '../support/signing';
 import { workflowIdFor } from '../../src/shared/messages';
 import { startHarness, type Harness } from '../support/harness';
 import { fastInput, keyState, seedStore, waitForPhase } from '../support/scenario';
@@ -35,17 +36,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-async function signed<R extends object>(kind: DecisionKind, storeId: string, sub: string, request: R): Promise<R & { signature: string }> {
-  // As the API does: every decision but the start names the store's current decommission (status.firstRunId).
-  const run = kind === 'start' ? undefined : (await h.decommissions.getStatus(storeId)).firstRunId;
-  const signature = await signDecision(apiKey, {
-    kind,
-    workflowId: workflowIdFor(storeId),
-    ...(run ? { run } : {}),
-    sub,
-    request: withoutSignature(request) as Record<string, unknown>,
-  });
-  return { ...request, signature };
+function signed<R extends object>(kind: DecisionKind, storeId: string, sub: string, request: R): Promise<R & { signature: string }> {
+  return signedAsPortal(h, apiKey, kind, storeId, sub, request);
 }
 
 test("an operator's signed cancel of a closed run cannot be undone by resetting the run to just after the approval", async () => {

@@ -26,11 +26,11 @@ import {
   createDecisionVerifier,
   generateDecisionKeyPair,
   importDecisionSigningKey,
-  signDecision,
   type DecisionSigningKey,
   type DecisionVerifier,
 } from '../../src/decisions/signing';
-import { withoutSignature, type DecisionKind } from '../../src/shared/decisions';
+import type { DecisionKind } from '../../src/shared/decisions';
+import { signedAsPortal } from './signing';
 import { slackWebhookSink } from '../../src/activities/notify-sinks';
 import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver';
 import { createKeyOutOfBand, fastInput, keyState, mutatingCalls, seedStore, successfulCalls, waitForPhase, type SeededStore } from './scenario';
@@ -182,19 +182,9 @@ const portalDeployment = (): HarnessOptions => ({
   },
 });
 
-/** What the portal API sends: the identity field is the verified subject, the request signed without its signature. */
-async function signedBy<R extends object>(h: Harness, kind: DecisionKind, storeId: string, sub: string, request: R): Promise<R & { signature: string }> {
-  // Every decision but the start names the decommission it is about, as the API reads it from the status.
-  const run = kind === 'start' ? undefined : (await h.decommissions.getStatus(storeId)).firstRunId;
-  const claims = {
-    kind,
-    workflowId: workflowIdFor(storeId),
-    ...(run ? { run } : {}),
-    sub,
-    name: `${sub}@example.com`,
-    request: withoutSignature(request) as Record<string, unknown>,
-  };
-  return { ...request, signature: await signDecision(portalKey, claims) };
+/** What the portal API sends for `sub`. */
+function signedBy<R extends object>(h: Harness, kind: DecisionKind, storeId: string, sub: string, request: R): Promise<R & { signature: string }> {
+  return signedAsPortal(h, portalKey, kind, storeId, sub, request);
 }
 
 /** The webhook messages of one run, by dedupe key. */

@@ -1,5 +1,6 @@
-import { generateDecisionKeyPair, importDecisionSigningKey, signDecision, createDecisionVerifier, type DecisionSigningKey } from '../../src/decisions/signing';
-import { withoutSignature, type DecisionKind } from '../../src/shared/decisions';
+import { generateDecisionKeyPair, importDecisionSigningKey, createDecisionVerifier, type DecisionSigningKey } from '../../src/decisions/signing';
+import type { DecisionKind } from '../../src/shared/decisions';
+import { signedAsPortal, type SignOptions } from '../support/signing';
 import { workflowIdFor } from '../../src/shared/messages';
 import type { DecommissionInput } from '../../src/shared/types';
 import { startHarness, type Harness } from '../support/harness';
@@ -35,32 +36,8 @@ afterAll(async () => {
 });
 
 /** What the portal API does: the identity field is the subject, and the request without signature is signed. */
-interface SignOptions {
-  key?: DecisionSigningKey;
-  ttlSeconds?: number;
-  /** The decommission the decision names (default: the store's current one, as the API reads it from the status). */
-  run?: string;
-  /** The workflow the decision names (default: the store's). */
-  workflowId?: string;
-}
-
-async function signed<R extends object>(
-  kind: DecisionKind,
-  storeId: string,
-  sub: string,
-  request: R,
-  options: SignOptions = {},
-): Promise<R & { signature: string }> {
-  const run = kind === 'start' ? undefined : (options.run ?? (await h.decommissions.getStatus(storeId)).firstRunId);
-  const claims = {
-    kind,
-    workflowId: options.workflowId ?? workflowIdFor(storeId),
-    ...(run ? { run } : {}),
-    sub,
-    name: `${sub}@example.com`,
-    request: withoutSignature(request) as Record<string, unknown>,
-  };
-  return { ...request, signature: await signDecision(options.key ?? apiKey, claims, options.ttlSeconds) };
+function signed<R extends object>(kind: DecisionKind, storeId: string, sub: string, request: R, options: SignOptions & { key?: DecisionSigningKey } = {}) {
+  return signedAsPortal(h, options.key ?? apiKey, kind, storeId, sub, request, options);
 }
 
 async function signedStart(storeId: string, extra: Partial<DecommissionInput> = {}): Promise<DecommissionInput> {
