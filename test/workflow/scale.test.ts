@@ -31,9 +31,11 @@ describe('scale', () => {
     await h?.close();
   });
 
-  // The 20,000-key run takes 2–6 minutes of CPU on 2 cores (about 80,000 signed KMS requests through the
-  // SDK): it runs with SCALE_20K=1 so that the CI suite stays under 10 minutes.
-  const sizes: [number, number, number][] = [[3_300, 2_000, 4_000]];
+  // The default store crosses every batch boundary that matters (three schedule batches of 500, several
+  // inventory pages); SCALE=1 runs the 3,300-key store of the README's figures, SCALE_20K=1 the 20,000-key one
+  // (2–6 minutes of CPU on 2 cores: about 80,000 signed KMS requests through the SDK). Both are outside the
+  // default suite for its time budget.
+  const sizes: [number, number, number][] = [process.env.SCALE ? [3_300, 2_000, 4_000] : [1_100, 1_000, 4_000]];
   // Drift checks rescan the whole account and are covered elsewhere: none in the large run.
   if (process.env.SCALE_20K) sizes.push([20_000, 1_000, 3_600_000]);
   test.each(sizes)(
@@ -58,7 +60,8 @@ describe('scale', () => {
       expect(stats.events).toBeLessThan(10_240 / 4);
       // 0.3.0's usage evidence adds a GetKeyLastUsage activity per 1,000 keys, the watch slices and the deletion
       // evidence lookups: about 0.006 events a key on top of 0.2.0's 0.05.
-      expect(stats.events / n).toBeLessThan(0.06);
+      // Per key, on top of a fixed part (phases, approval, teardown) that small stores do not amortize.
+      expect(stats.events).toBeLessThan(100 + 0.06 * n);
 
       // The workflow's result carries 200 keys inline; the client assembles the rest from `reportKeys` query pages.
       const full = report;
