@@ -142,7 +142,7 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
   // Unpaced (KMS_QUOTA_SCALE=0): nothing to share.
   const quotaShare =
     envBoolean('KMS_QUOTA_SHARE', true, env) && limiter.pacedOperations().length > 0
-      ? new QuotaShare(limiter, { onChange: logShare, noticeMs: settings.heartbeatMs + settings.refreshMs + 1_000, idleAfterMs: settings.idleAfterMs })
+      ? new QuotaShare(limiter, { onChange: logShare, noticeMs: settings.noticeMs, leaseMs: settings.leaseMs })
       : undefined;
   const deps: ActivityDeps = {
     kms: createKmsClient(),
@@ -163,7 +163,7 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
     activities: createActivities(deps),
     quotaShare,
     async close(): Promise<void> {
-      quotaShare?.stop();
+      await quotaShare?.stop();
       await deps.describeThreads?.close();
       deps.kms.destroy();
       deps.cloudTrail?.destroy();
@@ -173,9 +173,10 @@ export function activitiesFromEnv(env: NodeJS.ProcessEnv = process.env, override
 }
 
 function logShare(status: QuotaShareStatus): void {
-  const pace = status.rates.ScheduleKeyDeletion;
+  const schedule = status.operations.ScheduleKeyDeletion;
+  const how = status.mode === 'records' ? 'claims' : 'every live replica shares every quota';
   console.log(
-    `quota share: ${status.replicas} replica(s) share the quotas (${status.live} live, from ${status.source}), this one ranks ${status.rank + 1}: ScheduleKeyDeletion at ${pace?.toFixed(2)}/s`,
+    `quota share: ScheduleKeyDeletion shared by ${schedule?.replicas ?? 1} replica(s) (${status.live} live, from ${status.source}; ${how}), this one at ${schedule?.rate.toFixed(2)}/s`,
   );
 }
 
@@ -187,22 +188,30 @@ export interface QuotaShareSettings {
   heartbeatMs: number;
   /** A replica whose last heartbeat is older than this is gone. */
   heartbeatStaleMs: number;
-  /** A replica whose heartbeats showed no running activity for this long is idle (takes no share). */
-  idleAfterMs: number;
+  /** A quota record unchanged for this long belongs to a replica that is gone; its own replica stops calling 1 s before. */
+  leaseMs: number;
+  /**
+   * How long a replica that publishes no record (pollers fallback, or the previous version during a rolling
+   * upgrade, which read every 2 s) needs to see a replica that starts calling: a heartbeat, a read, and a margin.
+   */
+  noticeMs: number;
 }
 
 /**
- * - `KMS_QUOTA_SHARE_REFRESH_MS`: how often a replica reads who is alive; default 2000;
+ * - `KMS_QUOTA_SHARE_REFRESH_MS`: how often a replica reads the others' quota records and renews its own; default
+ *   500 (a claim that ends reaches the others within about this time, so it bounds the quota left unused);
  * - `KMS_QUOTA_SHARE_HEARTBEAT_MS`: Temporal worker heartbeat interval (1000–60000); default 2000. A replica
- *   whose last heartbeat is older than three intervals is gone; one whose heartbeats showed no running activity
- *   for two intervals is idle and takes no share.
+ *   whose last heartbeat, or whose quota record, is older than three intervals is gone.
  */
 export function quotaShareFromEnv(env: NodeJS.ProcessEnv = process.env): QuotaShareSettings {
   const heartbeatMs = envNumber('KMS_QUOTA_SHARE_HEARTBEAT_MS', 2_000, env);
   if (heartbeatMs < 1_000 || heartbeatMs > 60_000) throw new Error(`KMS_QUOTA_SHARE_HEARTBEAT_MS must be between 1000 and 60000, got "${heartbeatMs}"`);
-  const refreshMs = envNumber('KMS_QUOTA_SHARE_REFRESH_MS', 2_000, env);
+  const refreshMs = envNumber('KMS_QUOTA_SHARE_REFRESH_MS', 500, env);
   if (refreshMs < 100) throw new Error(`KMS_QUOTA_SHARE_REFRESH_MS must be at least 100, got "${refreshMs}"`);
-  return { refreshMs, heartbeatMs, heartbeatStaleMs: 3 * heartbeatMs, idleAfterMs: 2 * heartbeatMs };
+  // The lease must outlast a few missed refreshes: a replica stops calling 1 s before its record counts as gone.
+  if (3 * heartbeatMs < 2 * refreshMs + 2_000)
+    throw new Error(`KMS_QUOTA_SHARE_REFRESH_MS must be at most (3 × KMS_QUOTA_SHARE_HEARTBEAT_MS − 2000) / 2, got "${refreshMs}"`);
+  return { refreshMs, heartbeatMs, heartbeatStaleMs: 3 * heartbeatMs, leaseMs: 3 * heartbeatMs, noticeMs: heartbeatMs + Math.max(refreshMs, 2_000) + 1_000 };
 }
 
 /** Where the worker serves its operations endpoint and the SDK's own metrics (see {@link opsFromEnv}). */

@@ -3,7 +3,7 @@ import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { replicaDiscovery } from './activities/quota-share-members';
+import { quotaMembership } from './activities/quota-share-members';
 import { createWorkerMetrics, freeLoopbackPort, runsByPhase, startOpsServer, type Health } from './metrics';
 import { TASK_QUEUE } from './shared/messages';
 import { activitiesFromEnv, envNumber, opsFromEnv, quotaShareFromEnv, sdkMetricsUrl, WORKER_TUNING } from './worker-options';
@@ -92,19 +92,22 @@ async function main(): Promise<void> {
       if (kms.quotaShare) {
         // Before the first poll: the first activity already paces at this replica's share.
         const client = new Client({ connection, namespace: worker.options.namespace });
-        const discovery = replicaDiscovery(client.workflowService, {
-          namespace: worker.options.namespace,
-          taskQueue: worker.options.taskQueue,
-          self: worker.options.identity,
-          heartbeatStaleMs: share.heartbeatStaleMs,
-          idleAfterMs: share.idleAfterMs,
-        });
-        await kms.quotaShare.start(discovery, worker.options.identity, share.refreshMs);
+        const membership = quotaMembership(
+          client.workflowService,
+          {
+            namespace: worker.options.namespace,
+            taskQueue: worker.options.taskQueue,
+            self: worker.options.identity,
+            heartbeatStaleMs: share.heartbeatStaleMs,
+          },
+          (deadline, fn) => connection.withDeadline(deadline, fn),
+        );
+        await kms.quotaShare.start(membership, worker.options.identity, share.refreshMs);
         const quotaShare = kms.quotaShare;
         metrics.registry.gauge(
           'kms_decommission_quota_share_replicas',
-          'Worker replicas taking a share of the account-wide quotas (the busy ones), this one included',
-          () => [{ labels: {}, value: quotaShare.status().replicas }],
+          "Worker replicas counted for an operation's account-wide quota (those claiming it), this one included",
+          () => Object.entries(quotaShare.status().operations).map(([operation, op]) => ({ labels: { operation }, value: op.replicas })),
         );
         metrics.registry.gauge('kms_decommission_quota_rate', "This replica's current pace per operation (requests per second)", () =>
           Object.entries(quotaShare.status().rates).map(([operation, value]) => ({ labels: { operation }, value: value as number })),

@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import { temporalAddress } from '../support/harness';
 import { startEmulatorProcess, startWorkerProcess, stopAllProcesses, type ManagedProcess } from '../support/processes';
 import { AuditLog, ok, proveScheduledOnce, sleep } from './helpers/audit';
@@ -39,13 +40,26 @@ afterAll(async () => {
 
 /** The largest number of `times` in any window [t, t + 1000). */
 function busiestSecond(times: readonly number[]): number {
+  return busiestWindow(times).length;
+}
+
+/** The times in the first window [t, t + 1000) that holds the most of them. */
+function busiestWindow(times: readonly number[]): number[] {
   const sorted = [...times].sort((a, b) => a - b);
-  let best = 0;
+  let best: number[] = [];
   for (let i = 0, j = 0; j < sorted.length; j++) {
     while ((sorted[j] as number) - (sorted[i] as number) >= 1000) i++;
-    best = Math.max(best, j - i + 1);
+    if (j - i + 1 > best.length) best = sorted.slice(i, j + 1);
   }
   return best;
+}
+
+/** Gaps in ms between the calls of a window: evenly spaced calls that landed close together point at transport jitter. */
+function gaps(window: readonly number[]): string {
+  return window
+    .slice(1)
+    .map((t, i) => Math.round(t - (window[i] as number)))
+    .join(' ');
 }
 
 /** Requests per second in each whole second from `from` (for the recovery after a kill). */
@@ -151,6 +165,7 @@ async function runScenario(name: string, s: Scenario) {
     keys: keyIds.length,
     busiestSecond: busiestSecond(admitted),
     busiestSecondGetKeyLastUsage: busiestSecond(usageTimes),
+    busiestWindowGaps: { ScheduleKeyDeletion: gaps(busiestWindow(admitted)), GetKeyLastUsage: gaps(busiestWindow(usageTimes)) },
     releasedToLastKeyS: seconds(last - released),
     throttles,
     otherErrors: failures,
@@ -166,15 +181,17 @@ async function runScenario(name: string, s: Scenario) {
     profile: perSecond(scheduledTimes, released, last + 1).join(' '),
     takeover: takeover && { recoveredAfterS: takeover.recoveredAfterS, perSecond: takeover.perSecond.join(' ') },
     wallS: seconds(wallMs),
+    // Timing figures are only as good as the machine was quiet: the 1-minute load average at the end.
+    loadAverage: Math.round((loadavg()[0] ?? 0) * 10) / 10,
   };
   printFigures(`multi-worker/${name}`, figures);
   return { figures, proof, workers, takeover, throttles, finalFailures, failures };
 }
 
-/**
- * The quota guarantees. The wall time against the bound (keys ÷ 15/s) is printed, not asserted: the share is not
- * work-conserving yet (README, "Several workers, one quota"), so it depends on how the runs land on the replicas.
- */
+/** The sharing is work-conserving: scheduling takes at most 10 % longer than the quota allows (keys ÷ 15/s). */
+const MAX_OVER_BOUND_PCT = 10;
+
+/** The quota guarantees, and the wall time against the bound. */
 function expectQuotaShared(r: Awaited<ReturnType<typeof runScenario>>, keys: number) {
   expect(r.figures.busiestSecond).toBeLessThanOrEqual(QUOTA);
   // ≈ 0: a throttle or two when the membership is stale (a replica just started); none in the steady state.
@@ -184,6 +201,7 @@ function expectQuotaShared(r: Awaited<ReturnType<typeof runScenario>>, keys: num
   expect(r.proof.missing).toEqual([]);
   expect(r.proof.unexpected).toEqual([]);
   expect(r.proof.scheduledOnce).toBe(keys);
+  expect(r.figures.overBoundPct).toBeLessThanOrEqual(MAX_OVER_BOUND_PCT);
 }
 
 (ENABLED ? test : test.skip)(

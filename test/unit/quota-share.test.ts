@@ -72,3 +72,23 @@ test('AIMD: a throttle halves the pace once per episode; the pace regains 5 % of
   share.setMembers(['b'], 'a', 'test');
   expect(limiter.rate('ScheduleKeyDeletion')).toBeCloseTo(shareOfRate(limiter.baseRate('ScheduleKeyDeletion'), 2, 0), 9);
 });
+
+test('after a decrease, the grants made at the old pace count 50 ms later: the next grants keep a guard against transport jitter', async () => {
+  const limiter = createKmsRateLimiter({ overrides: { ScheduleKeyDeletion: 14.55 } });
+  const times: number[] = [];
+  const start = performance.now();
+  const callers = Array.from({ length: 24 }, () => limiter.acquire('ScheduleKeyDeletion').then(() => times.push(performance.now() - start)));
+  await new Promise((r) => setTimeout(r, 1_100)); // ~16 granted at 14.55/s
+  const switched = performance.now() - start;
+  limiter.setRate('ScheduleKeyDeletion', (14.55 * 8) / 15); // a second replica claimed: 8 whole calls of 15
+  await Promise.all(callers);
+  // Nine grants that straddle the switch (the first made before it) span at least 1.075 s: the cap's window of
+  // 1.025 s, plus 50 ms for the grants made before the decrease.
+  let straddling = 0;
+  for (let i = 0; i + 8 < times.length; i++) {
+    if ((times[i] as number) >= switched || (times[i + 8] as number) <= switched) continue;
+    straddling++;
+    expect((times[i + 8] as number) - (times[i] as number)).toBeGreaterThanOrEqual(1_070);
+  }
+  expect(straddling).toBeGreaterThan(0);
+});
