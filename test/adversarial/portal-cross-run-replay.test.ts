@@ -1,13 +1,12 @@
-import { generateDecisionKeyPair, importDecisionSigningKey, createDecisionVerifier, type DecisionSigningKey } from '../../src/decisions/signing';
-import type { DecisionKind } from '../../src/shared/decisions';
-import { signedAsPortal } from '../support/signing';
+import { startSignedDeployment, type SignedDeployment } from '../support/signing';
 import { workflowIdFor } from '../../src/shared/messages';
 import type { DecommissionInput } from '../../src/shared/types';
-import { startHarness, type Harness } from '../support/harness';
+import type { Harness } from '../support/harness';
 import { createKeyOutOfBand, fastInput, keyState, seedStore, waitForPhase } from '../support/scenario';
 
 /**
- * Adversarial (issue 13, signed decisions): a decision signature binds `kind`, `workflowId`, `sub` and the
+ * Adversarial (issue 13, signed decisions; the defect found, now fixed: signatures name the decommission's run).
+ * A decision signature bound `kind`, `workflowId`, `sub` and the
  * request, but not the *run*. The workflow ID of a store is reused by every decommission of that store
  * (the client starts with `workflowIdReusePolicy: ALLOW_DUPLICATE`), and the `jti` ledger lives in the run's own
  * state, so a new run knows nothing of the signatures an earlier run already used. Within the signatures'
@@ -19,26 +18,14 @@ import { createKeyOutOfBand, fastInput, keyState, seedStore, waitForPhase } from
  */
 
 let h: Harness;
-let apiKey: DecisionSigningKey;
+let signed: SignedDeployment['sign'];
 
 beforeAll(async () => {
-  const trusted = await generateDecisionKeyPair('api-1');
-  apiKey = await importDecisionSigningKey(trusted.privateJwk);
-  h = await startHarness({
-    emulator: { dayMs: 2_000 },
-    deps: {
-      policy: { requireApproval: true, allowSelfApproval: false, requireSignedDecisions: true },
-      verifyDecision: createDecisionVerifier(trusted.publicJwks),
-    },
-  });
+  ({ h, sign: signed } = await startSignedDeployment({ emulator: { dayMs: 2_000 } }));
 });
 afterAll(async () => {
   await h?.close();
 });
-
-function signed<R extends object>(kind: DecisionKind, storeId: string, sub: string, request: R): Promise<R & { signature: string }> {
-  return signedAsPortal(h, apiKey, kind, storeId, sub, request);
-}
 
 async function signedStart(storeId: string, extra: Partial<DecommissionInput> = {}): Promise<DecommissionInput> {
   return signed('start', storeId, 'alice', fastInput(storeId, extra));

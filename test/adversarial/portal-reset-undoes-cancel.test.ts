@@ -1,10 +1,8 @@
 import { temporal } from '@temporalio/proto';
 import { randomUUID } from 'node:crypto';
-import { generateDecisionKeyPair, importDecisionSigningKey, createDecisionVerifier, type DecisionSigningKey } from '../../src/decisions/signing';
-import type { DecisionKind } from '../../src/shared/decisions';
-import { signedAsPortal } from '../support/signing';
+import { startSignedDeployment, type SignedDeployment } from '../support/signing';
 import { workflowIdFor } from '../../src/shared/messages';
-import { startHarness, type Harness } from '../support/harness';
+import type { Harness } from '../support/harness';
 import { fastInput, keyState, seedStore, waitForPhase } from '../support/scenario';
 
 /**
@@ -19,26 +17,14 @@ import { fastInput, keyState, seedStore, waitForPhase } from '../support/scenari
  */
 
 let h: Harness;
-let apiKey: DecisionSigningKey;
+let signed: SignedDeployment['sign'];
 
 beforeAll(async () => {
-  const trusted = await generateDecisionKeyPair('api-1');
-  apiKey = await importDecisionSigningKey(trusted.privateJwk);
-  h = await startHarness({
-    emulator: { dayMs: 2_000 },
-    deps: {
-      policy: { requireApproval: true, allowSelfApproval: false, requireSignedDecisions: true },
-      verifyDecision: createDecisionVerifier(trusted.publicJwks),
-    },
-  });
+  ({ h, sign: signed } = await startSignedDeployment({ emulator: { dayMs: 2_000 } }));
 });
 afterAll(async () => {
   await h?.close();
 });
-
-function signed<R extends object>(kind: DecisionKind, storeId: string, sub: string, request: R): Promise<R & { signature: string }> {
-  return signedAsPortal(h, apiKey, kind, storeId, sub, request);
-}
 
 test("an operator's signed cancel of a closed run cannot be undone by resetting the run to just after the approval", async () => {
   const store = await seedStore(h, { enabled: 2, disabled: 0, bystanders: 0, aliases: false });

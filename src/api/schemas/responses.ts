@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { RESOLVE_ACTIONS, type Phase } from '../../shared/types';
+import { RUNBOOK_ORDER } from '../../workflows/phases';
 
 /**
  * What the API answers, as zod schemas: the OpenAPI document's response schemas come from these, and the
@@ -8,24 +9,8 @@ import { RESOLVE_ACTIONS, type Phase } from '../../shared/types';
  * documents are checked for type; timestamps are epoch milliseconds, as in the client library.
  */
 
-export const PHASES = [
-  'VALIDATING',
-  'INVENTORY',
-  'AWAITING_APPROVAL',
-  'CONNECTING',
-  'QUIET_PERIOD',
-  'SCHEDULING',
-  'WAITING',
-  'VERIFYING',
-  'DISCONNECTING',
-  'DELETING',
-  'ROLLING_BACK',
-  'BLOCKED',
-  'COMPLETED',
-  'DRY_RUN_COMPLETE',
-  'CANCELLED',
-  'FAILED',
-] as const satisfies readonly Phase[];
+/** Every phase, in the runbook's order: the phase table's own list (`workflows/phases.ts`), as a zod enum needs it. */
+export const PHASES = RUNBOOK_ORDER as readonly Phase[] as [Phase, ...Phase[]];
 
 const epochMs = z.number().describe('epoch milliseconds');
 
